@@ -1,0 +1,186 @@
+//! Open archives shared by all connections, revalidated against the file.
+//!
+//! A new version of an archive arrives by rename (rsync, `wwz pack`). At most
+//! every `revalidate` interval a lookup stats the path; a changed identity
+//! (device, inode, size, mtime) opens the new file, while responses in flight
+//! finish from the old mapping they hold through their `Arc`. The number of
+//! open archives (and so of descriptors and mappings) is bounded; the least
+//! recently used is closed first.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::{Archive, Identity, OpenError};
+use crate::log;
+
+/// Cached outcome of opening one path.
+struct Slot {
+    /// A broken archive is remembered too, so its error is logged once per version.
+    state: Result<Arc<Archive>, Arc<str>>,
+    identity: Identity,
+    checked: Instant,
+    used: u64,
+}
+
+#[derive(Default)]
+struct Slots {
+    /// docroot → path below it → slot; two levels so lookups need no allocation.
+    roots: HashMap<PathBuf, HashMap<PathBuf, Slot>>,
+    open: usize,
+    clock: u64,
+}
+
+pub struct Cache {
+    slots: Mutex<Slots>,
+    max_open: usize,
+    revalidate: Duration,
+}
+
+impl Cache {
+    pub fn new(max_open: usize, revalidate: Duration) -> Cache {
+        Cache {
+            slots: Mutex::new(Slots::default()),
+            max_open: max_open.max(1),
+            revalidate,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        // A panic elsewhere while holding the lock leaves the map consistent: every
+        // update is a single insert or remove.
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The archive at `docroot/rel`, where `rel` is relative and already vetted by the router.
+    pub fn get(&self, docroot: &Path, rel: &Path) -> Result<Arc<Archive>, OpenError> {
+        let now = Instant::now();
+        let known = {
+            let mut slots = self.lock();
+            slots.clock += 1;
+            let clock = slots.clock;
+            match slots.roots.get_mut(docroot).and_then(|m| m.get_mut(rel)) {
+                Some(slot) => {
+                    slot.used = clock;
+                    if now.duration_since(slot.checked) <= self.revalidate {
+                        return slot.state.clone().map_err(OpenError::Broken);
+                    }
+                    Some(slot.identity)
+                }
+                None => None,
+            }
+        };
+
+        let path = docroot.join(rel);
+        let meta = std::fs::metadata(&path).map_err(|_| {
+            self.forget(docroot, rel);
+            OpenError::NotFound
+        })?;
+        if known == Some(Identity::of(&meta)) {
+            let mut slots = self.lock();
+            if let Some(slot) = slots.roots.get_mut(docroot).and_then(|m| m.get_mut(rel)) {
+                slot.checked = now;
+                return slot.state.clone().map_err(OpenError::Broken);
+            }
+        }
+
+        let opened = open_confined(docroot, &path);
+        let (state, identity) = match opened {
+            Ok(archive) => {
+                let id = archive.identity();
+                (Ok(Arc::new(archive)), id)
+            }
+            Err(OpenError::NotFound) => {
+                self.forget(docroot, rel);
+                return Err(OpenError::NotFound);
+            }
+            Err(OpenError::Broken(msg)) => {
+                log::error(format_args!("{}: {msg}", path.display()));
+                (Err(msg), Identity::of(&meta))
+            }
+        };
+        let mut slots = self.lock();
+        slots.clock += 1;
+        let slot = Slot {
+            state: state.clone(),
+            identity,
+            checked: now,
+            used: slots.clock,
+        };
+        let replaced = slots
+            .roots
+            .entry(docroot.to_path_buf())
+            .or_default()
+            .insert(rel.to_path_buf(), slot);
+        if replaced.is_none() {
+            slots.open += 1;
+        }
+        while slots.open > self.max_open {
+            if !evict_lru(&mut slots) {
+                break;
+            }
+        }
+        state.map_err(OpenError::Broken)
+    }
+
+    fn forget(&self, docroot: &Path, rel: &Path) {
+        let mut slots = self.lock();
+        let removed = slots.roots.get_mut(docroot).and_then(|m| m.remove(rel));
+        if removed.is_some() {
+            slots.open -= 1;
+        }
+    }
+
+    /// Closes every cached archive (SIGHUP); in-flight responses keep theirs.
+    pub fn clear(&self) {
+        let mut slots = self.lock();
+        slots.roots.clear();
+        slots.open = 0;
+    }
+
+    /// How many archives are open.
+    pub fn len(&self) -> usize {
+        self.lock().open
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Removes the least recently used slot; linear in the (bounded) number of slots,
+/// and only paid when a new archive is opened.
+fn evict_lru(slots: &mut Slots) -> bool {
+    let oldest = slots
+        .roots
+        .iter()
+        .flat_map(|(root, m)| m.iter().map(move |(rel, s)| (s.used, root, rel)))
+        .min_by_key(|(used, _, _)| *used)
+        .map(|(_, root, rel)| (root.clone(), rel.clone()));
+    let Some((root, rel)) = oldest else {
+        return false;
+    };
+    if let Some(m) = slots.roots.get_mut(&root) {
+        m.remove(&rel);
+        if m.is_empty() {
+            slots.roots.remove(&root);
+        }
+    }
+    slots.open -= 1;
+    true
+}
+
+/// Opens `path` only if, with every symlink resolved, it still lies inside `docroot`.
+fn open_confined(docroot: &Path, path: &Path) -> Result<Archive, OpenError> {
+    let root = docroot.canonicalize().map_err(|_| OpenError::NotFound)?;
+    let real = path.canonicalize().map_err(|_| OpenError::NotFound)?;
+    if !real.starts_with(&root) || real == root {
+        log::warn(format_args!(
+            "{}: resolves outside the docroot; refused",
+            path.display()
+        ));
+        return Err(OpenError::NotFound);
+    }
+    Archive::open(&real)
+}

@@ -1,0 +1,144 @@
+//! Open archives: a file, its mapping and its index, shared by every request.
+
+pub mod cache;
+pub mod mmap;
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use crate::zip::{DataError, Entry, Index, IndexError};
+use mmap::Mapping;
+
+pub use cache::Cache;
+
+/// What identifies one version of an archive file: a rename or rewrite changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl Identity {
+    pub fn of(meta: &std::fs::Metadata) -> Identity {
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        }
+    }
+}
+
+/// Why an archive cannot be served.
+#[derive(Debug)]
+pub enum OpenError {
+    /// No such file, not a regular file, or outside the docroot: the client sees 404.
+    NotFound,
+    /// The file exists but cannot be read or indexed: a server-side fault.
+    Broken(std::sync::Arc<str>),
+}
+
+impl From<IndexError> for OpenError {
+    fn from(e: IndexError) -> Self {
+        OpenError::Broken(e.to_string().into())
+    }
+}
+
+/// One opened version of an archive.
+pub struct Archive {
+    file: File,
+    map: Mapping,
+    index: Index,
+    identity: Identity,
+    mtime: SystemTime,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive")
+            .field("identity", &self.identity)
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+impl Archive {
+    /// Opens, maps and indexes the archive at `path`, which the caller has
+    /// already confined to the docroot.
+    pub fn open(path: &Path) -> Result<Archive, OpenError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            // A FIFO named like an archive must not block the opener.
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => OpenError::NotFound,
+                _ => OpenError::Broken(e.to_string().into()),
+            })?;
+        let meta = file
+            .metadata()
+            .map_err(|e| OpenError::Broken(e.to_string().into()))?;
+        if !meta.is_file() {
+            return Err(OpenError::NotFound);
+        }
+        let index = Index::build(&file)?;
+        let map = Mapping::new(&file, meta.len()).map_err(|e| OpenError::Broken(e.to_string().into()))?;
+        Ok(Archive {
+            file,
+            map,
+            index,
+            identity: Identity::of(&meta),
+            mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        })
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn identity(&self) -> Identity {
+        self.identity
+    }
+
+    /// The archive file's modification time.
+    pub fn mtime(&self) -> SystemTime {
+        self.mtime
+    }
+
+    /// A member's modification time, never later than the archive's own.
+    pub fn member_mtime(&self, entry: &Entry) -> SystemTime {
+        let t = entry.mtime();
+        let member = if t >= 0 {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(t.unsigned_abs())
+        } else {
+            SystemTime::UNIX_EPOCH - Duration::from_secs(t.unsigned_abs())
+        };
+        member.min(self.mtime)
+    }
+
+    /// The raw (possibly compressed) bytes of `entry` in the mapping, for the kernel to send.
+    pub fn raw_data(&self, entry: &Entry) -> Result<(u64, u64), DataError> {
+        let offset = self.index.data_offset(entry, &self.file)?;
+        let len = entry.compressed_size();
+        match self.map.slice(offset, len) {
+            Some(_) => Ok((offset, len)),
+            None => Err(DataError::BadLocalHeader),
+        }
+    }
+
+    /// The mapped bytes `offset..offset+len`; for `writev` only (see [`mmap`]).
+    pub fn mapped(&self, offset: u64, len: u64) -> Option<&[u8]> {
+        self.map.slice(offset, len)
+    }
+
+    /// The open file, for ordinary reads of member data.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}

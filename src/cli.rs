@@ -1,0 +1,178 @@
+//! The `wwz` command line. Every serve option can also come from the
+//! environment (`WWZ_*`), because mod_fcgid configures its children that way.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::archive::Cache;
+use crate::fcgi::Limits;
+use crate::http::Service;
+use crate::listen;
+use crate::log::{self, Level};
+use crate::server::{self, Server};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wwz",
+    version,
+    about = "Serve static sites, CI logs and release artifacts out of zip archives (.wwz) over FastCGI",
+    after_help = "Run with no arguments from a FastCGI server that passes a listening socket on fd 0 \
+                  (Apache mod_fcgid, lighttpd bin-path, spawn-fcgi) to serve on it."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve archives over FastCGI.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  wwz serve --listen unix:/run/wwz.sock --docroot /srv/www     (nginx fastcgi_pass)
+  wwz serve --listen 127.0.0.1:9000                            (docroot from DOCUMENT_ROOT)
+  spawn-fcgi -s /run/wwz.sock -- /usr/local/bin/wwz serve      (socket on fd 0)")]
+pub struct ServeArgs {
+    /// Listen on `unix:/path/to.sock` or `HOST:PORT`; without it, serve on the
+    /// socket inherited as fd 0 or from systemd (LISTEN_FDS).
+    #[arg(long, env = "WWZ_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Resolve archives under DIR; without it, under each request's DOCUMENT_ROOT.
+    #[arg(long, env = "WWZ_DOCROOT", value_name = "DIR")]
+    pub docroot: Option<PathBuf>,
+
+    /// Maximum archives kept open (least recently used closed first).
+    #[arg(long, env = "WWZ_MAX_ARCHIVES", default_value_t = 256, value_name = "N")]
+    pub max_archives: usize,
+
+    /// Check an open archive against its file at most this often, in milliseconds.
+    #[arg(long, env = "WWZ_REVALIDATE_MS", default_value_t = 100, value_name = "MS")]
+    pub revalidate_ms: u64,
+
+    /// Maximum concurrent connections; more wait in the listen backlog.
+    #[arg(long, env = "WWZ_MAX_CONNECTIONS", default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+
+    /// Maximum size of one request's FastCGI params, in bytes.
+    #[arg(long, env = "WWZ_MAX_PARAMS", default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub max_params: usize,
+
+    /// Close a connection after this many seconds without progress.
+    #[arg(long, env = "WWZ_IDLE_TIMEOUT", default_value_t = 60, value_name = "SECS")]
+    pub idle_timeout: u64,
+
+    /// On SIGTERM/SIGINT, wait this many seconds for responses in flight.
+    #[arg(long, env = "WWZ_GRACE", default_value_t = 5, value_name = "SECS")]
+    pub grace: u64,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "WWZ_THREADS", value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Least severe messages to log on stderr.
+    #[arg(long, env = "WWZ_LOG_LEVEL", value_enum, default_value = "warn")]
+    pub log_level: Level,
+}
+
+/// Exit status for usage errors and a missing socket, as clap uses.
+const USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let no_args = std::env::args_os().len() <= 1;
+    if no_args && listen::fd0_is_listener() {
+        // Dropped in as a mod_fcgid wrapper or a lighttpd bin-path: serve, configured by environment.
+        return match Cli::try_parse_from(["wwz", "serve"]) {
+            Ok(Cli {
+                command: Some(Command::Serve(args)),
+            }) => serve(args),
+            Ok(_) => ExitCode::from(USAGE),
+            Err(e) => e.exit(),
+        };
+    }
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Serve(args)) => serve(args),
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            ExitCode::from(USAGE)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    log::set_level(args.log_level);
+    let listener = match &args.listen {
+        Some(spec) => listen::bind(spec),
+        None => listen::inherited().and_then(|l| {
+            l.ok_or_else(|| {
+                std::io::Error::other(
+                    "no listening socket: pass --listen ADDR, or start wwz from a FastCGI server \
+                     that passes one on fd 0 (mod_fcgid, lighttpd, spawn-fcgi) or systemd",
+                )
+            })
+        }),
+    };
+    let listener = match listener {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("wwz: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let allowed_peers = match listen::allowed_peers() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("wwz: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    if let Some(root) = &args.docroot {
+        if !root.is_dir() {
+            eprintln!("wwz: --docroot {}: not a directory", root.display());
+            return ExitCode::from(USAGE);
+        }
+    }
+    let service = Service::new(
+        args.docroot.clone(),
+        Cache::new(args.max_archives, Duration::from_millis(args.revalidate_ms)),
+    );
+    let max_conns = args.max_connections.max(1);
+    let server = Server {
+        service: Arc::new(service),
+        limits: Arc::new(Limits {
+            max_params: args.max_params,
+            idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+            max_conns,
+        }),
+        allowed_peers,
+        grace: Duration::from_secs(args.grace),
+    };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = match rt.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wwz: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    log::info(format_args!("serving on {}", listener.describe()));
+    match rt.block_on(server.run(listener, server::termination())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wwz: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The protocol-neutral core: a request's parameters in, a [`Response`] out.
+//! Fronts (FastCGI, later CGI and HTTP preview) translate their wire format to
+//! [`Params`] and write the [`Response`]; they never decide HTTP semantics.
+
+pub mod mime;
+pub mod respond;
+pub mod response;
+pub mod route;
+
+pub use respond::Service;
+pub use response::{Body, Response};
+
+/// CGI-style request parameters (`REQUEST_METHOD`, `REQUEST_URI`, `HTTP_*`, …).
+pub trait Params {
+    fn param(&self, name: &str) -> Option<&[u8]>;
+}
+
+impl Params for [(&str, &str)] {
+    fn param(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_bytes())
+    }
+}
+
+impl<const N: usize> Params for [(&str, &str); N] {
+    fn param(&self, name: &str) -> Option<&[u8]> {
+        self[..].param(name)
+    }
+}

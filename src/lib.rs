@@ -1,0 +1,21 @@
+//! wwz serves the members of zip archives (`.wwz` files in a docroot) over
+//! FastCGI, straight from a memory mapping.
+//!
+//! Layers, bottom up:
+//! - [`zip`]: APPNOTE record layouts and the name index built from the central directory.
+//! - [`archive`]: an open archive (file, mapping, index) and the shared cache that
+//!   revalidates it against renames.
+//! - [`http`]: the protocol-neutral core: routing a request to archive and member,
+//!   and the static-file semantics that produce a [`http::Response`].
+//! - [`fcgi`]: the FastCGI front: record codec, params, per-connection state machine.
+//! - [`listen`] and [`server`]: where the socket comes from, accepting, limits, shutdown.
+//! - [`cli`]: the `wwz` command line.
+
+pub mod archive;
+pub mod cli;
+pub mod fcgi;
+pub mod http;
+pub mod listen;
+pub mod log;
+pub mod server;
+pub mod zip;

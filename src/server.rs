@@ -1,0 +1,134 @@
+//! Accepting connections, bounding them, and shutting down gracefully.
+//!
+//! A permit is taken before each accept, so at most `max_conns` connections
+//! exist and the rest wait in the kernel's backlog. On shutdown the listener
+//! closes, idle connections end at once, busy ones finish their response, and
+//! we wait for them up to the grace period.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Semaphore};
+
+use crate::fcgi::{self, Limits};
+use crate::http::Service;
+use crate::listen::{self, Listener};
+use crate::log;
+
+pub struct Server {
+    pub service: Arc<Service>,
+    pub limits: Arc<Limits>,
+    pub allowed_peers: Option<Vec<IpAddr>>,
+    pub grace: Duration,
+}
+
+enum Accepting {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+impl Server {
+    /// Serves `listener` until `shutdown` completes, then drains connections.
+    /// Must run inside a Tokio runtime.
+    pub async fn run(self, listener: Listener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let accepting = match listener {
+            Listener::Tcp(l) => {
+                l.set_nonblocking(true)?;
+                Accepting::Tcp(tokio::net::TcpListener::from_std(l)?)
+            }
+            Listener::Unix(l) => {
+                l.set_nonblocking(true)?;
+                Accepting::Unix(tokio::net::UnixListener::from_std(l)?)
+            }
+        };
+        let permits = Arc::new(Semaphore::new(self.limits.max_conns));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                p = Arc::clone(&permits).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = &mut shutdown => break,
+            };
+            let accepted = tokio::select! {
+                a = accept(&accepting) => a,
+                _ = &mut shutdown => break,
+            };
+            let stream = match accepted {
+                Ok(s) => s,
+                Err(e) => {
+                    // EMFILE and friends: say so and give the system a moment.
+                    log::error(format_args!("accept: {e}"));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let (svc, limits, stop) = (Arc::clone(&self.service), Arc::clone(&self.limits), stop_rx.clone());
+            match stream {
+                Stream::Tcp(s, peer) => {
+                    if let Some(allowed) = &self.allowed_peers {
+                        if !listen::peer_allowed(allowed, peer) {
+                            log::warn(format_args!("refusing connection from {peer}: not in FCGI_WEB_SERVER_ADDRS"));
+                            continue;
+                        }
+                    }
+                    let _ = s.set_nodelay(true);
+                    tokio::spawn(async move {
+                        fcgi::serve(s, svc, limits, stop).await;
+                        drop(permit);
+                    });
+                }
+                Stream::Unix(s) => {
+                    tokio::spawn(async move {
+                        fcgi::serve(s, svc, limits, stop).await;
+                        drop(permit);
+                    });
+                }
+            }
+        }
+        drop(accepting);
+        let _ = stop_tx.send(true);
+        let total = u32::try_from(self.limits.max_conns).unwrap_or(u32::MAX);
+        let drained = tokio::time::timeout(self.grace, permits.acquire_many(total)).await;
+        match drained {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                log::warn(format_args!(
+                    "grace period of {:?} over; closing remaining connections",
+                    self.grace
+                ));
+                Ok(())
+            }
+        }
+    }
+}
+
+enum Stream {
+    Tcp(tokio::net::TcpStream, IpAddr),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(l: &Accepting) -> std::io::Result<Stream> {
+    match l {
+        Accepting::Tcp(l) => l.accept().await.map(|(s, a)| Stream::Tcp(s, a.ip())),
+        Accepting::Unix(l) => l.accept().await.map(|(s, _)| Stream::Unix(s)),
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn termination() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        log::error(format_args!("cannot install signal handlers"));
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,271 @@
+//! The APPNOTE.TXT records wwz reads, as fixed layouts over byte slices.
+//! Parsing never panics: every field is read through `get`, every offset is
+//! checked, and a short slice is an error, not an index out of bounds.
+
+/// APPNOTE 4.3.16: end of central directory record, 22 bytes plus comment.
+pub const EOCD_SIG: u32 = 0x0605_4b50;
+pub const EOCD_LEN: usize = 22;
+/// APPNOTE 4.3.15: ZIP64 end of central directory locator, 20 bytes.
+pub const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+pub const ZIP64_LOCATOR_LEN: usize = 20;
+/// APPNOTE 4.3.14: ZIP64 end of central directory record, 56 bytes and more.
+pub const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
+pub const ZIP64_EOCD_LEN: usize = 56;
+/// APPNOTE 4.3.12: central directory file header, 46 bytes plus variable fields.
+pub const CENTRAL_SIG: u32 = 0x0201_4b50;
+pub const CENTRAL_LEN: usize = 46;
+/// APPNOTE 4.3.7: local file header, 30 bytes plus name and extra field.
+pub const LOCAL_SIG: u32 = 0x0403_4b50;
+pub const LOCAL_LEN: usize = 30;
+
+/// APPNOTE 4.5.3: ZIP64 extended information extra field.
+pub const EXTRA_ZIP64: u16 = 0x0001;
+/// Info-ZIP extended timestamp (UT): flags, then modification time as i32 seconds.
+pub const EXTRA_UT: u16 = 0x5455;
+/// Alignment padding record written by apksigner and `wwz pack`.
+pub const EXTRA_ALIGN: u16 = 0xd935;
+
+/// General purpose flag bit 0: the member is encrypted.
+pub const FLAG_ENCRYPTED: u16 = 1 << 0;
+/// General purpose flag bit 11: name and comment are UTF-8.
+pub const FLAG_UTF8: u16 = 1 << 11;
+
+pub const METHOD_STORED: u16 = 0;
+pub const METHOD_DEFLATED: u16 = 8;
+
+pub fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(*b.get(at..)?.first_chunk()?))
+}
+
+pub fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(*b.get(at..)?.first_chunk()?))
+}
+
+pub fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(*b.get(at..)?.first_chunk()?))
+}
+
+/// The end of central directory record, with ZIP64 values folded in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndOfCentralDirectory {
+    pub entries: u64,
+    pub cd_size: u64,
+    pub cd_offset: u64,
+    /// Whether the counts came from a ZIP64 record (then they are exact, not mod 2^16).
+    pub zip64: bool,
+}
+
+/// The classic record at `b` (which starts at its signature).
+pub struct Eocd {
+    pub disk: u16,
+    pub cd_disk: u16,
+    pub entries: u16,
+    pub cd_size: u32,
+    pub cd_offset: u32,
+    pub comment_len: u16,
+}
+
+impl Eocd {
+    pub fn parse(b: &[u8]) -> Option<Eocd> {
+        if u32_at(b, 0)? != EOCD_SIG {
+            return None;
+        }
+        Some(Eocd {
+            disk: u16_at(b, 4)?,
+            cd_disk: u16_at(b, 6)?,
+            entries: u16_at(b, 10)?,
+            cd_size: u32_at(b, 12)?,
+            cd_offset: u32_at(b, 16)?,
+            comment_len: u16_at(b, 20)?,
+        })
+    }
+
+    /// Whether any field is saturated, so the real value lives in ZIP64 records.
+    pub fn needs_zip64(&self) -> bool {
+        self.entries == u16::MAX || self.cd_size == u32::MAX || self.cd_offset == u32::MAX
+    }
+}
+
+/// ZIP64 end of central directory record.
+pub struct Zip64Eocd {
+    pub entries: u64,
+    pub cd_size: u64,
+    pub cd_offset: u64,
+}
+
+impl Zip64Eocd {
+    pub fn parse(b: &[u8]) -> Option<Zip64Eocd> {
+        if u32_at(b, 0)? != ZIP64_EOCD_SIG {
+            return None;
+        }
+        Some(Zip64Eocd {
+            entries: u64_at(b, 32)?,
+            cd_size: u64_at(b, 40)?,
+            cd_offset: u64_at(b, 48)?,
+        })
+    }
+}
+
+/// Offset of the ZIP64 end record, from the locator at `b`.
+pub fn zip64_locator(b: &[u8]) -> Option<u64> {
+    if u32_at(b, 0)? != ZIP64_LOCATOR_SIG {
+        return None;
+    }
+    u64_at(b, 8)
+}
+
+/// One central directory header, borrowing its variable fields.
+#[derive(Debug, Clone, Copy)]
+pub struct CentralHeader<'a> {
+    pub made_by: u16,
+    pub flags: u16,
+    pub method: u16,
+    pub dos_time: u16,
+    pub dos_date: u16,
+    pub crc32: u32,
+    pub compressed_size: u64,
+    pub size: u64,
+    pub local_offset: u64,
+    pub external_attrs: u32,
+    pub name: &'a [u8],
+    pub extra: &'a [u8],
+    pub comment: &'a [u8],
+}
+
+impl<'a> CentralHeader<'a> {
+    /// Parses the header at the start of `b`; returns it and its total length.
+    /// ZIP64 values from the extra field replace the saturated 32-bit ones.
+    pub fn parse(b: &'a [u8]) -> Option<(CentralHeader<'a>, usize)> {
+        if u32_at(b, 0)? != CENTRAL_SIG {
+            return None;
+        }
+        let name_len = usize::from(u16_at(b, 28)?);
+        let extra_len = usize::from(u16_at(b, 30)?);
+        let comment_len = usize::from(u16_at(b, 32)?);
+        let name_end = CENTRAL_LEN + name_len;
+        let extra_end = name_end + extra_len;
+        let total = extra_end + comment_len;
+        let mut h = CentralHeader {
+            made_by: u16_at(b, 4)?,
+            flags: u16_at(b, 8)?,
+            method: u16_at(b, 10)?,
+            dos_time: u16_at(b, 12)?,
+            dos_date: u16_at(b, 14)?,
+            crc32: u32_at(b, 16)?,
+            compressed_size: u64::from(u32_at(b, 20)?),
+            size: u64::from(u32_at(b, 24)?),
+            local_offset: u64::from(u32_at(b, 42)?),
+            external_attrs: u32_at(b, 38)?,
+            name: b.get(CENTRAL_LEN..name_end)?,
+            extra: b.get(name_end..extra_end)?,
+            comment: b.get(extra_end..total)?,
+        };
+        if let Some(z) = find_extra(h.extra, EXTRA_ZIP64) {
+            // APPNOTE 4.5.3: only the saturated fields are present, in this order.
+            let mut at = 0;
+            let mut take = |saturated: bool, field: &mut u64| -> Option<()> {
+                if saturated {
+                    *field = u64_at(z, at)?;
+                    at += 8;
+                }
+                Some(())
+            };
+            take(h.size == u64::from(u32::MAX), &mut h.size)?;
+            take(
+                h.compressed_size == u64::from(u32::MAX),
+                &mut h.compressed_size,
+            )?;
+            take(h.local_offset == u64::from(u32::MAX), &mut h.local_offset)?;
+        }
+        Some((h, total))
+    }
+
+    /// Modification time in Unix seconds: the UT extra field when present, else the DOS time (as UTC).
+    pub fn mtime(&self) -> i64 {
+        ut_mtime(self.extra).unwrap_or_else(|| dos_to_unix(self.dos_date, self.dos_time))
+    }
+}
+
+/// The payload of the first extra field with `id`.
+pub fn find_extra(mut extra: &[u8], id: u16) -> Option<&[u8]> {
+    while extra.len() >= 4 {
+        let field_id = u16_at(extra, 0)?;
+        let len = usize::from(u16_at(extra, 2)?);
+        let body = extra.get(4..4 + len)?;
+        if field_id == id {
+            return Some(body);
+        }
+        extra = extra.get(4 + len..)?;
+    }
+    None
+}
+
+fn ut_mtime(extra: &[u8]) -> Option<i64> {
+    let ut = find_extra(extra, EXTRA_UT)?;
+    let (&flags, rest) = ut.split_first()?;
+    if flags & 1 == 0 {
+        return None;
+    }
+    Some(i64::from(i32::from_le_bytes(*rest.first_chunk()?)))
+}
+
+/// MS-DOS date and time (2-second resolution, no zone) as Unix seconds, read as UTC.
+pub fn dos_to_unix(date: u16, time: u16) -> i64 {
+    let year = 1980 + i64::from(date >> 9);
+    let month = i64::from((date >> 5) & 0xf).clamp(1, 12);
+    let day = i64::from(date & 0x1f).max(1);
+    let hour = i64::from(time >> 11).min(23);
+    let minute = i64::from((time >> 5) & 0x3f).min(59);
+    let second = (i64::from(time & 0x1f) * 2).min(59);
+    days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The two variable lengths of a local header at the start of `b`.
+pub fn local_header_lengths(b: &[u8]) -> Option<(usize, usize)> {
+    if u32_at(b, 0)? != LOCAL_SIG {
+        return None;
+    }
+    Some((usize::from(u16_at(b, 26)?), usize::from(u16_at(b, 28)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dos_times() {
+        // 1980-01-01 00:00:00
+        assert_eq!(dos_to_unix(0x0021, 0), 315_532_800);
+        // 2024-02-29 13:45:30: date = (44<<9)|(2<<5)|29, time = (13<<11)|(45<<5)|15
+        let date = (44 << 9) | (2 << 5) | 29;
+        let time = (13 << 11) | (45 << 5) | 15;
+        assert_eq!(dos_to_unix(date, time), 1_709_214_330);
+        // Nonsense fields are clamped, not trusted.
+        assert!(dos_to_unix(0xffff, 0xffff) > 0);
+        assert_eq!(dos_to_unix(0, 0), 315_532_800);
+    }
+
+    #[test]
+    fn extra_fields() {
+        let extra = [
+            0x35, 0xd9, 2, 0, 4, 0, // alignment record
+            0x55, 0x54, 5, 0, 1, 0x10, 0x20, 0x30, 0x40, // UT with mtime
+        ];
+        assert_eq!(find_extra(&extra, EXTRA_ALIGN), Some(&[4, 0][..]));
+        assert_eq!(ut_mtime(&extra), Some(0x4030_2010));
+        assert_eq!(find_extra(&extra[..8], EXTRA_UT), None);
+        // A field claiming more than there is ends the search.
+        assert_eq!(find_extra(&[0x55, 0x54, 0xff, 0, 1], EXTRA_UT), None);
+    }
+}

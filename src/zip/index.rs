@@ -1,0 +1,563 @@
+//! The serving index: the central directory turned into a hash table from
+//! member name to entry, built once per archive with ordinary reads.
+//!
+//! Memory is one 56-byte [`Entry`] and one table slot per member, plus one
+//! shared buffer holding every name; nothing is allocated per member. A miss
+//! costs one hash and one probe, the same as a hit.
+
+use std::hash::BuildHasher;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use super::format::{self, CentralHeader, Eocd, Zip64Eocd};
+
+/// Where the index reads the archive from: a file through `pread`, or bytes in tests.
+pub trait ReadAt {
+    fn len(&self) -> u64;
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+}
+
+impl ReadAt for std::fs::File {
+    fn len(&self) -> u64 {
+        self.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.get(o..)?.get(..buf.len()))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// Why an archive cannot be indexed.
+#[derive(Debug)]
+pub enum IndexError {
+    Io(io::Error),
+    /// No end of central directory record: not a zip at all.
+    NotZip,
+    /// Split archives are not served.
+    MultiDisk,
+    /// The end record puts the central directory outside the file.
+    DirectoryOutOfBounds { offset: u64, size: u64, file_len: u64 },
+    /// More entries claimed than the central directory could hold.
+    ImpossibleEntryCount { claimed: u64, cd_size: u64 },
+    /// A central directory header is malformed or cut short.
+    BadCentralHeader { index: u64 },
+    /// Fewer (or more) headers than the end record claims.
+    EntryCountMismatch { claimed: u64, found: u64 },
+    /// The names alone exceed what the index can address.
+    TooLarge,
+}
+
+impl std::fmt::Display for IndexError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IndexError::Io(e) => write!(f, "read error: {e}"),
+            IndexError::NotZip => f.write_str("not a zip archive (no end of central directory)"),
+            IndexError::MultiDisk => f.write_str("split (multi-disk) archives are not supported"),
+            IndexError::DirectoryOutOfBounds { offset, size, file_len } => write!(
+                f,
+                "central directory at {offset}+{size} lies outside the {file_len}-byte file"
+            ),
+            IndexError::ImpossibleEntryCount { claimed, cd_size } => write!(
+                f,
+                "{claimed} entries claimed but the central directory has only {cd_size} bytes"
+            ),
+            IndexError::BadCentralHeader { index } => {
+                write!(f, "central directory header {index} is malformed")
+            }
+            IndexError::EntryCountMismatch { claimed, found } => {
+                write!(f, "end record claims {claimed} entries, directory has {found}")
+            }
+            IndexError::TooLarge => f.write_str("central directory too large to index"),
+        }
+    }
+}
+
+impl std::error::Error for IndexError {}
+
+impl From<io::Error> for IndexError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            IndexError::NotZip
+        } else {
+            IndexError::Io(e)
+        }
+    }
+}
+
+/// Why a member's data cannot be located.
+#[derive(Debug)]
+pub enum DataError {
+    Io(io::Error),
+    /// The local header is missing, names another file, or its data runs past the directory.
+    BadLocalHeader,
+}
+
+impl std::fmt::Display for DataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataError::Io(e) => write!(f, "read error: {e}"),
+            DataError::BadLocalHeader => {
+                f.write_str("local header missing or disagreeing with the central directory")
+            }
+        }
+    }
+}
+
+/// One member, as the central directory describes it.
+#[derive(Debug)]
+pub struct Entry {
+    local_offset: u64,
+    compressed_size: u64,
+    size: u64,
+    /// Offset of the member's data, read from its local header on first use; 0 until then
+    /// (data never starts at 0: a local header precedes it).
+    data_offset: AtomicU64,
+    mtime: i64,
+    name_start: u32,
+    crc32: u32,
+    name_len: u16,
+    method: u16,
+    flags: u16,
+}
+
+impl Entry {
+    pub fn method(&self) -> u16 {
+        self.method
+    }
+    pub fn is_encrypted(&self) -> bool {
+        self.flags & format::FLAG_ENCRYPTED != 0
+    }
+    pub fn crc32(&self) -> u32 {
+        self.crc32
+    }
+    /// Uncompressed size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn compressed_size(&self) -> u64 {
+        self.compressed_size
+    }
+    /// Modification time, Unix seconds.
+    pub fn mtime(&self) -> i64 {
+        self.mtime
+    }
+    pub fn local_offset(&self) -> u64 {
+        self.local_offset
+    }
+}
+
+/// The index of one archive.
+pub struct Index {
+    entries: Vec<Entry>,
+    names: Vec<u8>,
+    table: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    /// Where member data must end: the start of the central directory.
+    data_end: u64,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+/// The most the end of central directory search reads: the record plus the longest comment.
+const TAIL_MAX: u64 = (format::EOCD_LEN + u16::MAX as usize) as u64;
+
+impl Index {
+    /// Reads the central directory of `src` and indexes it.
+    pub fn build<R: ReadAt + ?Sized>(src: &R) -> Result<Index, IndexError> {
+        let file_len = src.len();
+        let end = find_end(src, file_len)?;
+        let cd_end = end
+            .cd_offset
+            .checked_add(end.cd_size)
+            .filter(|&e| e <= file_len)
+            .ok_or(IndexError::DirectoryOutOfBounds {
+                offset: end.cd_offset,
+                size: end.cd_size,
+                file_len,
+            })?;
+        if end.entries > end.cd_size / format::CENTRAL_LEN as u64 {
+            return Err(IndexError::ImpossibleEntryCount {
+                claimed: end.entries,
+                cd_size: end.cd_size,
+            });
+        }
+        // Bounded by the file's real size, checked just above.
+        let cd_len = usize::try_from(end.cd_size).map_err(|_| IndexError::TooLarge)?;
+        let mut cd = vec![0; cd_len];
+        src.read_exact_at(&mut cd, end.cd_offset)?;
+        debug_assert!(cd_end <= file_len);
+        Index::from_central_directory(&cd, &end)
+    }
+
+    fn from_central_directory(cd: &[u8], end: &EndOfCentralDirectory) -> Result<Index, IndexError> {
+        let capacity = usize::try_from(end.entries).unwrap_or(0);
+        let mut index = Index {
+            entries: Vec::with_capacity(capacity),
+            names: Vec::new(),
+            table: HashTable::with_capacity(capacity),
+            hasher: DefaultHashBuilder::default(),
+            data_end: end.cd_offset,
+        };
+        let mut rest = cd;
+        let mut found: u64 = 0;
+        while !rest.is_empty() {
+            let (h, len) =
+                CentralHeader::parse(rest).ok_or(IndexError::BadCentralHeader { index: found })?;
+            index.push(&h)?;
+            found += 1;
+            rest = rest.get(len..).unwrap_or_default();
+        }
+        // Writers without ZIP64 let the 16-bit count wrap past 65,535 entries.
+        let count_ok = if end.zip64 {
+            found == end.entries
+        } else {
+            found % 65_536 == end.entries
+        };
+        if !count_ok {
+            return Err(IndexError::EntryCountMismatch {
+                claimed: end.entries,
+                found,
+            });
+        }
+        index.entries.shrink_to_fit();
+        index.names.shrink_to_fit();
+        Ok(index)
+    }
+
+    fn push(&mut self, h: &CentralHeader<'_>) -> Result<(), IndexError> {
+        let name_start = u32::try_from(self.names.len()).map_err(|_| IndexError::TooLarge)?;
+        let id = u32::try_from(self.entries.len()).map_err(|_| IndexError::TooLarge)?;
+        self.names.extend_from_slice(h.name);
+        self.entries.push(Entry {
+            local_offset: h.local_offset,
+            compressed_size: h.compressed_size,
+            size: h.size,
+            data_offset: AtomicU64::new(0),
+            mtime: h.mtime(),
+            name_start,
+            crc32: h.crc32,
+            // The name came from a 16-bit length field.
+            name_len: h.name.len() as u16,
+            method: h.method,
+            flags: h.flags,
+        });
+        let hash = self.hasher.hash_one(h.name);
+        let Index {
+            entries,
+            names,
+            table,
+            hasher,
+            ..
+        } = self;
+        let name_of = |i: u32| name_of(entries, names, i);
+        match table.find_mut(hash, |&i| name_of(i) == h.name) {
+            // Duplicate names: the later entry wins, as in Python's zipfile and Go's archive/zip.
+            Some(slot) => *slot = id,
+            None => {
+                table.insert_unique(hash, id, |&i| hasher.hash_one(name_of(i)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry named exactly `name`.
+    pub fn get(&self, name: &[u8]) -> Option<&Entry> {
+        let hash = self.hasher.hash_one(name);
+        let id = *self.table.find(hash, |&i| self.name(i) == name)?;
+        self.entries.get(id as usize)
+    }
+
+    fn name(&self, id: u32) -> &[u8] {
+        name_of(&self.entries, &self.names, id)
+    }
+
+    /// The name of an entry of this index.
+    pub fn name_of(&self, entry: &Entry) -> &[u8] {
+        let start = entry.name_start as usize;
+        self.names
+            .get(start..start + usize::from(entry.name_len))
+            .unwrap_or_default()
+    }
+
+    /// All entries in central directory order, duplicates included.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Heap bytes held by the index (for benchmarks).
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.names.capacity()
+            + self.table.allocation_size()
+    }
+
+    /// Where `entry`'s data starts, reading its local header on first use.
+    /// Checks that the local header names the same member and that the data
+    /// lies before the central directory.
+    pub fn data_offset<R: ReadAt + ?Sized>(&self, entry: &Entry, src: &R) -> Result<u64, DataError> {
+        let known = entry.data_offset.load(Ordering::Relaxed);
+        if known != 0 {
+            return Ok(known);
+        }
+        let name = self.name_of(entry);
+        let mut buf = [0u8; format::LOCAL_LEN + u16::MAX as usize];
+        let head = buf
+            .get_mut(..format::LOCAL_LEN + name.len())
+            .ok_or(DataError::BadLocalHeader)?;
+        src.read_exact_at(head, entry.local_offset)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => DataError::BadLocalHeader,
+                _ => DataError::Io(e),
+            })?;
+        let (name_len, extra_len) =
+            format::local_header_lengths(head).ok_or(DataError::BadLocalHeader)?;
+        if head.get(format::LOCAL_LEN..) != Some(name) || name_len != name.len() {
+            return Err(DataError::BadLocalHeader);
+        }
+        let offset = entry
+            .local_offset
+            .checked_add((format::LOCAL_LEN + name_len + extra_len) as u64)
+            .filter(|o| {
+                o.checked_add(entry.compressed_size)
+                    .is_some_and(|end| end <= self.data_end)
+            })
+            .ok_or(DataError::BadLocalHeader)?;
+        entry.data_offset.store(offset, Ordering::Relaxed);
+        Ok(offset)
+    }
+}
+
+fn name_of<'a>(entries: &[Entry], names: &'a [u8], id: u32) -> &'a [u8] {
+    entries
+        .get(id as usize)
+        .and_then(|e| {
+            let start = e.name_start as usize;
+            names.get(start..start + usize::from(e.name_len))
+        })
+        .unwrap_or_default()
+}
+
+pub use format::EndOfCentralDirectory;
+
+/// Finds the end of central directory record (and its ZIP64 twin) near the end of the file.
+fn find_end<R: ReadAt + ?Sized>(src: &R, file_len: u64) -> Result<EndOfCentralDirectory, IndexError> {
+    let tail_len = file_len.min(TAIL_MAX);
+    let tail_start = file_len - tail_len;
+    // At most 64 KiB + 22 bytes.
+    let mut tail = vec![0; tail_len as usize];
+    src.read_exact_at(&mut tail, tail_start)?;
+    // The last signature whose comment reaches exactly to the end wins; a
+    // signature inside a comment would claim a different length.
+    let mut fallback = None;
+    let mut pos = tail.len().checked_sub(format::EOCD_LEN).ok_or(IndexError::NotZip)?;
+    let found = loop {
+        if let Some(e) = tail.get(pos..).and_then(Eocd::parse) {
+            if pos + format::EOCD_LEN + usize::from(e.comment_len) == tail.len() {
+                break Some((pos, e));
+            }
+            fallback.get_or_insert((pos, e));
+        }
+        if pos == 0 {
+            break fallback;
+        }
+        pos -= 1;
+    };
+    let (pos, eocd) = found.ok_or(IndexError::NotZip)?;
+    if eocd.disk != 0 || eocd.cd_disk != 0 {
+        return Err(IndexError::MultiDisk);
+    }
+    let eocd_offset = tail_start + pos as u64;
+    // A ZIP64 locator sits right before the classic record.
+    let locator = eocd_offset
+        .checked_sub(format::ZIP64_LOCATOR_LEN as u64)
+        .and_then(|at| {
+            let mut buf = [0; format::ZIP64_LOCATOR_LEN];
+            src.read_exact_at(&mut buf, at).ok()?;
+            format::zip64_locator(&buf)
+        });
+    if let Some(z64_offset) = locator {
+        let mut buf = [0; format::ZIP64_EOCD_LEN];
+        src.read_exact_at(&mut buf, z64_offset)?;
+        let z = Zip64Eocd::parse(&buf).ok_or(IndexError::NotZip)?;
+        return Ok(EndOfCentralDirectory {
+            entries: z.entries,
+            cd_size: z.cd_size,
+            cd_offset: z.cd_offset,
+            zip64: true,
+        });
+    }
+    if eocd.needs_zip64() && eocd.entries == u16::MAX && eocd.cd_offset == u32::MAX {
+        return Err(IndexError::NotZip);
+    }
+    Ok(EndOfCentralDirectory {
+        entries: u64::from(eocd.entries),
+        cd_size: u64::from(eocd.cd_size),
+        cd_offset: u64::from(eocd.cd_offset),
+        zip64: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Write};
+    use zip::write::SimpleFileOptions;
+
+    fn archive(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        for (name, data) in members {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn member<'a>(zip: &'a [u8], index: &Index, name: &str) -> Option<&'a [u8]> {
+        let e = index.get(name.as_bytes())?;
+        let off = index.data_offset(e, zip).unwrap() as usize;
+        Some(&zip[off..off + e.size() as usize])
+    }
+
+    #[test]
+    fn hit_and_miss() {
+        let zip = archive(&[("index.html", b"<h1>hi</h1>"), ("css/site.css", b"body{}")]);
+        let index = Index::build(&zip[..]).unwrap();
+        assert_eq!(index.len(), 2);
+        assert_eq!(member(&zip, &index, "index.html"), Some(&b"<h1>hi</h1>"[..]));
+        assert_eq!(member(&zip, &index, "css/site.css"), Some(&b"body{}"[..]));
+        assert!(index.get(b"css").is_none());
+        assert!(index.get(b"/index.html").is_none());
+        assert!(index.get(b"INDEX.HTML").is_none());
+        assert!(index.get(b"").is_none());
+        let e = index.get(b"index.html").unwrap();
+        assert_eq!(e.crc32(), crc32(b"<h1>hi</h1>"));
+        assert_eq!(e.method(), format::METHOD_STORED);
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        // Bitwise CRC-32 (IEEE), enough to check the index carries the right value.
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn duplicate_names_last_wins() {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        w.start_file("a.txt", opts).unwrap();
+        w.write_all(b"first").unwrap();
+        w.start_file("b.txt", opts).unwrap();
+        w.write_all(b"other").unwrap();
+        let mut zip = w.finish().unwrap().into_inner();
+        // Rename b.txt to a.txt in both headers: the zip crate refuses to write duplicates.
+        for at in 0..zip.len() - 5 {
+            if &zip[at..at + 5] == b"b.txt" {
+                zip[at] = b'a';
+            }
+        }
+        let index = Index::build(&zip[..]).unwrap();
+        assert_eq!(index.entries().len(), 2);
+        assert_eq!(index.len(), 1);
+        assert_eq!(member(&zip, &index, "a.txt"), Some(&b"other"[..]));
+    }
+
+    #[test]
+    fn empty_archive_and_comment() {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let _ = w.set_comment("PK\x05\x06 looks like a signature");
+        let zip = w.finish().unwrap().into_inner();
+        let index = Index::build(&zip[..]).unwrap();
+        assert!(index.is_empty());
+    }
+
+    #[test]
+    fn not_a_zip() {
+        assert!(matches!(Index::build(&b""[..]), Err(IndexError::NotZip)));
+        assert!(matches!(
+            Index::build(&b"hello world, definitely not a zip file"[..]),
+            Err(IndexError::NotZip)
+        ));
+    }
+
+    #[test]
+    fn truncated_archives_are_errors_not_panics() {
+        let zip = archive(&[("a", b"aaaa"), ("b/c.txt", b"cc")]);
+        for cut in 0..zip.len() {
+            let _ = Index::build(&zip[..cut]);
+        }
+        for flip in 0..zip.len() {
+            let mut bad = zip.clone();
+            bad[flip] ^= 0xff;
+            if let Ok(index) = Index::build(&bad[..]) {
+                for e in index.entries() {
+                    let _ = index.data_offset(e, &bad[..]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn impossible_entry_count() {
+        let mut zip = archive(&[("a", b"x")]);
+        let eocd = zip.len() - format::EOCD_LEN;
+        zip[eocd + 10] = 0xfe; // claim 65,278 entries in a 1-entry directory
+        zip[eocd + 11] = 0xfe;
+        assert!(matches!(
+            Index::build(&zip[..]),
+            Err(IndexError::ImpossibleEntryCount { .. })
+        ));
+    }
+
+    #[test]
+    fn local_header_must_agree() {
+        let mut zip = archive(&[("a.txt", b"x")]);
+        zip[30] = b'b'; // the local header's name
+        let index = Index::build(&zip[..]).unwrap();
+        let e = index.get(b"a.txt").unwrap();
+        assert!(matches!(
+            index.data_offset(e, &zip[..]),
+            Err(DataError::BadLocalHeader)
+        ));
+    }
+
+    #[test]
+    fn entry_is_small() {
+        assert!(std::mem::size_of::<Entry>() <= 56);
+    }
+}

@@ -1,0 +1,6 @@
+//! Reading zip archives for serving: record layouts and the name index.
+
+pub mod format;
+pub mod index;
+
+pub use index::{DataError, Entry, Index, IndexError, ReadAt};
