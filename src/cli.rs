@@ -50,15 +50,30 @@ pub struct ServeArgs {
     pub docroot: Option<PathBuf>,
 
     /// Maximum archives kept open (least recently used closed first).
-    #[arg(long, env = "WWZ_MAX_ARCHIVES", default_value_t = 256, value_name = "N")]
+    #[arg(
+        long,
+        env = "WWZ_MAX_ARCHIVES",
+        default_value_t = 256,
+        value_name = "N"
+    )]
     pub max_archives: usize,
 
     /// Check an open archive against its file at most this often, in milliseconds.
-    #[arg(long, env = "WWZ_REVALIDATE_MS", default_value_t = 100, value_name = "MS")]
+    #[arg(
+        long,
+        env = "WWZ_REVALIDATE_MS",
+        default_value_t = 100,
+        value_name = "MS"
+    )]
     pub revalidate_ms: u64,
 
     /// Maximum concurrent connections; more wait in the listen backlog.
-    #[arg(long, env = "WWZ_MAX_CONNECTIONS", default_value_t = 1024, value_name = "N")]
+    #[arg(
+        long,
+        env = "WWZ_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        value_name = "N"
+    )]
     pub max_connections: usize,
 
     /// Maximum size of one request's FastCGI params, in bytes.
@@ -66,7 +81,12 @@ pub struct ServeArgs {
     pub max_params: usize,
 
     /// Close a connection after this many seconds without progress.
-    #[arg(long, env = "WWZ_IDLE_TIMEOUT", default_value_t = 60, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "WWZ_IDLE_TIMEOUT",
+        default_value_t = 60,
+        value_name = "SECS"
+    )]
     pub idle_timeout: u64,
 
     /// On SIGTERM/SIGINT, wait this many seconds for responses in flight.

@@ -41,7 +41,9 @@ pub fn bind(spec: &str) -> io::Result<Listener> {
                 std::fs::remove_file(&path)?;
             }
         }
-        return Ok(Listener::Unix(std::os::unix::net::UnixListener::bind(&path)?));
+        return Ok(Listener::Unix(std::os::unix::net::UnixListener::bind(
+            &path,
+        )?));
     }
     let addrs: Vec<SocketAddr> = spec
         .to_socket_addrs()
@@ -104,9 +106,9 @@ fn systemd() -> io::Result<Option<Listener>> {
     std::env::remove_var("LISTEN_FDS");
     std::env::remove_var("LISTEN_PID");
     std::env::remove_var("LISTEN_FDNAMES");
-    from_fd(fd)?.map(Some).ok_or_else(|| {
-        io::Error::other("LISTEN_FDS is set but fd 3 is not a listening socket")
-    })
+    from_fd(fd)?
+        .map(Some)
+        .ok_or_else(|| io::Error::other("LISTEN_FDS is set but fd 3 is not a listening socket"))
 }
 
 /// `FCGI_WEB_SERVER_ADDRS`: the peers allowed to connect over TCP; `None` allows all.

@@ -32,7 +32,11 @@ enum Accepting {
 impl Server {
     /// Serves `listener` until `shutdown` completes, then drains connections.
     /// Must run inside a Tokio runtime.
-    pub async fn run(self, listener: Listener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        listener: Listener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let accepting = match listener {
             Listener::Tcp(l) => {
                 l.set_nonblocking(true)?;
@@ -67,12 +71,18 @@ impl Server {
                     continue;
                 }
             };
-            let (svc, limits, stop) = (Arc::clone(&self.service), Arc::clone(&self.limits), stop_rx.clone());
+            let (svc, limits, stop) = (
+                Arc::clone(&self.service),
+                Arc::clone(&self.limits),
+                stop_rx.clone(),
+            );
             match stream {
                 Stream::Tcp(s, peer) => {
                     if let Some(allowed) = &self.allowed_peers {
                         if !listen::peer_allowed(allowed, peer) {
-                            log::warn(format_args!("refusing connection from {peer}: not in FCGI_WEB_SERVER_ADDRS"));
+                            log::warn(format_args!(
+                                "refusing connection from {peer}: not in FCGI_WEB_SERVER_ADDRS"
+                            ));
                             continue;
                         }
                     }
@@ -122,7 +132,10 @@ async fn accept(l: &Accepting) -> std::io::Result<Stream> {
 /// Completes on SIGTERM or SIGINT.
 pub async fn termination() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         log::error(format_args!("cannot install signal handlers"));
         std::future::pending::<()>().await;
         return;

@@ -88,7 +88,8 @@ impl Archive {
             return Err(OpenError::NotFound);
         }
         let index = Index::build(&file)?;
-        let map = Mapping::new(&file, meta.len()).map_err(|e| OpenError::Broken(e.to_string().into()))?;
+        let map =
+            Mapping::new(&file, meta.len()).map_err(|e| OpenError::Broken(e.to_string().into()))?;
         Ok(Archive {
             file,
             map,

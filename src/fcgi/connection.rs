@@ -186,8 +186,12 @@ impl Outgoing {
 }
 
 /// Serves one connection until the peer closes, a protocol error, a timeout, or shutdown.
-pub async fn serve<S>(stream: S, svc: Arc<Service>, limits: Arc<Limits>, shutdown: watch::Receiver<bool>)
-where
+pub async fn serve<S>(
+    stream: S,
+    svc: Arc<Service>,
+    limits: Arc<Limits>,
+    shutdown: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut conn = Connection {
@@ -324,13 +328,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let mut count = 0;
             for (i, seg) in segs.iter().enumerate().skip(next).take(MAX_IOVECS) {
                 let bytes = slice(seg)?;
-                let bytes = if i == next { bytes.get(skip..).unwrap_or_default() } else { bytes };
+                let bytes = if i == next {
+                    bytes.get(skip..).unwrap_or_default()
+                } else {
+                    bytes
+                };
                 iov[count] = IoSlice::new(bytes);
                 count += 1;
             }
-            let written = timeout(limits.idle_timeout, self.stream.write_vectored(&iov[..count]))
-                .await
-                .map_err(|_| ConnError::Timeout)??;
+            let written = timeout(
+                limits.idle_timeout,
+                self.stream.write_vectored(&iov[..count]),
+            )
+            .await
+            .map_err(|_| ConnError::Timeout)??;
             if written == 0 {
                 return Err(io::Error::from(io::ErrorKind::WriteZero).into());
             }
@@ -395,13 +406,27 @@ fn on_record(
                         rec.request_id
                     )));
                 }
-                record::push_end_request(&mut tx.out, rec.request_id, 0, record::status::CANT_MPX_CONN);
+                record::push_end_request(
+                    &mut tx.out,
+                    rec.request_id,
+                    0,
+                    record::status::CANT_MPX_CONN,
+                );
                 return Ok(Action::Flush);
             }
             if begin.role != record::role::RESPONDER {
                 log::info(format_args!("refusing FastCGI role {}", begin.role));
-                record::push_end_request(&mut tx.out, rec.request_id, 0, record::status::UNKNOWN_ROLE);
-                return Ok(if begin.keep_conn() { Action::Flush } else { Action::FlushAndClose });
+                record::push_end_request(
+                    &mut tx.out,
+                    rec.request_id,
+                    0,
+                    record::status::UNKNOWN_ROLE,
+                );
+                return Ok(if begin.keep_conn() {
+                    Action::Flush
+                } else {
+                    Action::FlushAndClose
+                });
             }
             *active = Some(Active {
                 id: rec.request_id,
@@ -422,8 +447,17 @@ fn on_record(
         }
         kind::ABORT_REQUEST if is_active(active) => {
             let keep = active.take().is_some_and(|a| a.keep_conn);
-            record::push_end_request(&mut tx.out, rec.request_id, 0, record::status::REQUEST_COMPLETE);
-            Ok(if keep { Action::Flush } else { Action::FlushAndClose })
+            record::push_end_request(
+                &mut tx.out,
+                rec.request_id,
+                0,
+                record::status::REQUEST_COMPLETE,
+            );
+            Ok(if keep {
+                Action::Flush
+            } else {
+                Action::FlushAndClose
+            })
         }
         // STDIN and DATA are drained; records for requests already answered
         // (a stray second empty STDIN, a late ABORT) are ignored, as the spec says.

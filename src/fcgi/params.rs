@@ -133,6 +133,9 @@ mod tests {
         }
         assert_eq!(validate(&[0x80, 0, 0]), Err(ParamsError));
         // A length claiming 2 GiB must not allocate or panic.
-        assert_eq!(validate(&[0xff, 0xff, 0xff, 0xff, 0x01, b'a']), Err(ParamsError));
+        assert_eq!(
+            validate(&[0xff, 0xff, 0xff, 0xff, 0x01, b'a']),
+            Err(ParamsError)
+        );
     }
 }

@@ -257,7 +257,10 @@ mod tests {
             header(kind::STDOUT, 0x1234, 65535),
             [1, 6, 0x12, 0x34, 0xff, 0xff, 1, 0]
         );
-        assert_eq!(header(kind::STDOUT, 1, 65528), [1, 6, 0, 1, 0xff, 0xf8, 0, 0]);
+        assert_eq!(
+            header(kind::STDOUT, 1, 65528),
+            [1, 6, 0, 1, 0xff, 0xf8, 0, 0]
+        );
     }
 
     #[test]
@@ -278,7 +281,10 @@ mod tests {
         push_stream(&mut exact, kind::STDOUT, 1, &content[..65536]);
         let (a, n) = decode(&exact).unwrap().unwrap();
         let (b, m) = decode(&exact[n..]).unwrap().unwrap();
-        assert_eq!((a.content.len(), b.content.len(), n + m), (65535, 1, exact.len()));
+        assert_eq!(
+            (a.content.len(), b.content.len(), n + m),
+            (65535, 1, exact.len())
+        );
     }
 
     #[test]

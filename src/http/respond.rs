@@ -72,7 +72,11 @@ impl Service {
     }
 }
 
-fn member_response<P: Params + ?Sized>(archive: &Arc<Archive>, route: &Route<'_>, req: &P) -> Response {
+fn member_response<P: Params + ?Sized>(
+    archive: &Arc<Archive>,
+    route: &Route<'_>,
+    req: &P,
+) -> Response {
     let index = archive.index();
     let member = route.member();
     let with_index;

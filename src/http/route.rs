@@ -251,7 +251,10 @@ mod tests {
 
     #[test]
     fn plain_paths() {
-        assert_eq!(uri("/jobs/1234.wwz/logs/build.txt"), ok("jobs/1234.wwz", "logs/build.txt"));
+        assert_eq!(
+            uri("/jobs/1234.wwz/logs/build.txt"),
+            ok("jobs/1234.wwz", "logs/build.txt")
+        );
         assert_eq!(uri("/site.wwz/"), ok("site.wwz", ""));
         assert_eq!(uri("/site.wwz/docs/"), ok("site.wwz", "docs/"));
         assert_eq!(uri("/site.wwz/a.html?x=1#f"), ok("site.wwz", "a.html"));
@@ -297,7 +300,10 @@ mod tests {
         ];
         for p in bad {
             assert!(
-                matches!(uri(p), Err(RouteError::BadPath(_)) | Err(RouteError::NoArchive)),
+                matches!(
+                    uri(p),
+                    Err(RouteError::BadPath(_)) | Err(RouteError::NoArchive)
+                ),
                 "{p:?} gave {:?}",
                 uri(p)
             );
@@ -316,7 +322,10 @@ mod tests {
         assert_eq!(uri("/x.wwz./a"), Err(RouteError::NoArchive));
         assert_eq!(uri("/x.WWZ/a"), Err(RouteError::NoArchive));
         assert_eq!(uri("/index.html"), Err(RouteError::NoArchive));
-        assert_eq!(uri(&format!("/{}.wwz/a", "d/".repeat(2000))).unwrap().1, "a");
+        assert_eq!(
+            uri(&format!("/{}.wwz/a", "d/".repeat(2000))).unwrap().1,
+            "a"
+        );
     }
 
     #[test]
@@ -334,7 +343,10 @@ mod tests {
         // mod_proxy_fcgi: SCRIPT_FILENAME is a proxy URL; REQUEST_URI is what counts.
         let proxy = [
             ("DOCUMENT_ROOT", ROOT),
-            ("SCRIPT_FILENAME", "proxy:fcgi://127.0.0.1:9000/srv/www/x.wwz/a%20b"),
+            (
+                "SCRIPT_FILENAME",
+                "proxy:fcgi://127.0.0.1:9000/srv/www/x.wwz/a%20b",
+            ),
             ("REQUEST_URI", "/x.wwz/a%20b"),
         ];
         let r = route(&proxy, None).unwrap();

@@ -15,12 +15,13 @@ use super::format::{self, CentralHeader, Eocd, Zip64Eocd};
 
 /// Where the index reads the archive from: a file through `pread`, or bytes in tests.
 pub trait ReadAt {
-    fn len(&self) -> u64;
+    /// Size of the archive in bytes.
+    fn size(&self) -> u64;
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
 }
 
 impl ReadAt for std::fs::File {
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         self.metadata().map(|m| m.len()).unwrap_or(0)
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
@@ -29,7 +30,7 @@ impl ReadAt for std::fs::File {
 }
 
 impl ReadAt for [u8] {
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         <[u8]>::len(self) as u64
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
@@ -51,13 +52,25 @@ pub enum IndexError {
     /// Split archives are not served.
     MultiDisk,
     /// The end record puts the central directory outside the file.
-    DirectoryOutOfBounds { offset: u64, size: u64, file_len: u64 },
+    DirectoryOutOfBounds {
+        offset: u64,
+        size: u64,
+        file_len: u64,
+    },
     /// More entries claimed than the central directory could hold.
-    ImpossibleEntryCount { claimed: u64, cd_size: u64 },
+    ImpossibleEntryCount {
+        claimed: u64,
+        cd_size: u64,
+    },
     /// A central directory header is malformed or cut short.
-    BadCentralHeader { index: u64 },
+    BadCentralHeader {
+        index: u64,
+    },
     /// Fewer (or more) headers than the end record claims.
-    EntryCountMismatch { claimed: u64, found: u64 },
+    EntryCountMismatch {
+        claimed: u64,
+        found: u64,
+    },
     /// The names alone exceed what the index can address.
     TooLarge,
 }
@@ -68,7 +81,11 @@ impl std::fmt::Display for IndexError {
             IndexError::Io(e) => write!(f, "read error: {e}"),
             IndexError::NotZip => f.write_str("not a zip archive (no end of central directory)"),
             IndexError::MultiDisk => f.write_str("split (multi-disk) archives are not supported"),
-            IndexError::DirectoryOutOfBounds { offset, size, file_len } => write!(
+            IndexError::DirectoryOutOfBounds {
+                offset,
+                size,
+                file_len,
+            } => write!(
                 f,
                 "central directory at {offset}+{size} lies outside the {file_len}-byte file"
             ),
@@ -80,7 +97,10 @@ impl std::fmt::Display for IndexError {
                 write!(f, "central directory header {index} is malformed")
             }
             IndexError::EntryCountMismatch { claimed, found } => {
-                write!(f, "end record claims {claimed} entries, directory has {found}")
+                write!(
+                    f,
+                    "end record claims {claimed} entries, directory has {found}"
+                )
             }
             IndexError::TooLarge => f.write_str("central directory too large to index"),
         }
@@ -185,7 +205,7 @@ const TAIL_MAX: u64 = (format::EOCD_LEN + u16::MAX as usize) as u64;
 impl Index {
     /// Reads the central directory of `src` and indexes it.
     pub fn build<R: ReadAt + ?Sized>(src: &R) -> Result<Index, IndexError> {
-        let file_len = src.len();
+        let file_len = src.size();
         let end = find_end(src, file_len)?;
         let cd_end = end
             .cd_offset
@@ -323,7 +343,11 @@ impl Index {
     /// Where `entry`'s data starts, reading its local header on first use.
     /// Checks that the local header names the same member and that the data
     /// lies before the central directory.
-    pub fn data_offset<R: ReadAt + ?Sized>(&self, entry: &Entry, src: &R) -> Result<u64, DataError> {
+    pub fn data_offset<R: ReadAt + ?Sized>(
+        &self,
+        entry: &Entry,
+        src: &R,
+    ) -> Result<u64, DataError> {
         let known = entry.data_offset.load(Ordering::Relaxed);
         if known != 0 {
             return Ok(known);
@@ -369,7 +393,10 @@ fn name_of<'a>(entries: &[Entry], names: &'a [u8], id: u32) -> &'a [u8] {
 pub use format::EndOfCentralDirectory;
 
 /// Finds the end of central directory record (and its ZIP64 twin) near the end of the file.
-fn find_end<R: ReadAt + ?Sized>(src: &R, file_len: u64) -> Result<EndOfCentralDirectory, IndexError> {
+fn find_end<R: ReadAt + ?Sized>(
+    src: &R,
+    file_len: u64,
+) -> Result<EndOfCentralDirectory, IndexError> {
     let tail_len = file_len.min(TAIL_MAX);
     let tail_start = file_len - tail_len;
     // At most 64 KiB + 22 bytes.
@@ -378,7 +405,10 @@ fn find_end<R: ReadAt + ?Sized>(src: &R, file_len: u64) -> Result<EndOfCentralDi
     // The last signature whose comment reaches exactly to the end wins; a
     // signature inside a comment would claim a different length.
     let mut fallback = None;
-    let mut pos = tail.len().checked_sub(format::EOCD_LEN).ok_or(IndexError::NotZip)?;
+    let mut pos = tail
+        .len()
+        .checked_sub(format::EOCD_LEN)
+        .ok_or(IndexError::NotZip)?;
     let found = loop {
         if let Some(e) = tail.get(pos..).and_then(Eocd::parse) {
             if pos + format::EOCD_LEN + usize::from(e.comment_len) == tail.len() {
@@ -453,7 +483,10 @@ mod tests {
         let zip = archive(&[("index.html", b"<h1>hi</h1>"), ("css/site.css", b"body{}")]);
         let index = Index::build(&zip[..]).unwrap();
         assert_eq!(index.len(), 2);
-        assert_eq!(member(&zip, &index, "index.html"), Some(&b"<h1>hi</h1>"[..]));
+        assert_eq!(
+            member(&zip, &index, "index.html"),
+            Some(&b"<h1>hi</h1>"[..])
+        );
         assert_eq!(member(&zip, &index, "css/site.css"), Some(&b"body{}"[..]));
         assert!(index.get(b"css").is_none());
         assert!(index.get(b"/index.html").is_none());
@@ -470,7 +503,11 @@ mod tests {
         for &b in data {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
