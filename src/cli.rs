@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::archive::Cache;
 use crate::fcgi::Limits;
+use crate::http::respond::{Options, DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL};
 use crate::http::Service;
 use crate::listen;
 use crate::log::{self, Level};
@@ -93,6 +94,23 @@ pub struct ServeArgs {
     #[arg(long, env = "WWZ_GRACE", default_value_t = 5, value_name = "SECS")]
     pub grace: u64,
 
+    /// Cache-Control sent with members and listings.
+    #[arg(long, env = "WWZ_CACHE_CONTROL", value_name = "VALUE", default_value = DEFAULT_CACHE_CONTROL)]
+    pub cache_control: String,
+
+    /// Treat archives named `name-<hex>.wwz` or `name.<hex>.wwz` (8+ hex digits,
+    /// a content hash) as immutable: they get --immutable-cache-control.
+    #[arg(long, env = "WWZ_CONTENT_ADDRESSED")]
+    pub content_addressed: bool,
+
+    /// Cache-Control for content-addressed archives (with --content-addressed).
+    #[arg(long, env = "WWZ_IMMUTABLE_CACHE_CONTROL", value_name = "VALUE", default_value = IMMUTABLE_CACHE_CONTROL)]
+    pub immutable_cache_control: String,
+
+    /// Answer 403 for a directory without index.html instead of listing it.
+    #[arg(long, env = "WWZ_NO_LISTING")]
+    pub no_listing: bool,
+
     /// Worker threads (default: one per core).
     #[arg(long, env = "WWZ_THREADS", value_name = "N")]
     pub threads: Option<usize>,
@@ -161,9 +179,16 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     }
-    let service = Service::new(
+    let service = Service::with_options(
         args.docroot.clone(),
         Cache::new(args.max_archives, Duration::from_millis(args.revalidate_ms)),
+        Options {
+            cache_control: args.cache_control.clone(),
+            immutable_cache_control: args
+                .content_addressed
+                .then(|| args.immutable_cache_control.clone()),
+            listing: !args.no_listing,
+        },
     );
     let max_conns = args.max_connections.max(1);
     let server = Server {

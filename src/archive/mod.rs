@@ -1,6 +1,7 @@
 //! Open archives: a file, its mapping and its index, shared by every request.
 
 pub mod cache;
+pub mod inflate;
 pub mod mmap;
 
 use std::fs::File;

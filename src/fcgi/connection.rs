@@ -20,7 +20,9 @@ use tokio::time::{timeout, Instant};
 
 use super::params;
 use super::record::{self, kind, BeginRequest, Record};
+use crate::archive::inflate::Inflater;
 use crate::archive::Archive;
+use crate::http::response::GZIP_HEADER;
 use crate::http::{Body, Params, Response, Service};
 use crate::log;
 
@@ -104,6 +106,8 @@ struct Outgoing {
     segs: Vec<Seg>,
     own_start: usize,
     head: Vec<u8>,
+    /// The STDOUT record being filled: where its header sits in `out`, and its content length.
+    record: Option<(usize, usize)>,
 }
 
 impl Outgoing {
@@ -111,6 +115,7 @@ impl Outgoing {
         self.out.clear();
         self.segs.clear();
         self.own_start = 0;
+        self.record = None;
     }
 
     fn close_own(&mut self) {
@@ -125,59 +130,96 @@ impl Outgoing {
         self.segs.push(Seg::Mapped(offset, len));
     }
 
-    /// Appends STDOUT records carrying `content`; nothing for empty content.
-    fn stdout(&mut self, id: u16, content: &[u8]) {
-        for chunk in content.chunks(CHUNK) {
-            self.out
-                .extend_from_slice(&record::header(kind::STDOUT, id, chunk.len()));
-            self.out.extend_from_slice(chunk);
-            self.out.extend_from_slice(record::padding(chunk.len()));
+    /// Starts a STDOUT record whose header is patched when it is closed.
+    fn open_record(&mut self) {
+        if self.record.is_none() {
+            self.record = Some((self.out.len(), 0));
+            self.out.extend_from_slice(&[0; record::HEADER_LEN]);
         }
     }
 
-    /// Frames a whole response for request `id`, END_REQUEST included.
+    /// Closes the open STDOUT record: writes its header and padding.
+    fn close_record(&mut self, id: u16) {
+        if let Some((at, len)) = self.record.take() {
+            let header = record::header(kind::STDOUT, id, len);
+            if let Some(slot) = self.out.get_mut(at..at + record::HEADER_LEN) {
+                slot.copy_from_slice(&header);
+            }
+            self.out.extend_from_slice(record::padding(len));
+        }
+    }
+
+    /// Appends bytes of ours to the STDOUT stream, records filled up to [`CHUNK`].
+    fn own(&mut self, id: u16, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            self.open_record();
+            let used = self.record.map_or(0, |(_, len)| len);
+            let (now, rest) = bytes.split_at((CHUNK - used).min(bytes.len()));
+            self.out.extend_from_slice(now);
+            self.grow_record(id, now.len());
+            bytes = rest;
+        }
+    }
+
+    /// Appends mapped bytes to the STDOUT stream, by reference.
+    fn map(&mut self, id: u16, mut offset: u64, len: u64) {
+        let mut left = len;
+        while left > 0 {
+            self.open_record();
+            let used = self.record.map_or(0, |(_, len)| len);
+            let n = (CHUNK - used).min(usize::try_from(left).unwrap_or(CHUNK));
+            self.mapped(offset, n);
+            self.grow_record(id, n);
+            offset += n as u64;
+            left -= n as u64;
+        }
+    }
+
+    fn grow_record(&mut self, id: u16, n: usize) {
+        if let Some((_, len)) = &mut self.record {
+            *len += n;
+            if *len >= CHUNK {
+                self.close_record(id);
+            }
+        }
+    }
+
+    /// Frames the header block and every body but a streamed inflate; the
+    /// stream stays open for more (see [`Outgoing::end`]).
     fn response(&mut self, id: u16, resp: &Response) {
         let mut head = std::mem::take(&mut self.head);
         head.clear();
         resp.write_head(&mut head);
+        self.own(id, &head);
+        self.head = head;
         match &resp.body {
-            Body::Empty => self.stdout(id, &head),
-            Body::Static(s) => {
-                self.stdout(id, &head);
-                self.stdout(id, s.as_bytes());
+            Body::Empty | Body::Inflate { .. } => {}
+            Body::Static(s) => self.own(id, s.as_bytes()),
+            Body::Owned(v) => self.own(id, v),
+            Body::Mapped { offset, len, .. } => self.map(id, *offset, *len),
+            Body::Gzip {
+                offset,
+                len,
+                trailer,
+                ..
+            } => {
+                self.own(id, &GZIP_HEADER);
+                self.map(id, *offset, *len);
+                self.own(id, trailer);
             }
-            Body::Owned(v) => {
-                self.stdout(id, &head);
-                self.stdout(id, v);
-            }
-            Body::Mapped { offset, len, .. } => {
-                // The header block shares the first record with the first body bytes.
-                let mut lead: &[u8] = &head;
-                if lead.len() >= CHUNK {
-                    self.stdout(id, lead);
-                    lead = &[];
+            Body::Multipart { parts, tail, .. } => {
+                for part in parts {
+                    self.own(id, part.head.as_bytes());
+                    self.map(id, part.offset, part.len);
                 }
-                let total = usize::try_from(*len).unwrap_or(usize::MAX);
-                let mut sent = 0usize;
-                loop {
-                    let n = (CHUNK - lead.len()).min(total - sent);
-                    let content = lead.len() + n;
-                    self.out
-                        .extend_from_slice(&record::header(kind::STDOUT, id, content));
-                    self.out.extend_from_slice(lead);
-                    if n > 0 {
-                        self.mapped(offset + sent as u64, n);
-                    }
-                    self.out.extend_from_slice(record::padding(content));
-                    lead = &[];
-                    sent += n;
-                    if sent >= total {
-                        break;
-                    }
-                }
+                self.own(id, tail.as_bytes());
             }
         }
-        self.head = head;
+    }
+
+    /// Ends the STDOUT stream and the request.
+    fn end(&mut self, id: u16) {
+        self.close_record(id);
         self.out
             .extend_from_slice(&record::header(kind::STDOUT, id, 0));
         record::push_end_request(&mut self.out, id, 0, record::status::REQUEST_COMPLETE);
@@ -247,6 +289,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         ));
                         self.tx.clear();
                         self.tx.response(id, &Response::error(431));
+                        self.tx.end(id);
                         self.flush(None, limits).await?;
                         return self.linger().await;
                     }
@@ -300,11 +343,62 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.tx.clear();
         self.tx.response(active.id, &resp);
         let archive = match &resp.body {
-            Body::Mapped { archive, .. } => Some(archive.as_ref()),
+            Body::Mapped { archive, .. }
+            | Body::Gzip { archive, .. }
+            | Body::Multipart { archive, .. } => Some(archive.as_ref()),
+            Body::Inflate {
+                archive,
+                offset,
+                compressed_len,
+                size,
+                skip,
+                take,
+            } => {
+                let mut inflater =
+                    Inflater::new(Arc::clone(archive), *offset, *compressed_len, *size);
+                self.stream_inflated(active.id, &mut inflater, *skip, *take, limits)
+                    .await?;
+                None
+            }
             _ => None,
         };
+        self.tx.end(active.id);
         self.flush(archive, limits).await?;
         Ok(active.keep_conn)
+    }
+
+    /// Sends `take` inflated bytes after dropping `skip`, a buffer at a time.
+    /// The headers promised a length; if the member cannot deliver it the
+    /// connection is closed so the client sees a truncated response, not a wrong one.
+    async fn stream_inflated(
+        &mut self,
+        id: u16,
+        inflater: &mut Inflater,
+        skip: u64,
+        take: u64,
+        limits: &Limits,
+    ) -> Result<(), ConnError> {
+        let broken = |e: io::Error| {
+            log::error(format_args!("inflating member: {e}"));
+            ConnError::Io(e)
+        };
+        inflater.skip(skip).map_err(broken)?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut left = take;
+        while left > 0 {
+            let want = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
+            let n = inflater
+                .read(buf.get_mut(..want).unwrap_or_default())
+                .map_err(broken)?;
+            if n == 0 {
+                return Err(broken(io::Error::from(io::ErrorKind::UnexpectedEof)));
+            }
+            self.tx.own(id, buf.get(..n).unwrap_or_default());
+            self.tx.close_record(id);
+            left -= n as u64;
+            self.flush(None, limits).await?;
+        }
+        Ok(())
     }
 
     /// Writes everything queued in `tx`, mapped segments from `archive`.

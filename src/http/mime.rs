@@ -1,29 +1,80 @@
 //! Content-Type for a member name.
 
-/// The media type for `name` and whether it takes `; charset=utf-8`.
-pub fn content_type(name: &str) -> (&'static str, bool) {
+use std::borrow::Cow;
+
+/// The Content-Type for `name`, with `; charset=utf-8` on text types.
+/// `None` when the name has no extension, so the caller may look at the bytes.
+pub fn for_name(name: &str) -> Option<Cow<'static, str>> {
+    let (mime, text) = media_type(name)?;
+    Some(with_charset(mime, text))
+}
+
+/// Adds the charset to text types; the common ones need no allocation.
+pub fn with_charset(mime: &'static str, text: bool) -> Cow<'static, str> {
+    if !text {
+        return Cow::Borrowed(mime);
+    }
+    Cow::Borrowed(match mime {
+        "text/html" => "text/html; charset=utf-8",
+        "text/plain" => "text/plain; charset=utf-8",
+        "text/css" => "text/css; charset=utf-8",
+        "text/javascript" => "text/javascript; charset=utf-8",
+        "application/json" => "application/json; charset=utf-8",
+        "image/svg+xml" => "image/svg+xml; charset=utf-8",
+        "text/markdown" => "text/markdown; charset=utf-8",
+        "text/x-diff" => "text/x-diff; charset=utf-8",
+        "text/csv" => "text/csv; charset=utf-8",
+        "application/xml" => "application/xml; charset=utf-8",
+        "text/xml" => "text/xml; charset=utf-8",
+        other => return Cow::Owned(format!("{other}; charset=utf-8")),
+    })
+}
+
+/// Whether the first bytes of an extension-less member look like text:
+/// no NUL and valid UTF-8 (a character cut at the end is allowed).
+pub fn looks_like_text(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return false;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && e.valid_up_to() + 4 > head.len(),
+    }
+}
+
+/// The media type for `name` and whether it takes `; charset=utf-8`; `None` without an extension.
+pub fn media_type(name: &str) -> Option<(&'static str, bool)> {
     let base = name.rsplit('/').next().unwrap_or(name);
     let ext = match base.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => ext,
-        _ => return ("application/octet-stream", false),
+        _ => return None,
     };
     let mime = extra_type(ext)
         .or_else(|| mime_guess::from_ext(ext).first_raw())
         .unwrap_or("application/octet-stream");
-    (mime, is_text(mime))
+    Some((mime, is_text(mime)))
 }
 
 /// Types CI artifacts need that the general table lacks or gets wrong for serving.
 fn extra_type(ext: &str) -> Option<&'static str> {
-    let lower = ext.to_ascii_lowercase();
-    Some(match lower.as_str() {
-        "log" | "out" | "txt" | "text" => "text/plain",
-        "diff" | "patch" => "text/x-diff",
-        "md" | "markdown" => "text/markdown",
-        "wasm" => "application/wasm",
-        "js" | "mjs" => "text/javascript",
-        _ => return None,
-    })
+    const TABLE: &[(&str, &str)] = &[
+        ("log", "text/plain"),
+        ("out", "text/plain"),
+        ("txt", "text/plain"),
+        ("text", "text/plain"),
+        ("csv", "text/csv"),
+        ("diff", "text/x-diff"),
+        ("patch", "text/x-diff"),
+        ("md", "text/markdown"),
+        ("markdown", "text/markdown"),
+        ("wasm", "application/wasm"),
+        ("js", "text/javascript"),
+        ("mjs", "text/javascript"),
+    ];
+    TABLE
+        .iter()
+        .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+        .map(|(_, mime)| *mime)
 }
 
 fn is_text(mime: &str) -> bool {
@@ -47,15 +98,34 @@ mod tests {
 
     #[test]
     fn common_types() {
-        assert_eq!(content_type("index.html"), ("text/html", true));
-        assert_eq!(content_type("a/b/site.css"), ("text/css", true));
-        assert_eq!(content_type("app.js"), ("text/javascript", true));
-        assert_eq!(content_type("logs/build.log"), ("text/plain", true));
-        assert_eq!(content_type("x.PNG"), ("image/png", false));
-        assert_eq!(content_type("data.json"), ("application/json", true));
-        assert_eq!(content_type("logo.svg"), ("image/svg+xml", true));
-        assert_eq!(content_type("mod.wasm"), ("application/wasm", false));
-        assert_eq!(content_type(".hidden"), ("application/octet-stream", false));
-        assert_eq!(content_type("noext"), ("application/octet-stream", false));
+        let ct = |n: &str| for_name(n).map(|c| c.into_owned());
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(ct("index.html"), some("text/html; charset=utf-8"));
+        assert_eq!(ct("a/b/site.css"), some("text/css; charset=utf-8"));
+        assert_eq!(ct("app.js"), some("text/javascript; charset=utf-8"));
+        assert_eq!(ct("logs/build.log"), some("text/plain; charset=utf-8"));
+        assert_eq!(ct("test.out"), some("text/plain; charset=utf-8"));
+        assert_eq!(ct("fix.patch"), some("text/x-diff; charset=utf-8"));
+        assert_eq!(ct("a.diff"), some("text/x-diff; charset=utf-8"));
+        assert_eq!(ct("README.md"), some("text/markdown; charset=utf-8"));
+        assert_eq!(ct("t.csv"), some("text/csv; charset=utf-8"));
+        assert_eq!(ct("x.PNG"), some("image/png"));
+        assert_eq!(ct("data.json"), some("application/json; charset=utf-8"));
+        assert_eq!(ct("logo.svg"), some("image/svg+xml; charset=utf-8"));
+        assert_eq!(ct("feed.xml"), some("text/xml; charset=utf-8"));
+        assert_eq!(ct("mod.wasm"), some("application/wasm"));
+        assert_eq!(ct("a.unknownext"), some("application/octet-stream"));
+        assert_eq!(ct(".hidden"), None);
+        assert_eq!(ct("Makefile"), None);
+    }
+
+    #[test]
+    fn sniffing() {
+        assert!(looks_like_text(b"plain log line\n"));
+        assert!(looks_like_text("caf\u{e9}".as_bytes()));
+        assert!(looks_like_text(&"\u{e9}".as_bytes()[..1]));
+        assert!(!looks_like_text(b"\x7fELF\x02\x01\x01\0"));
+        assert!(!looks_like_text(b"\xff\xfe\xfd garbage"));
+        assert!(looks_like_text(b""));
     }
 }

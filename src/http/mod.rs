@@ -2,7 +2,10 @@
 //! Fronts (FastCGI, later CGI and HTTP preview) translate their wire format to
 //! [`Params`] and write the [`Response`]; they never decide HTTP semantics.
 
+pub mod conditional;
+pub mod listing;
 pub mod mime;
+pub mod range;
 pub mod respond;
 pub mod response;
 pub mod route;

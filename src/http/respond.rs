@@ -1,28 +1,83 @@
 //! The static-file semantics: from a routed request to a response.
+//!
+//! Order of work for a member: pick the representation (identity, or gzip
+//! passthrough for a deflated member when the client takes gzip), compute its
+//! validators, evaluate preconditions (304/412), then Range (206/416).
 
+use std::borrow::Cow;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::conditional::{self, Conditions, Outcome, Validators};
+use super::listing::{self, Place};
 use super::mime;
-use super::response::{Body, ETag, Response};
+use super::range::{self, Ranges};
+use super::response::{gzip_trailer, Body, ContentRange, ETag, Part, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
 use super::Params;
+use crate::archive::inflate::Inflater;
 use crate::archive::{Archive, Cache, OpenError};
 use crate::log;
-use crate::zip::format::METHOD_STORED;
+use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED};
+use crate::zip::Entry;
+
+/// How responses are shaped; from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `Cache-Control` on members and listings.
+    pub cache_control: String,
+    /// `Cache-Control` for archives whose names carry a content hash
+    /// (`name-<hex>.wwz` or `name.<hex>.wwz`, 8+ hex digits); `None` treats them like the rest.
+    pub immutable_cache_control: Option<String>,
+    /// Directory listings when a directory has no index.html.
+    pub listing: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            cache_control: DEFAULT_CACHE_CONTROL.into(),
+            immutable_cache_control: None,
+            listing: true,
+        }
+    }
+}
+
+/// Caches may keep a copy but must revalidate it before each use: a deploy by
+/// rename shows at once, and revalidation costs a bodiless 304.
+pub const DEFAULT_CACHE_CONTROL: &str = "public, max-age=0, must-revalidate";
+pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
 /// Everything a request needs: configuration and the shared archive cache.
 pub struct Service {
     /// `--docroot`; when `None`, each request's DOCUMENT_ROOT.
     pub docroot: Option<PathBuf>,
     pub cache: Cache,
+    cache_control: &'static str,
+    immutable_cache_control: Option<&'static str>,
+    listing: bool,
 }
 
 const INDEX: &str = "index.html";
+/// Bytes read to decide whether an extension-less member is text.
+const SNIFF_LEN: usize = 512;
 
 impl Service {
     pub fn new(docroot: Option<PathBuf>, cache: Cache) -> Service {
-        Service { docroot, cache }
+        Service::with_options(docroot, cache, Options::default())
+    }
+
+    pub fn with_options(docroot: Option<PathBuf>, cache: Cache, opts: Options) -> Service {
+        // Configuration lives as long as the process; leaking makes headers borrow it for free.
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        Service {
+            docroot,
+            cache,
+            cache_control: leak(opts.cache_control),
+            immutable_cache_control: opts.immutable_cache_control.map(leak),
+            listing: opts.listing,
+        }
     }
 
     /// Answers one request.
@@ -37,7 +92,7 @@ impl Service {
                 }
             }
         };
-        let resp = self.get(req);
+        let resp = self.get(req, head);
         if head {
             resp.without_body()
         } else {
@@ -45,7 +100,7 @@ impl Service {
         }
     }
 
-    fn get<P: Params + ?Sized>(&self, req: &P) -> Response {
+    fn get<P: Params + ?Sized>(&self, req: &P, head: bool) -> Response {
         let route = match route(req, self.docroot.as_deref()) {
             Ok(r) => r,
             Err(RouteError::BadPath(why)) => {
@@ -68,85 +123,427 @@ impl Service {
         if route.is_bare_archive() {
             return redirect(segment_location(route.archive_name()), req);
         }
-        member_response(&archive, &route, req)
+        let cache_control = match self.immutable_cache_control {
+            Some(cc) if is_content_addressed(route.archive_name()) => cc,
+            _ => self.cache_control,
+        };
+        let ctx = Ctx {
+            archive: &archive,
+            route: &route,
+            cache_control,
+            head,
+        };
+        self.member(&ctx, req)
+    }
+
+    fn member<P: Params + ?Sized>(&self, ctx: &Ctx<'_>, req: &P) -> Response {
+        let index = ctx.archive.index();
+        let member = ctx.route.member();
+        let is_dir = member.is_empty() || member.ends_with('/');
+        let with_index;
+        let name = if is_dir {
+            with_index = format!("{member}{INDEX}");
+            with_index.as_str()
+        } else {
+            member
+        };
+        if let Some(entry) = index.get(name.as_bytes()) {
+            return member_response(ctx, name, entry, req);
+        }
+        if is_dir {
+            return self.listing(ctx, member, req);
+        }
+        let dir = format!("{member}/");
+        if index.is_dir(dir.as_bytes()) {
+            let last = member.rsplit('/').next().unwrap_or(member);
+            return redirect(segment_location(last), req);
+        }
+        Response::error(404)
+    }
+
+    fn listing<P: Params + ?Sized>(&self, ctx: &Ctx<'_>, dir: &str, req: &P) -> Response {
+        let Some(children) = ctx.archive.index().children(dir.as_bytes()) else {
+            return Response::error(404);
+        };
+        if !self.listing {
+            return Response::error(403);
+        }
+        let place = Place {
+            archive: ctx.route.archive(),
+            dir,
+        };
+        let archive_mtime = ctx.archive.mtime();
+        let mtime_of = |t: i64| {
+            let cap = archive_mtime
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            t.min(cap)
+        };
+        let (body, content_type) = if wants_json(req) {
+            (
+                listing::json(&place, &children, mtime_of),
+                "application/json; charset=utf-8",
+            )
+        } else {
+            (
+                listing::html(&place, &children, mtime_of),
+                "text/html; charset=utf-8",
+            )
+        };
+        Response {
+            content_type: Some(Cow::Borrowed(content_type)),
+            content_length: Some(body.len() as u64),
+            cache_control: Some(ctx.cache_control),
+            vary: Some("Accept"),
+            body: if ctx.head {
+                Body::Empty
+            } else {
+                Body::Owned(body.into_bytes())
+            },
+            ..Response::new(200)
+        }
     }
 }
 
+/// What the member functions share.
+struct Ctx<'a> {
+    archive: &'a Arc<Archive>,
+    route: &'a Route<'a>,
+    cache_control: &'static str,
+    head: bool,
+}
+
+/// The representation chosen for a member.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repr {
+    /// Stored: the mapped bytes are the body.
+    Stored,
+    /// Deflated, sent as gzip without recompression.
+    Gzip,
+    /// Deflated, inflated on the way out.
+    Inflated,
+}
+
 fn member_response<P: Params + ?Sized>(
-    archive: &Arc<Archive>,
-    route: &Route<'_>,
+    ctx: &Ctx<'_>,
+    name: &str,
+    entry: &Entry,
     req: &P,
 ) -> Response {
-    let index = archive.index();
-    let member = route.member();
-    let with_index;
-    let name = if member.is_empty() || member.ends_with('/') {
-        with_index = format!("{member}{INDEX}");
-        with_index.as_str()
-    } else {
-        member
-    };
-    let Some(entry) = index.get(name.as_bytes()) else {
-        if !member.is_empty() && !member.ends_with('/') {
-            let dir = format!("{member}/");
-            if index.get(dir.as_bytes()).is_some() {
-                let last = member.rsplit('/').next().unwrap_or(member);
-                return redirect(segment_location(last), req);
-            }
-        }
-        return Response::error(404);
-    };
+    let archive = ctx.archive;
     if entry.is_encrypted() {
         log::warn(format_args!(
             "{}: member {name:?} is encrypted; not served",
-            route.archive()
+            ctx.route.archive()
         ));
         return Response::error(501);
     }
-    if entry.method() != METHOD_STORED {
-        log::warn(format_args!(
-            "{}: member {name:?} uses compression method {}; not served yet",
-            route.archive(),
-            entry.method()
-        ));
-        return Response::error(501);
-    }
-    let (offset, len) = match archive.raw_data(entry) {
+    let range_header = req.param("HTTP_RANGE").filter(|h| !h.is_empty());
+    let repr = match entry.method() {
+        METHOD_STORED => Repr::Stored,
+        // A Range names bytes of the identity representation; gzip only for whole bodies.
+        METHOD_DEFLATED
+            if range_header.is_none() && accepts_gzip(req.param("HTTP_ACCEPT_ENCODING")) =>
+        {
+            Repr::Gzip
+        }
+        METHOD_DEFLATED => Repr::Inflated,
+        other => {
+            log::warn(format_args!(
+                "{}: member {name:?} uses compression method {other}, which wwz does not serve",
+                ctx.route.archive()
+            ));
+            return Response::error(501);
+        }
+    };
+    let (offset, raw_len) = match archive.raw_data(entry) {
         Ok(d) => d,
         Err(e) => {
-            log::error(format_args!("{}: member {name:?}: {e}", route.archive()));
+            log::error(format_args!(
+                "{}: member {name:?}: {e}",
+                ctx.route.archive()
+            ));
             return Response::error(500);
         }
     };
-    Response {
-        content_type: Some(mime::content_type(name)),
-        content_length: Some(len),
-        last_modified: Some(archive.member_mtime(entry)),
-        etag: Some(ETag {
-            crc32: entry.crc32(),
-            size: entry.size(),
-            mtime: entry.mtime(),
-        }),
+    let etag = ETag {
+        crc32: entry.crc32(),
+        size: entry.size(),
+        mtime: entry.mtime(),
+        gzip: repr == Repr::Gzip,
+    };
+    let etag_text = etag.to_string();
+    let validators = Validators {
+        etag: &etag_text,
+        last_modified: archive.member_mtime(entry),
+    };
+    let vary = (repr != Repr::Stored).then_some("Accept-Encoding");
+    let base = Response {
+        last_modified: Some(validators.last_modified),
+        etag: Some(etag),
+        cache_control: Some(ctx.cache_control),
+        vary,
+        ..Response::new(200)
+    };
+    let conditions = Conditions {
+        if_match: req.param("HTTP_IF_MATCH"),
+        if_none_match: req.param("HTTP_IF_NONE_MATCH"),
+        if_modified_since: req.param("HTTP_IF_MODIFIED_SINCE"),
+        if_unmodified_since: req.param("HTTP_IF_UNMODIFIED_SINCE"),
+    };
+    match conditional::evaluate(&conditions, &validators) {
+        Outcome::Proceed => {}
+        Outcome::NotModified => {
+            return Response {
+                status: 304,
+                ..base
+            }
+        }
+        Outcome::Failed => {
+            return Response {
+                cache_control: None,
+                vary: None,
+                ..Response::error(412)
+            }
+        }
+    }
+
+    let content_type = match mime::for_name(name) {
+        Some(ct) => ct,
+        None => sniff(archive, entry, offset, raw_len),
+    };
+    let size = entry.size();
+    let ranges = match range_header {
+        // Ranges apply to GET only (HEAD answers as GET would, so it is included).
+        Some(h)
+            if req
+                .param("HTTP_IF_RANGE")
+                .is_none_or(|v| conditional::if_range_holds(v, &validators)) =>
+        {
+            range::resolve(h, size)
+        }
+        _ => Ranges::Whole,
+    };
+    let resp = Response {
+        content_type: Some(content_type),
         accept_ranges: true,
-        body: Body::Mapped {
+        ..base
+    };
+    match (repr, ranges) {
+        (Repr::Gzip, _) => {
+            let len = raw_len;
+            let body = Body::Gzip {
+                archive: Arc::clone(archive),
+                offset,
+                len,
+                trailer: gzip_trailer(entry.crc32(), size),
+            };
+            Response {
+                content_length: Some(body.len()),
+                content_encoding: Some("gzip"),
+                body,
+                ..resp
+            }
+        }
+        (_, Ranges::Unsatisfiable) => Response {
+            content_range: Some(ContentRange::Unsatisfied { total: size }),
+            ..Response::error(416)
+        },
+        (_, Ranges::Whole) => Response {
+            content_length: Some(size),
+            body: whole_body(repr, archive, entry, offset, raw_len, 0, size),
+            ..resp
+        },
+        (_, Ranges::Some(list)) if list.len() == 1 => {
+            let r = list.first().cloned().unwrap_or(0..size);
+            Response {
+                status: 206,
+                content_length: Some(r.end - r.start),
+                content_range: Some(ContentRange::Bytes {
+                    first: r.start,
+                    last: r.end - 1,
+                    total: size,
+                }),
+                body: whole_body(
+                    repr,
+                    archive,
+                    entry,
+                    offset,
+                    raw_len,
+                    r.start,
+                    r.end - r.start,
+                ),
+                ..resp
+            }
+        }
+        // Several ranges of a deflated member would mean inflating it once per
+        // range; the whole body with 200 is the allowed alternative.
+        (Repr::Inflated, Ranges::Some(_)) => Response {
+            content_length: Some(size),
+            body: whole_body(repr, archive, entry, offset, raw_len, 0, size),
+            ..resp
+        },
+        (_, Ranges::Some(list)) => {
+            let boundary = format!("wwz{:08x}{:x}", entry.crc32(), size);
+            let part_type = resp
+                .content_type
+                .clone()
+                .unwrap_or(Cow::Borrowed(TEXT_PLAIN));
+            let parts: Vec<Part> = list
+                .iter()
+                .map(|r| Part {
+                    head: format!(
+                        "\r\n--{boundary}\r\nContent-Type: {part_type}\r\nContent-Range: bytes {}-{}/{size}\r\n\r\n",
+                        r.start,
+                        r.end - 1
+                    ),
+                    offset: offset + r.start,
+                    len: r.end - r.start,
+                })
+                .collect();
+            let body = Body::Multipart {
+                archive: Arc::clone(archive),
+                parts,
+                tail: format!("\r\n--{boundary}--\r\n"),
+            };
+            Response {
+                status: 206,
+                content_type: Some(Cow::Owned(format!(
+                    "multipart/byteranges; boundary={boundary}"
+                ))),
+                content_length: Some(body.len()),
+                body,
+                ..resp
+            }
+        }
+    }
+}
+
+/// The body for `len` bytes of the identity representation starting at `start`.
+fn whole_body(
+    repr: Repr,
+    archive: &Arc<Archive>,
+    entry: &Entry,
+    offset: u64,
+    raw_len: u64,
+    start: u64,
+    len: u64,
+) -> Body {
+    match repr {
+        Repr::Stored => Body::Mapped {
             archive: Arc::clone(archive),
-            offset,
+            offset: offset + start,
             len,
         },
-        ..Response::new(200)
+        Repr::Gzip | Repr::Inflated => Body::Inflate {
+            archive: Arc::clone(archive),
+            offset,
+            compressed_len: raw_len,
+            size: entry.size(),
+            skip: start,
+            take: len,
+        },
     }
+}
+
+/// Content-Type of an extension-less member from its first bytes, read with
+/// `pread` (or inflated) rather than from the mapping.
+fn sniff(archive: &Arc<Archive>, entry: &Entry, offset: u64, raw_len: u64) -> Cow<'static, str> {
+    let mut head = [0u8; SNIFF_LEN];
+    let want = usize::try_from(entry.size())
+        .unwrap_or(SNIFF_LEN)
+        .min(SNIFF_LEN);
+    let buf = &mut head[..want];
+    let got = if entry.method() == METHOD_STORED {
+        archive.file().read_exact_at(buf, offset).map(|()| want)
+    } else {
+        let mut inflater = Inflater::new(Arc::clone(archive), offset, raw_len, entry.size());
+        let mut filled = 0;
+        loop {
+            match inflater.read(buf.get_mut(filled..).unwrap_or_default()) {
+                Ok(0) => break Ok(filled),
+                Ok(n) => filled += n,
+                Err(e) => break Err(e),
+            }
+        }
+    };
+    match got {
+        Ok(n) if mime::looks_like_text(head.get(..n).unwrap_or_default()) => {
+            Cow::Borrowed(TEXT_PLAIN)
+        }
+        _ => Cow::Borrowed("application/octet-stream"),
+    }
+}
+
+/// Whether `Accept-Encoding` allows gzip (RFC 9110 §12.5.3): named with q > 0,
+/// or not named and `*` with q > 0.
+pub fn accepts_gzip(header: Option<&[u8]>) -> bool {
+    let Some(header) = header.and_then(|h| std::str::from_utf8(h).ok()) else {
+        return false;
+    };
+    let mut star = None;
+    for item in header.split(',') {
+        let mut fields = item.split(';');
+        let coding = fields.next().unwrap_or("").trim();
+        let q = fields
+            .filter_map(|f| {
+                f.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| f.trim().strip_prefix("Q="))
+            })
+            .find_map(|v| v.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            return q > 0.0;
+        }
+        if coding == "*" {
+            star = Some(q > 0.0);
+        }
+    }
+    star.unwrap_or(false)
+}
+
+/// The query string: QUERY_STRING, or what follows `?` in REQUEST_URI when a server omits it.
+fn query<P: Params + ?Sized>(req: &P) -> Option<&[u8]> {
+    req.param("QUERY_STRING").or_else(|| {
+        let uri = req.param("REQUEST_URI")?;
+        let at = uri.iter().position(|&b| b == b'?')?;
+        let q = uri.get(at + 1..)?;
+        Some(q.split(|&b| b == b'#').next().unwrap_or(q))
+    })
+}
+
+fn wants_json<P: Params + ?Sized>(req: &P) -> bool {
+    let query_json =
+        query(req).is_some_and(|q| q.split(|&b| b == b'&').any(|kv| kv == b"format=json"));
+    let accept_json = req.param("HTTP_ACCEPT").is_some_and(|a| {
+        let a = String::from_utf8_lossy(a);
+        a.split(',')
+            .next()
+            .is_some_and(|first| first.trim().starts_with("application/json"))
+    });
+    query_json || accept_json
+}
+
+/// `name-<hex>.wwz` or `name.<hex>.wwz` with at least 8 hex digits.
+fn is_content_addressed(archive_name: &str) -> bool {
+    let stem = archive_name.strip_suffix(".wwz").unwrap_or(archive_name);
+    let Some((_, hash)) = stem.rsplit_once(['-', '.']) else {
+        return false;
+    };
+    hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A 301 to a relative reference, which resolves against the request URL
 /// whatever prefix the web server mounted us under; the query is kept.
 fn redirect<P: Params + ?Sized>(mut location: String, req: &P) -> Response {
-    if let Some(q) = req.param("QUERY_STRING").filter(|q| !q.is_empty()) {
+    if let Some(q) = query(req).filter(|q| !q.is_empty()) {
         location.push('?');
         location.push_str(&String::from_utf8_lossy(q));
     }
     let body = "Moved Permanently\n";
     Response {
-        content_type: Some(("text/plain", true)),
+        content_type: Some(Cow::Borrowed(TEXT_PLAIN)),
         content_length: Some(body.len() as u64),
         location: Some(location),
         body: Body::Static(body),
@@ -166,4 +563,35 @@ fn segment_location(segment: &str) -> String {
     }
     out.push('/');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding() {
+        assert!(accepts_gzip(Some(b"gzip")));
+        assert!(accepts_gzip(Some(b"gzip, deflate, br")));
+        assert!(accepts_gzip(Some(b"br;q=1.0, gzip;q=0.8")));
+        assert!(accepts_gzip(Some(b"*")));
+        assert!(accepts_gzip(Some(b"x-gzip")));
+        assert!(!accepts_gzip(Some(b"gzip;q=0")));
+        assert!(!accepts_gzip(Some(b"gzip; q=0.000")));
+        assert!(!accepts_gzip(Some(b"*;q=0")));
+        assert!(!accepts_gzip(Some(b"gzip;q=0, *")));
+        assert!(!accepts_gzip(Some(b"identity")));
+        assert!(!accepts_gzip(Some(b"deflate, br")));
+        assert!(!accepts_gzip(Some(b"")));
+        assert!(!accepts_gzip(None));
+    }
+
+    #[test]
+    fn content_addressed_names() {
+        assert!(is_content_addressed("site-3f2a9c1b.wwz"));
+        assert!(is_content_addressed("app.0123456789abcdef.wwz"));
+        assert!(!is_content_addressed("site.wwz"));
+        assert!(!is_content_addressed("site-2024.wwz"));
+        assert!(!is_content_addressed("build-1234567g.wwz"));
+    }
 }

@@ -1,5 +1,6 @@
 //! What the core answers, independent of the front that sends it.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -13,12 +14,48 @@ pub struct ETag {
     pub crc32: u32,
     pub size: u64,
     pub mtime: i64,
+    /// The gzip-encoded representation of a deflated member has its own tag.
+    pub gzip: bool,
 }
 
 impl std::fmt::Display for ETag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "\"{:08x}-{:x}-{:x}\"", self.crc32, self.size, self.mtime)
+        let gz = if self.gzip { "-gz" } else { "" };
+        write!(
+            f,
+            "\"{:08x}-{:x}-{:x}{gz}\"",
+            self.crc32, self.size, self.mtime
+        )
     }
+}
+
+/// The gzip member header (RFC 1952) put before a deflated member's raw bytes:
+/// magic, CM=8, no flags, no mtime, no extra flags, OS=3 (Unix).
+pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+
+/// The gzip trailer: CRC-32 and size mod 2^32, both little-endian.
+pub fn gzip_trailer(crc32: u32, size: u64) -> [u8; 8] {
+    let mut t = [0; 8];
+    t[..4].copy_from_slice(&crc32.to_le_bytes());
+    t[4..].copy_from_slice(&(size as u32).to_le_bytes());
+    t
+}
+
+/// One part of a `multipart/byteranges` body.
+#[derive(Debug)]
+pub struct Part {
+    /// Boundary line and part headers.
+    pub head: String,
+    pub offset: u64,
+    pub len: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentRange {
+    /// `bytes first-last/total`
+    Bytes { first: u64, last: u64, total: u64 },
+    /// `bytes */total` (with 416)
+    Unsatisfied { total: u64 },
 }
 
 #[derive(Debug)]
@@ -32,6 +69,28 @@ pub enum Body {
         offset: u64,
         len: u64,
     },
+    /// A deflated member's raw bytes (mapped) between a gzip header and trailer.
+    Gzip {
+        archive: Arc<Archive>,
+        offset: u64,
+        len: u64,
+        trailer: [u8; 8],
+    },
+    /// Several ranges of the mapping, each after its part head, then the closing boundary.
+    Multipart {
+        archive: Arc<Archive>,
+        parts: Vec<Part>,
+        tail: String,
+    },
+    /// A deflated member inflated on the fly; `skip` bytes dropped, then `take` sent.
+    Inflate {
+        archive: Arc<Archive>,
+        offset: u64,
+        compressed_len: u64,
+        size: u64,
+        skip: u64,
+        take: u64,
+    },
 }
 
 impl Body {
@@ -41,6 +100,15 @@ impl Body {
             Body::Static(s) => s.len() as u64,
             Body::Owned(v) => v.len() as u64,
             Body::Mapped { len, .. } => *len,
+            Body::Gzip { len, .. } => GZIP_HEADER.len() as u64 + len + 8,
+            Body::Multipart { parts, tail, .. } => {
+                parts
+                    .iter()
+                    .map(|p| p.head.len() as u64 + p.len)
+                    .sum::<u64>()
+                    + tail.len() as u64
+            }
+            Body::Inflate { take, .. } => *take,
         }
     }
 
@@ -52,8 +120,12 @@ impl Body {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
-    pub content_type: Option<(&'static str, bool)>,
+    pub content_type: Option<Cow<'static, str>>,
     pub content_length: Option<u64>,
+    pub content_range: Option<ContentRange>,
+    pub content_encoding: Option<&'static str>,
+    pub cache_control: Option<&'static str>,
+    pub vary: Option<&'static str>,
     pub last_modified: Option<SystemTime>,
     pub etag: Option<ETag>,
     pub location: Option<String>,
@@ -68,6 +140,10 @@ impl Response {
             status,
             content_type: None,
             content_length: None,
+            content_range: None,
+            content_encoding: None,
+            cache_control: None,
+            vary: None,
             last_modified: None,
             etag: None,
             location: None,
@@ -84,12 +160,14 @@ impl Response {
             403 => "Forbidden\n",
             404 => "Not Found\n",
             405 => "Method Not Allowed\n",
+            412 => "Precondition Failed\n",
+            416 => "Range Not Satisfiable\n",
             431 => "Request Header Fields Too Large\n",
             501 => "Not Implemented\n",
             _ => "Internal Server Error\n",
         };
         Response {
-            content_type: Some(("text/plain", true)),
+            content_type: Some(Cow::Borrowed(TEXT_PLAIN)),
             content_length: Some(text.len() as u64),
             body: Body::Static(text),
             ..Response::new(status)
@@ -110,12 +188,29 @@ impl Response {
 
     fn try_write_head(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
         write!(out, "Status: {} {}\r\n", self.status, reason(self.status))?;
-        if let Some((mime, charset)) = self.content_type {
-            let charset = if charset { "; charset=utf-8" } else { "" };
-            write!(out, "Content-Type: {mime}{charset}\r\n")?;
+        if let Some(mime) = &self.content_type {
+            write!(out, "Content-Type: {mime}\r\n")?;
         }
         if let Some(len) = self.content_length {
             write!(out, "Content-Length: {len}\r\n")?;
+        }
+        match self.content_range {
+            Some(ContentRange::Bytes { first, last, total }) => {
+                write!(out, "Content-Range: bytes {first}-{last}/{total}\r\n")?
+            }
+            Some(ContentRange::Unsatisfied { total }) => {
+                write!(out, "Content-Range: bytes */{total}\r\n")?
+            }
+            None => {}
+        }
+        if let Some(enc) = self.content_encoding {
+            write!(out, "Content-Encoding: {enc}\r\n")?;
+        }
+        if let Some(cc) = self.cache_control {
+            write!(out, "Cache-Control: {cc}\r\n")?;
+        }
+        if let Some(vary) = self.vary {
+            write!(out, "Vary: {vary}\r\n")?;
         }
         if let Some(t) = self.last_modified {
             write!(out, "Last-Modified: {}\r\n", httpdate::HttpDate::from(t))?;
@@ -136,6 +231,8 @@ impl Response {
         Ok(())
     }
 }
+
+pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 pub fn reason(status: u16) -> &'static str {
     match status {
@@ -180,7 +277,12 @@ mod tests {
             crc32: 0xab,
             size: 4096,
             mtime: 1_700_000_000,
+            gzip: false,
         };
         assert_eq!(e.to_string(), "\"000000ab-1000-6553f100\"");
+        assert_eq!(
+            ETag { gzip: true, ..e }.to_string(),
+            "\"000000ab-1000-6553f100-gz\""
+        );
     }
 }

@@ -3,4 +3,4 @@
 pub mod format;
 pub mod index;
 
-pub use index::{DataError, Entry, Index, IndexError, ReadAt};
+pub use index::{Child, DataError, Entry, Index, IndexError, ReadAt};
