@@ -125,6 +125,11 @@ const USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
     let no_args = std::env::args_os().len() <= 1;
+    // A CGI program gets its request in the environment; the server may pass
+    // words of the query as arguments, so those are not parsed.
+    if crate::cgi::is_cgi() && !listen::fd0_is_listener() {
+        return cgi();
+    }
     if no_args && listen::fd0_is_listener() {
         // Dropped in as a mod_fcgid wrapper or a lighttpd bin-path: serve, configured by environment.
         return match Cli::try_parse_from(["wwz", "serve"]) {
@@ -143,6 +148,35 @@ pub fn main() -> ExitCode {
             let _ = Cli::command().print_help();
             ExitCode::from(USAGE)
         }
+    }
+}
+
+/// Serves one CGI request, configured by environment (WWZ_*).
+fn cgi() -> ExitCode {
+    let args = match Cli::try_parse_from(["wwz", "serve"]) {
+        Ok(Cli {
+            command: Some(Command::Serve(args)),
+        }) => args,
+        Ok(_) => return ExitCode::from(USAGE),
+        Err(e) => {
+            eprintln!("wwz: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    log::set_level(args.log_level);
+    ExitCode::from(crate::cgi::run(crate::cgi::service(
+        args.docroot.clone(),
+        options(&args),
+    )))
+}
+
+fn options(args: &ServeArgs) -> Options {
+    Options {
+        cache_control: args.cache_control.clone(),
+        immutable_cache_control: args
+            .content_addressed
+            .then(|| args.immutable_cache_control.clone()),
+        listing: !args.no_listing,
     }
 }
 
@@ -182,13 +216,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let service = Service::with_options(
         args.docroot.clone(),
         Cache::new(args.max_archives, Duration::from_millis(args.revalidate_ms)),
-        Options {
-            cache_control: args.cache_control.clone(),
-            immutable_cache_control: args
-                .content_addressed
-                .then(|| args.immutable_cache_control.clone()),
-            listing: !args.no_listing,
-        },
+        options(&args),
     );
     let max_conns = args.max_connections.max(1);
     let server = Server {

@@ -8,10 +8,12 @@
 //! - [`http`]: the protocol-neutral core: routing a request to archive and member,
 //!   and the static-file semantics that produce a [`http::Response`].
 //! - [`fcgi`]: the FastCGI front: record codec, params, per-connection state machine.
+//! - [`cgi`]: the CGI front: one request from the environment.
 //! - [`listen`] and [`server`]: where the socket comes from, accepting, limits, shutdown.
 //! - [`cli`]: the `wwz` command line.
 
 pub mod archive;
+pub mod cgi;
 pub mod cli;
 pub mod fcgi;
 pub mod http;

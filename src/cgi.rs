@@ -1,0 +1,124 @@
+//! The CGI front: one request from the environment, the response on stdout,
+//! then exit. For hosts where only CGI is allowed; the same core answers.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStringExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::archive::inflate::Inflater;
+use crate::archive::Cache;
+use crate::http::response::GZIP_HEADER;
+use crate::http::{Body, Params, Response, Service};
+
+/// Whether we were started as a CGI program.
+pub fn is_cgi() -> bool {
+    std::env::var_os("GATEWAY_INTERFACE").is_some_and(|v| !v.is_empty())
+}
+
+/// The request's meta-variables, captured once.
+struct Env(Vec<(String, Vec<u8>)>);
+
+impl Params for Env {
+    fn param(&self, name: &str) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Serves the one request and returns the exit status.
+pub fn run(service: Service) -> u8 {
+    let env = Env(std::env::vars_os()
+        .filter_map(|(k, v): (OsString, OsString)| Some((k.into_string().ok()?, v.into_vec())))
+        .collect());
+    let resp = service.respond(&env);
+    // Unbuffered: std's line-buffered stdout would scan mapped bytes for newlines,
+    // and only the kernel may read them.
+    let out = io::stdout().as_fd().try_clone_to_owned().map(File::from);
+    match out.and_then(|mut out| write(&mut out, &resp)) {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::log::debug(format_args!("writing the CGI response: {e}"));
+            1
+        }
+    }
+}
+
+/// A service for one CGI request: a cache of one archive, checked once.
+pub fn service(
+    docroot: Option<std::path::PathBuf>,
+    opts: crate::http::respond::Options,
+) -> Service {
+    Service::with_options(docroot, Cache::new(1, Duration::ZERO), opts)
+}
+
+fn mapped(archive: &crate::archive::Archive, offset: u64, len: u64) -> io::Result<&[u8]> {
+    archive
+        .mapped(offset, len)
+        .ok_or_else(|| io::Error::other("member outside the archive"))
+}
+
+fn write(out: &mut File, resp: &Response) -> io::Result<()> {
+    let mut head = Vec::with_capacity(512);
+    resp.write_head(&mut head);
+    out.write_all(&head)?;
+    match &resp.body {
+        Body::Empty => {}
+        Body::Static(s) => out.write_all(s.as_bytes())?,
+        Body::Owned(v) => out.write_all(v)?,
+        Body::Mapped {
+            archive,
+            offset,
+            len,
+        } => out.write_all(mapped(archive, *offset, *len)?)?,
+        Body::Gzip {
+            archive,
+            offset,
+            len,
+            trailer,
+        } => {
+            out.write_all(&GZIP_HEADER)?;
+            out.write_all(mapped(archive, *offset, *len)?)?;
+            out.write_all(trailer)?;
+        }
+        Body::Multipart {
+            archive,
+            parts,
+            tail,
+        } => {
+            for p in parts {
+                out.write_all(p.head.as_bytes())?;
+                out.write_all(mapped(archive, p.offset, p.len)?)?;
+            }
+            out.write_all(tail.as_bytes())?;
+        }
+        Body::Inflate {
+            archive,
+            offset,
+            compressed_len,
+            size,
+            skip,
+            take,
+        } => {
+            let mut inflater = Inflater::new(Arc::clone(archive), *offset, *compressed_len, *size);
+            inflater.skip(*skip)?;
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut left = *take;
+            while left > 0 {
+                let want = usize::try_from(left).unwrap_or(buf.len()).min(buf.len());
+                let n = inflater.read(buf.get_mut(..want).unwrap_or_default())?;
+                if n == 0 {
+                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+                }
+                out.write_all(buf.get(..n).unwrap_or_default())?;
+                left -= n as u64;
+            }
+        }
+    }
+    Ok(())
+}
