@@ -12,30 +12,20 @@ use std::time::Duration;
 use crate::archive::inflate::Inflater;
 use crate::archive::Cache;
 use crate::http::response::GZIP_HEADER;
-use crate::http::{Body, Params, Response, Service};
+use crate::http::{Body, OwnedParams, Response, Service};
 
 /// Whether we were started as a CGI program.
 pub fn is_cgi() -> bool {
     std::env::var_os("GATEWAY_INTERFACE").is_some_and(|v| !v.is_empty())
 }
 
-/// The request's meta-variables, captured once.
-struct Env(Vec<(String, Vec<u8>)>);
-
-impl Params for Env {
-    fn param(&self, name: &str) -> Option<&[u8]> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
-    }
-}
-
 /// Serves the one request and returns the exit status.
 pub fn run(service: Service) -> u8 {
-    let env = Env(std::env::vars_os()
-        .filter_map(|(k, v): (OsString, OsString)| Some((k.into_string().ok()?, v.into_vec())))
-        .collect());
+    let env = OwnedParams(
+        std::env::vars_os()
+            .filter_map(|(k, v): (OsString, OsString)| Some((k.into_string().ok()?, v.into_vec())))
+            .collect(),
+    );
     let resp = service.respond(&env);
     // Unbuffered: std's line-buffered stdout would scan mapped bytes for newlines,
     // and only the kernel may read them.

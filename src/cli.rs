@@ -46,6 +46,16 @@ pub struct ServeArgs {
     #[arg(long, env = "WWZ_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
 
+    /// Serve plain HTTP/1.1 on HOST:PORT instead of FastCGI: a local preview
+    /// (needs --docroot), not a production front.
+    #[arg(
+        long,
+        env = "WWZ_HTTP",
+        value_name = "HOST:PORT",
+        conflicts_with = "listen"
+    )]
+    pub http: Option<String>,
+
     /// Resolve archives under DIR; without it, under each request's DOCUMENT_ROOT.
     #[arg(long, env = "WWZ_DOCROOT", value_name = "DIR")]
     pub docroot: Option<PathBuf>,
@@ -180,8 +190,61 @@ fn options(args: &ServeArgs) -> Options {
     }
 }
 
+fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        rt.worker_threads(n.max(1));
+    }
+    rt.enable_all().build().map_err(|e| {
+        eprintln!("wwz: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `--http`: the local preview front.
+fn preview(addr: &str, args: &ServeArgs) -> ExitCode {
+    log::set_level(args.log_level);
+    let Some(docroot) = args.docroot.clone().filter(|d| d.is_dir()) else {
+        eprintln!("wwz: --http needs --docroot DIR (an existing directory)");
+        return ExitCode::from(USAGE);
+    };
+    let listener = match std::net::TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("wwz: --http {addr}: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let service = Arc::new(Service::with_options(
+        Some(docroot),
+        Cache::new(args.max_archives, Duration::from_millis(args.revalidate_ms)),
+        options(args),
+    ));
+    let rt = match runtime(args.threads) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    if let Ok(a) = listener.local_addr() {
+        eprintln!("wwz: preview on http://{a}/ (not for production)");
+    }
+    match rt.block_on(crate::devhttp::run(
+        listener,
+        service,
+        server::termination(),
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wwz: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn serve(args: ServeArgs) -> ExitCode {
     log::set_level(args.log_level);
+    if let Some(addr) = &args.http {
+        return preview(addr, &args);
+    }
     let listener = match &args.listen {
         Some(spec) => listen::bind(spec),
         None => listen::inherited().and_then(|l| {
@@ -229,16 +292,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         allowed_peers,
         grace: Duration::from_secs(args.grace),
     };
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        rt.worker_threads(n.max(1));
-    }
-    let rt = match rt.enable_all().build() {
+    let rt = match runtime(args.threads) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("wwz: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     log::info(format_args!("serving on {}", listener.describe()));
     match rt.block_on(server.run(listener, server::termination())) {

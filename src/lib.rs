@@ -9,12 +9,14 @@
 //!   and the static-file semantics that produce a [`http::Response`].
 //! - [`fcgi`]: the FastCGI front: record codec, params, per-connection state machine.
 //! - [`cgi`]: the CGI front: one request from the environment.
+//! - [`devhttp`]: a plain HTTP/1.1 front for local preview.
 //! - [`listen`] and [`server`]: where the socket comes from, accepting, limits, shutdown.
 //! - [`cli`]: the `wwz` command line.
 
 pub mod archive;
 pub mod cgi;
 pub mod cli;
+pub mod devhttp;
 pub mod fcgi;
 pub mod http;
 pub mod listen;

@@ -48,6 +48,7 @@ impl Server {
             }
         };
         let permits = Arc::new(Semaphore::new(self.limits.max_conns));
+        let hangups = tokio::spawn(reload_on_hangup(Arc::clone(&self.service)));
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::pin!(shutdown);
         loop {
@@ -101,6 +102,7 @@ impl Server {
             }
         }
         drop(accepting);
+        hangups.abort();
         let _ = stop_tx.send(true);
         let total = u32::try_from(self.limits.max_conns).unwrap_or(u32::MAX);
         let drained = tokio::time::timeout(self.grace, permits.acquire_many(total)).await;
@@ -126,6 +128,20 @@ async fn accept(l: &Accepting) -> std::io::Result<Stream> {
     match l {
         Accepting::Tcp(l) => l.accept().await.map(|(s, a)| Stream::Tcp(s, a.ip())),
         Accepting::Unix(l) => l.accept().await.map(|(s, _)| Stream::Unix(s)),
+    }
+}
+
+/// SIGHUP closes every cached archive, so the next requests reopen them;
+/// connections and responses in flight are untouched.
+async fn reload_on_hangup(service: Arc<Service>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let open = service.cache.len();
+        service.cache.clear();
+        log::info(format_args!("SIGHUP: closed {open} cached archives"));
     }
 }
 

@@ -31,3 +31,16 @@ impl<const N: usize> Params for [(&str, &str); N] {
         self[..].param(name)
     }
 }
+
+/// Parameters collected into owned storage (CGI environment, HTTP preview).
+#[derive(Debug, Default, Clone)]
+pub struct OwnedParams(pub Vec<(String, Vec<u8>)>);
+
+impl Params for OwnedParams {
+    fn param(&self, name: &str) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
