@@ -812,3 +812,18 @@ pub fn url_encode_path(path: &str) -> String {
     }
     out
 }
+
+/// Connected (accepted) sockets bound to the unix socket `path`, from /proc/net/unix.
+pub fn connected_unix_sockets(path: &Path) -> usize {
+    let table = std::fs::read_to_string("/proc/net/unix").expect("read /proc/net/unix");
+    let path = path.to_str().unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // Num RefCount Protocol Flags Type St Inode Path; St 03 = connected.
+            f.len() >= 8 && f[5] == "03" && f[7] == path
+        })
+        .count()
+}
