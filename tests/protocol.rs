@@ -730,3 +730,132 @@ fn replaced_archive_is_seen_on_the_same_connection_revalidate_0() {
 fn replaced_archive_is_seen_on_the_same_connection_default_interval() {
     replaced_archive_on_one_connection(&[], Duration::from_millis(300));
 }
+
+#[test]
+fn archive_truncated_in_place_costs_only_the_affected_request() {
+    // Invariant 2 of DESIGN.md: mapped member bytes are only handed to the
+    // kernel, so a file truncated under the mapping makes writev fail with
+    // EFAULT instead of killing the process with SIGBUS.
+    let site = Site::new();
+    // A long revalidation interval keeps the old mapping in use after the truncation.
+    let mut wwz = Wwz::start(&site, Transport::Unix, &["--revalidate-ms", "600000"]);
+    let path = site.docroot.join("site.wwz");
+    let r = wwz
+        .client()
+        .get(1, false, &get(&site, "/site.wwz/data/blob.bin"));
+    assert_eq!(r.body, site.file("data/blob.bin"));
+
+    // Cut the file 64 KiB into blob.bin's data: its local header stays, most data goes.
+    let bytes = std::fs::read(&path).unwrap();
+    let name_at = bytes
+        .windows(b"data/blob.bin".len())
+        .position(|w| w == b"data/blob.bin")
+        .expect("local header of data/blob.bin");
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_len((name_at + 64 * 1024) as u64).unwrap();
+    drop(f);
+
+    let mut c = wwz.client();
+    c.send(&request_bytes(
+        1,
+        false,
+        &get(&site, "/site.wwz/data/blob.bin"),
+    ));
+    // Either the connection ends mid-body, or a complete non-200 answer arrives;
+    // never a complete 200, since the old bytes no longer exist.
+    let raw = c.read_until_closed();
+    let mut rest = &raw[..];
+    let mut stdout = Vec::new();
+    let mut ended = false;
+    while let Ok(Some((rec, used))) = record::decode(rest) {
+        match rec.kind {
+            kind::STDOUT => stdout.extend_from_slice(rec.content),
+            kind::END_REQUEST => ended = true,
+            other => panic!("unexpected record type {other}"),
+        }
+        rest = &rest[used..];
+    }
+    if ended {
+        let (status, _, _) = parse_cgi(&stdout);
+        assert_ne!(status, 200, "a truncated archive produced a complete 200");
+    } else {
+        assert!(stdout.len() < site.file("data/blob.bin").len());
+    }
+
+    wwz.proc.assert_running();
+    let r = wwz
+        .client()
+        .get(1, false, &get(&site, "/my%20site.wwz/data/blob.bin"));
+    assert_eq!(r.status, 200);
+    assert!(r.body == site.file("data/blob.bin"));
+}
+
+#[test]
+fn idle_connections_are_closed_after_the_idle_timeout() {
+    let site = Site::new();
+    let mut wwz = Wwz::start(&site, Transport::Unix, &["--idle-timeout", "1"]);
+    // Connected and silent.
+    let mut silent = wwz.client();
+    // Stuck mid-request (a slow client that never finishes its params).
+    let mut stuck = wwz.client();
+    stuck.send(&begin_bytes(1, role::RESPONDER, true));
+    stuck.send_record(kind::PARAMS, 1, b"\x0e\x03REQUEST_METHOD");
+    // Kept alive after a response.
+    let mut kept = wwz.client();
+    let r = kept.get(1, true, &get(&site, "/site.wwz/index.html"));
+    assert_eq!(r.status, 200);
+    // Each is closed by the server within the client's read timeout.
+    silent.assert_closed();
+    stuck.assert_closed();
+    kept.assert_closed();
+    wwz.assert_healthy(&site);
+}
+
+#[test]
+fn max_connections_holds_further_connections_back() {
+    let site = Site::new();
+    let wwz = Wwz::start(&site, Transport::Unix, &["--max-connections", "1"]);
+    let mut first = wwz.client();
+    let r = first.get(1, true, &get(&site, "/site.wwz/index.html"));
+    assert_eq!(r.status, 200);
+    // The second connection sits in the backlog while the first is open …
+    let mut second = wwz.client();
+    second.send(&request_bytes(1, false, &get(&site, "/site.wwz/style.css")));
+    if let Stream::Unix(s) = &second.stream {
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+    }
+    match second.try_read_record() {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("second connection served past --max-connections 1: {other:?}"),
+    }
+    // … and is served once the first closes.
+    drop(first);
+    if let Stream::Unix(s) = &second.stream {
+        s.set_read_timeout(Some(WAIT)).unwrap();
+    }
+    let r = second.read_reply(1);
+    assert_eq!(r.body, site.file("style.css"));
+}
+
+#[test]
+fn sigterm_closes_idle_connections_and_exits_0() {
+    let site = Site::new();
+    let mut wwz = Wwz::start(&site, Transport::Unix, &[]);
+    let mut kept = wwz.client();
+    let r = kept.get(1, true, &get(&site, "/site.wwz/index.html"));
+    assert_eq!(r.status, 200);
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is our child.
+    let rc = unsafe { libc::kill(wwz.proc.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    kept.assert_closed();
+    let status = wwz
+        .proc
+        .wait_exit(WAIT)
+        .expect("wwz did not exit after SIGTERM");
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", wwz.proc.stderr());
+}

@@ -736,6 +736,20 @@ impl Client {
         self.read_reply(id)
     }
 
+    /// Everything the server sends until it closes (or resets) the connection.
+    pub fn read_until_closed(&mut self) -> Vec<u8> {
+        let mut all = std::mem::take(&mut self.buf);
+        let mut chunk = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return all,
+                Ok(n) => all.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return all,
+                Err(e) => panic!("reading until close: {e}"),
+            }
+        }
+    }
+
     /// Asserts the server closes the connection without sending anything more.
     pub fn assert_closed(&mut self) {
         match self.try_read_record() {
