@@ -130,7 +130,7 @@ fn curl() -> PathBuf {
 /// `curl -s -i` (or `-I` for HEAD) of one URL path.
 fn fetch(port: u16, path: &str, head: bool) -> HttpResponse {
     let out = Command::new(curl())
-        .args(["-s", "-S", "--path-as-is", "--max-time", "10"])
+        .args(["-s", "-S", "--path-as-is", "--max-time", "5"])
         .arg(if head { "-I" } else { "-i" })
         .arg(format!("http://127.0.0.1:{port}{path}"))
         .output()
@@ -150,7 +150,7 @@ fn fetch_all_files(site: &Site, port: u16, archive: &str) {
     let out_dir = site.path(&format!("fetched-{}", archive.replace(' ', "_")));
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut cmd = Command::new(curl());
-    cmd.args(["-s", "-S", "--path-as-is", "--max-time", "20"])
+    cmd.args(["-s", "-S", "--path-as-is", "--fail-early", "--max-time", "5"])
         .args(["-w", "%{http_code} %{size_download}\\n"]);
     for (i, (rel, _)) in site.files.iter().enumerate() {
         let url = format!(
