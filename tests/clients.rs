@@ -348,3 +348,62 @@ fn serve_without_a_socket_exits_2_with_one_line() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(out.stderr.split(|&b| b == b'\n').count(), 2); // one line + trailing ""
 }
+
+/// Runs `wwz serve --listen unix:PATH` expecting it to refuse to start.
+fn serve_must_refuse(site: &Site, sock: &Path) -> String {
+    let docroot = site.docroot.to_str().unwrap();
+    let mut cmd = Command::new(wwz_bin());
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(format!("unix:{}", sock.display()))
+        .args(["--docroot", docroot]);
+    let mut proc = spawn(cmd, "second wwz", site.path("second.stderr"));
+    let status = proc
+        .wait_exit(WAIT)
+        .unwrap_or_else(|| panic!("wwz started on {sock:?}, which it must not take over"));
+    assert_eq!(status.code(), Some(2), "stderr:\n{}", proc.stderr());
+    let err = proc.stderr();
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    err
+}
+
+#[test]
+fn listen_replaces_a_stale_socket_only() {
+    let site = Site::new();
+    // A socket file left by a process that died: taken over.
+    let stale = site.path("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let docroot = site.docroot.to_str().unwrap().to_owned();
+    let mut cmd = Command::new(wwz_bin());
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(format!("unix:{}", stale.display()))
+        .args(["--docroot", &docroot]);
+    let mut proc = spawn(cmd, "wwz", site.path("stale.stderr"));
+    let addr = Addr::Unix(stale.clone());
+    wait_for(&addr, &mut proc);
+    assert_serves(&site, &addr);
+
+    // A regular file at the path: left alone, and wwz refuses to start.
+    let file = site.path("not-a-socket");
+    std::fs::write(&file, b"precious").unwrap();
+    serve_must_refuse(&site, &file);
+    assert_eq!(std::fs::read(&file).unwrap(), b"precious");
+}
+
+#[test]
+fn listen_does_not_steal_a_live_socket() {
+    // Regression: a second `wwz serve` on the path of a running one used to
+    // unlink the live socket and bind its own, orphaning the first server
+    // (still running, unreachable) and leaving a dead path once it exited.
+    let site = Site::new();
+    let first = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &first.addr else {
+        unreachable!()
+    };
+    let err = serve_must_refuse(&site, sock);
+    assert!(err.contains("in use") || err.contains("listening"), "{err}");
+    // The first server still owns the path.
+    assert_serves(&site, &first.addr);
+}
