@@ -150,8 +150,15 @@ fn fetch_all_files(site: &Site, port: u16, archive: &str) {
     let out_dir = site.path(&format!("fetched-{}", archive.replace(' ', "_")));
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut cmd = Command::new(curl());
-    cmd.args(["-s", "-S", "--path-as-is", "--fail-early", "--max-time", "5"])
-        .args(["-w", "%{http_code} %{size_download}\\n"]);
+    cmd.args([
+        "-s",
+        "-S",
+        "--path-as-is",
+        "--fail-early",
+        "--max-time",
+        "5",
+    ])
+    .args(["-w", "%{http_code} %{size_download}\\n"]);
     for (i, (rel, _)) in site.files.iter().enumerate() {
         let url = format!(
             "http://127.0.0.1:{port}/{}/{}",

@@ -72,6 +72,14 @@ fn keep_conn_serves_many_requests_on_one_connection(t: Transport) {
         assert_eq!(r.body, site.file(f), "{f}");
         assert_eq!(r.end.app_status, 0);
     }
+    // Pipelined: two whole requests in one write, answered in order.
+    let mut both = request_bytes(3, true, &get(&site, "/site.wwz/data/blob.bin"));
+    both.extend(request_bytes(4, true, &get(&site, "/site.wwz/style.css")));
+    c.send(&both);
+    let a = c.read_reply(3);
+    let b = c.read_reply(4);
+    assert!(a.body == site.file("data/blob.bin"));
+    assert_eq!(b.body, site.file("style.css"));
     // Still open: a management record is answered on the same connection.
     let mut q = Vec::new();
     params::push_pair(&mut q, b"FCGI_MPXS_CONNS", b"");
@@ -665,6 +673,21 @@ fn fcgi_web_server_addrs_allows_listed_peers() {
     let mut c = wwz.client();
     let r = c.get(1, true, &get(&site, "/site.wwz/index.html"));
     assert_eq!(r.status, 200);
+    assert_eq!(r.body, site.file("index.html"));
+}
+
+#[test]
+fn fcgi_web_server_addrs_does_not_apply_to_unix_sockets() {
+    let site = Site::new();
+    let wwz = Wwz::start_env(
+        &site,
+        Transport::Unix,
+        &[],
+        &[("FCGI_WEB_SERVER_ADDRS", "192.0.2.1")],
+    );
+    let r = wwz
+        .client()
+        .get(1, false, &get(&site, "/site.wwz/index.html"));
     assert_eq!(r.body, site.file("index.html"));
 }
 
