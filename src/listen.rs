@@ -36,9 +36,23 @@ pub fn bind(spec: &str) -> io::Result<Listener> {
     if let Some(path) = spec.strip_prefix("unix:") {
         let path = PathBuf::from(path);
         // A socket left by a previous run would make bind fail; anything else is kept.
+        // A socket someone still listens on is not stale: taking it over would orphan
+        // that server and leave a dead path behind once we exit.
         if let Ok(meta) = std::fs::symlink_metadata(&path) {
             if meta.file_type().is_socket() {
-                std::fs::remove_file(&path)?;
+                match std::os::unix::net::UnixStream::connect(&path) {
+                    Ok(_) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::AddrInUse,
+                            format!("{}: address in use by a running server", path.display()),
+                        ))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                        std::fs::remove_file(&path)?;
+                    }
+                    // Not ours to judge (permissions, …): bind reports it.
+                    Err(_) => {}
+                }
             }
         }
         return Ok(Listener::Unix(std::os::unix::net::UnixListener::bind(

@@ -1,0 +1,292 @@
+//! wwz behind a real nginx, configured with the snippet users are given
+//! (`tools/servers/nginx.conf`, included verbatim), fetched with curl:
+//! every file of the sample site byte for byte, headers, 404, HEAD, and a
+//! percent-encoded space, with and without FastCGI keep-alive.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// The documented snippet, which the test config includes.
+fn snippet() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx.conf")
+}
+
+struct Nginx {
+    proc: Proc,
+    port: u16,
+    error_log: PathBuf,
+}
+
+/// Prints nginx's error log and wwz's stderr when a test fails.
+struct Diagnostics(Vec<(&'static str, PathBuf)>);
+
+impl Drop for Diagnostics {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for (what, path) in &self.0 {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                eprintln!("--- {what} ---\n{text}");
+            }
+        }
+    }
+}
+
+fn start_nginx(site: &Site, wwz_sock: &Path, keep_conn: bool) -> Nginx {
+    let nginx = require_tool("nginx", "nginx");
+    let stock_params = Path::new("/etc/nginx/fastcgi_params");
+    assert!(
+        stock_params.is_file(),
+        "/etc/nginx/fastcgi_params missing: install the Debian package `nginx` (nginx-common)"
+    );
+    let dir = site.path("nginx");
+    std::fs::create_dir_all(&dir).unwrap();
+    // `include fastcgi_params` resolves next to the main config file.
+    std::fs::copy(stock_params, dir.join("fastcgi_params")).unwrap();
+    let port = free_port();
+    let error_log = dir.join("error.log");
+    let d = dir.display();
+    let (keepalive, keep_conn_directive) = if keep_conn {
+        ("keepalive 8;", "fastcgi_keep_conn on;")
+    } else {
+        ("", "")
+    };
+    let conf = format!(
+        r#"
+daemon off;
+master_process off;
+user root;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    fastcgi_temp_path {d}/fastcgi_temp;
+    proxy_temp_path {d}/proxy_temp;
+    uwsgi_temp_path {d}/uwsgi_temp;
+    scgi_temp_path {d}/scgi_temp;
+    upstream wwz {{
+        server unix:{sock};
+        {keepalive}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        root {root};
+        {keep_conn_directive}
+        include {snippet};
+    }}
+}}
+"#,
+        sock = wwz_sock.display(),
+        root = site.docroot.display(),
+        snippet = snippet().display(),
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+
+    let test = Command::new(&nginx)
+        .arg("-t")
+        .arg("-e")
+        .arg(&error_log)
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(&conf_path)
+        .output()
+        .expect("run nginx -t");
+    assert!(
+        test.status.success(),
+        "nginx -t rejected the config:\n{}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+
+    let mut cmd = Command::new(&nginx);
+    cmd.arg("-e")
+        .arg(&error_log)
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(&conf_path);
+    let mut proc = spawn(cmd, "nginx", dir.join("stderr"));
+    let addr = Addr::Tcp(([127, 0, 0, 1], port).into());
+    wait_for(&addr, &mut proc);
+    Nginx {
+        proc,
+        port,
+        error_log,
+    }
+}
+
+fn curl() -> PathBuf {
+    require_tool("curl", "curl")
+}
+
+/// `curl -s -i` (or `-I` for HEAD) of one URL path.
+fn fetch(port: u16, path: &str, head: bool) -> HttpResponse {
+    let out = Command::new(curl())
+        .args(["-s", "-S", "--path-as-is", "--max-time", "5"])
+        .arg(if head { "-I" } else { "-i" })
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {path} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_http(&out.stdout)
+}
+
+/// Fetches every sample file from `archive` in one curl run (one client
+/// connection, so nginx reuses its upstream connection when allowed) and
+/// compares each body with its source.
+fn fetch_all_files(site: &Site, port: u16, archive: &str) {
+    let out_dir = site.path(&format!("fetched-{}", archive.replace(' ', "_")));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut cmd = Command::new(curl());
+    cmd.args([
+        "-s",
+        "-S",
+        "--path-as-is",
+        "--fail-early",
+        "--max-time",
+        "5",
+    ])
+    .args(["-w", "%{http_code} %{size_download}\\n"]);
+    for (i, (rel, _)) in site.files.iter().enumerate() {
+        let url = format!(
+            "http://127.0.0.1:{port}/{}/{}",
+            url_encode_path(archive),
+            url_encode_path(rel)
+        );
+        cmd.arg("-o").arg(out_dir.join(i.to_string())).arg(url);
+    }
+    let out = cmd.output().expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), site.files.len(), "{report}");
+    for (i, (rel, content)) in site.files.iter().enumerate() {
+        assert_eq!(
+            lines[i],
+            format!("200 {}", content.len()),
+            "{archive}/{rel}: status and size"
+        );
+        // curl writes no file for an empty body.
+        let got = std::fs::read(out_dir.join(i.to_string())).unwrap_or_default();
+        assert!(
+            &got == content,
+            "{archive}/{rel}: body differs ({} bytes, want {})",
+            got.len(),
+            content.len()
+        );
+    }
+}
+
+fn through_nginx(keep_conn: bool) {
+    let site = Site::new();
+    let wwz = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &wwz.addr else {
+        unreachable!()
+    };
+    let mut nginx = start_nginx(&site, sock, keep_conn);
+    let _diag = Diagnostics(vec![
+        ("nginx error log", nginx.error_log.clone()),
+        ("nginx stderr", nginx.proc.stderr_path.clone()),
+        ("wwz stderr", wwz.proc.stderr_path.clone()),
+    ]);
+    let port = nginx.port;
+
+    // Every file, from archives made by Info-ZIP (zip -0 -r) and Python's zipfile.
+    fetch_all_files(&site, port, "site.wwz");
+    fetch_all_files(&site, port, "py.wwz");
+
+    // The headers of one response as nginx passes them on.
+    let r = fetch(port, "/site.wwz/index.html", false);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("Content-Type"), "text/html; charset=utf-8");
+    assert_eq!(
+        r.header("Content-Length"),
+        site.file("index.html").len().to_string()
+    );
+    assert_eq!(r.header("Last-Modified"), SAMPLE_MTIME_HTTP);
+    let etag = r.header("ETag");
+    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 2);
+    assert_eq!(r.header("Accept-Ranges"), "bytes");
+    assert_eq!(r.header("X-Content-Type-Options"), "nosniff");
+    assert!(r.opt_header("Status").is_none(), "Status leaked: {r:?}");
+    assert_eq!(r.body, site.file("index.html"));
+    let etag = etag.to_owned();
+
+    // HEAD: the same headers, no body.
+    let h = fetch(port, "/site.wwz/index.html", true);
+    assert_eq!(h.status, 200);
+    assert!(h.body.is_empty());
+    assert_eq!(h.header("ETag"), etag);
+    assert_eq!(h.header("Content-Length"), r.header("Content-Length"));
+    assert_eq!(h.header("Last-Modified"), SAMPLE_MTIME_HTTP);
+
+    // 404 for a missing member and a missing archive, naming no server path.
+    for path in ["/site.wwz/no/such/file.txt", "/missing.wwz/index.html"] {
+        let r = fetch(port, path, false);
+        assert_eq!(r.status, 404, "{path}: {r:?}");
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(!body.contains(site.docroot.to_str().unwrap()), "{body}");
+    }
+
+    // Percent-encoded spaces in the archive and member names.
+    let r = fetch(port, "/my%20site.wwz/with%20space/a%20file.txt", false);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body, site.file("with space/a file.txt"));
+    assert_eq!(r.header("Content-Type"), "text/plain; charset=utf-8");
+
+    // Directory and bare-archive URLs.
+    let r = fetch(port, "/site.wwz/docs/", false);
+    assert_eq!(r.body, site.file("docs/index.html"));
+    let r = fetch(port, "/sub/nested.wwz?x=1", false);
+    assert_eq!(r.status, 301, "{r:?}");
+    assert_eq!(r.header("Location"), "./nested.wwz/?x=1");
+
+    // Whether nginx kept its upstream connections: with keep-conn it holds an
+    // idle one open; without, wwz closes each after its END_REQUEST.
+    if keep_conn {
+        let open = connected_unix_sockets(sock);
+        assert!(open >= 1, "no kept-alive upstream connection ({open})");
+    } else {
+        let start = std::time::Instant::now();
+        while connected_unix_sockets(sock) > 0 {
+            assert!(
+                start.elapsed() < WAIT,
+                "upstream connections still open without keep-conn"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    nginx.proc.assert_running();
+    let errors = std::fs::read_to_string(&nginx.error_log).unwrap_or_default();
+    assert!(
+        !errors.contains("[error]") && !errors.contains("[crit]"),
+        "nginx logged errors:\n{errors}"
+    );
+}
+
+#[test]
+fn nginx_without_keep_conn() {
+    through_nginx(false);
+}
+
+#[test]
+fn nginx_with_keep_conn_and_upstream_keepalive() {
+    through_nginx(true);
+}
