@@ -238,7 +238,10 @@ fn member_response<P: Params + ?Sized>(
         ));
         return Response::error(501);
     }
-    let range_header = req.param("HTTP_RANGE").filter(|h| !h.is_empty());
+    // Range is defined for GET only (RFC 9110 §14.2); HEAD answers as a plain GET would.
+    let range_header = req
+        .param("HTTP_RANGE")
+        .filter(|h| !h.is_empty() && !ctx.head);
     let repr = match entry.method() {
         METHOD_STORED => Repr::Stored,
         // A Range names bytes of the identity representation; gzip only for whole bodies.
