@@ -10,6 +10,7 @@
 //! - [`fcgi`]: the FastCGI front: record codec, params, per-connection state machine.
 //! - [`listen`] and [`server`]: where the socket comes from, accepting, limits, shutdown.
 //! - [`cli`]: the `wwz` command line.
+//! - [`tool`]: the companion subcommands (`pack`, `align`, `check`, `ls`) that make and verify archives.
 
 pub mod archive;
 pub mod cli;
@@ -18,4 +19,5 @@ pub mod http;
 pub mod listen;
 pub mod log;
 pub mod server;
+pub mod tool;
 pub mod zip;
