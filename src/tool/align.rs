@@ -141,7 +141,7 @@ fn copy_member(
         local_extra: &local_extra,
         central_extra: &central_extra,
         comment: &m.comment,
-        align: stored.then(|| args.align.for_size(m.size)),
+        align: stored.then(|| args.align.for_member(&m.name, m.size)),
     };
     let at = w.begin(&member)?;
     if inflate {

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::read::{declared_alignment, read_local, Directory};
-use super::{display_name, json_str};
+use super::{display_name, json_str, printable};
 use crate::zip::format::{FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED};
 use crate::zip::{Index, ReadAt};
 
@@ -106,7 +106,9 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         } else {
             for p in &report.problems {
                 match &p.member {
-                    Some(m) => println!("{}: member {m}: {}", path.display(), p.problem),
+                    Some(m) => {
+                        println!("{}: member {}: {}", path.display(), printable(m), p.problem)
+                    }
                     None => println!("{}: {}", path.display(), p.problem),
                 }
             }
@@ -226,8 +228,8 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
             Ok(local) => {
                 if local.name != m.name {
                     add(format!(
-                        "local header name {:?} differs from the central directory's",
-                        display_name(&local.name)
+                        "local header name \"{}\" differs from the central directory's",
+                        printable(&display_name(&local.name))
                     ));
                 }
                 if local.method != m.method {

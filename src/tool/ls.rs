@@ -94,7 +94,7 @@ pub fn ls(args: &LsArgs) -> Result<String, Error> {
                 dash(offset),
                 dash(align.map(u64::from)),
                 format_time(m.mtime),
-                name
+                super::printable(&name)
             ));
         }
     }

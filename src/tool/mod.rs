@@ -85,7 +85,12 @@ impl fmt::Display for Error {
                 path,
                 name,
                 problem,
-            } => write!(f, "{}: member {name}: {problem}", path.display()),
+            } => write!(
+                f,
+                "{}: member {}: {problem}",
+                path.display(),
+                printable(name)
+            ),
             Error::Input { path, problem } => write!(f, "{}: {problem}", path.display()),
         }
     }
@@ -130,6 +135,24 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
 /// A member name for people: UTF-8 as is, other bytes replaced.
 pub(crate) fn display_name(name: &[u8]) -> String {
     String::from_utf8_lossy(name).into_owned()
+}
+
+/// `s` for a terminal: control characters (escape sequences, NUL, newlines in
+/// member names) are shown escaped (`\u{1b}`) instead of being sent raw.
+pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -227,6 +250,8 @@ mod tests {
         let mut s = String::new();
         json_str(&mut s, "a\"b\\c\n\u{1}é");
         assert_eq!(s, r#""a\"b\\c\n\u0001é""#);
+        assert_eq!(printable("a\u{1b}[31m\0b"), "a\\u{1b}[31m\\u{0}b");
+        assert_eq!(printable("plain é"), "plain é");
     }
 
     #[test]

@@ -32,6 +32,12 @@ pub const AUTO_LARGE: u64 = 64 * 1024;
 pub const AUTO_PAGE: u32 = 4096;
 /// …and smaller ones to this, as `zipalign -c 4` requires.
 pub const AUTO_SMALL: u32 = 4;
+/// `--align auto` also page-aligns about one member in this many, chosen by a
+/// hash of its name (so the choice does not depend on any file's contents).
+/// The padding before such a member absorbs small size changes earlier in the
+/// archive: later members keep their offsets, so their central directory
+/// headers stay byte-identical and rsync sends only the changed region.
+pub const RESYNC_EVERY: u64 = 256;
 /// Members larger than this are never deflated (compression happens in memory).
 const DEFLATE_MAX: u64 = 256 << 20;
 /// A tree with at least this many entries gets a progress bar on a terminal.
@@ -93,13 +99,25 @@ pub enum Align {
 }
 
 impl Align {
-    pub fn for_size(self, size: u64) -> u32 {
+    /// The alignment of a stored member named `name` with `size` bytes.
+    pub fn for_member(self, name: &[u8], size: u64) -> u32 {
         match self {
-            Align::Auto if size >= AUTO_LARGE => AUTO_PAGE,
+            Align::Auto if size >= AUTO_LARGE || is_resync_point(name) => AUTO_PAGE,
             Align::Auto => AUTO_SMALL,
             Align::Fixed(n) => n,
         }
     }
+}
+
+/// Whether `--align auto` page-aligns this member to resynchronise offsets
+/// (see [`RESYNC_EVERY`]). FNV-1a: fixed forever, unlike std's hasher.
+pub fn is_resync_point(name: &[u8]) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h % RESYNC_EVERY == 0
 }
 
 /// Parses `--align`: `auto` or a power of two from 1 to 65536.
@@ -343,7 +361,7 @@ fn add_dir(w: &mut Writer, item: &Item, mtime: i64, align: Align) -> Result<(), 
     let mut m = base_member(&item.name, mtime, &ut, 0o040_755);
     // MS-DOS directory attribute, as Info-ZIP sets it.
     m.external_attrs |= 0x10;
-    m.align = Some(align.for_size(0));
+    m.align = Some(align.for_member(item.name.as_bytes(), 0));
     let at = w.begin(&m)?;
     w.end(&m, at)
 }
@@ -409,7 +427,7 @@ fn add_file(
             }
         }
         m.compressed_size = size;
-        m.align = Some(args.align.for_size(size));
+        m.align = Some(args.align.for_member(item.name.as_bytes(), size));
         let at = w.begin(&m)?;
         w.write(scratch)?;
         w.end(&m, at)?;
@@ -417,7 +435,7 @@ fn add_file(
     }
 
     m.compressed_size = size;
-    m.align = Some(args.align.for_size(size));
+    m.align = Some(args.align.for_member(item.name.as_bytes(), size));
     let at = w.begin(&m)?;
     m.crc32 = w.fill_from(&mut f, size, path)?;
     w.end(&m, at)?;
@@ -461,8 +479,14 @@ mod tests {
         for bad in ["0", "3", "131072", "-4", "x", ""] {
             assert!(parse_align(bad).is_err(), "{bad}");
         }
-        assert_eq!(Align::Auto.for_size(0), AUTO_SMALL);
-        assert_eq!(Align::Auto.for_size(AUTO_LARGE), AUTO_PAGE);
+        assert_eq!(Align::Auto.for_member(b"a", 0), AUTO_SMALL);
+        assert_eq!(Align::Auto.for_member(b"a", AUTO_LARGE), AUTO_PAGE);
+        assert_eq!(Align::Fixed(8).for_member(b"a", AUTO_LARGE), 8);
+        // About one name in RESYNC_EVERY is a resynchronisation point.
+        let n = (0..100_000)
+            .filter(|i| is_resync_point(format!("d/f{i}.txt").as_bytes()))
+            .count();
+        assert!((250..650).contains(&n), "{n}");
     }
 
     #[test]
