@@ -33,6 +33,14 @@ pub struct Cli {
 enum Command {
     /// Serve archives over FastCGI.
     Serve(ServeArgs),
+    /// Pack a directory into an aligned, reproducible archive.
+    Pack(crate::tool::pack::PackArgs),
+    /// Re-align a zip made by any tool, without touching member data.
+    Align(crate::tool::align::AlignArgs),
+    /// Check that archives are servable and safe.
+    Check(crate::tool::check::CheckArgs),
+    /// List an archive's members: method, sizes, data offset, alignment, time, name.
+    Ls(crate::tool::ls::LsArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -153,6 +161,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Pack(args)) => crate::tool::pack::run(&args),
+        Some(Command::Align(args)) => crate::tool::align::run(&args),
+        Some(Command::Check(args)) => crate::tool::check::run(&args),
+        Some(Command::Ls(args)) => crate::tool::ls::run(&args),
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();

@@ -12,6 +12,7 @@
 //! - [`devhttp`]: a plain HTTP/1.1 front for local preview.
 //! - [`listen`] and [`server`]: where the socket comes from, accepting, limits, shutdown.
 //! - [`cli`]: the `wwz` command line.
+//! - [`tool`]: the companion subcommands (`pack`, `align`, `check`, `ls`) that make and verify archives.
 
 pub mod archive;
 pub mod cgi;
@@ -22,4 +23,5 @@ pub mod http;
 pub mod listen;
 pub mod log;
 pub mod server;
+pub mod tool;
 pub mod zip;

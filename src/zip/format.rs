@@ -27,6 +27,9 @@ pub const EXTRA_ALIGN: u16 = 0xd935;
 
 /// General purpose flag bit 0: the member is encrypted.
 pub const FLAG_ENCRYPTED: u16 = 1 << 0;
+/// General purpose flag bit 3: CRC-32 and sizes follow the data in a data
+/// descriptor; the local header's copies are zero.
+pub const FLAG_DATA_DESCRIPTOR: u16 = 1 << 3;
 /// General purpose flag bit 11: name and comment are UTF-8.
 pub const FLAG_UTF8: u16 = 1 << 11;
 
@@ -231,6 +234,82 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Unix seconds as MS-DOS `(date, time)`, read as UTC, clamped to the DOS range
+/// (1980-01-01 to 2107-12-31); odd seconds round down.
+pub fn unix_to_dos(secs: i64) -> (u16, u16) {
+    let min = days_from_civil(1980, 1, 1) * 86_400;
+    let max = days_from_civil(2107, 12, 31) * 86_400 + 86_399;
+    let secs = secs.clamp(min, max);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    // In range by the clamp above: year - 1980 < 128, month ≤ 12, day ≤ 31.
+    let date = ((year - 1980) << 9) | (month << 5) | day;
+    let time = ((rem / 3600) << 11) | (((rem / 60) % 60) << 5) | ((rem % 60) / 2);
+    (date as u16, time as u16)
+}
+
+/// The proleptic Gregorian `(year, month, day)` of a day count since 1970-01-01
+/// (the inverse of [`days_from_civil`]).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// One local file header (APPNOTE 4.3.7), borrowing its name and extra field.
+/// With [`FLAG_DATA_DESCRIPTOR`] set, CRC-32 and sizes are usually zero here.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalHeader<'a> {
+    pub version_needed: u16,
+    pub flags: u16,
+    pub method: u16,
+    pub dos_time: u16,
+    pub dos_date: u16,
+    pub crc32: u32,
+    pub compressed_size: u64,
+    pub size: u64,
+    pub name: &'a [u8],
+    pub extra: &'a [u8],
+}
+
+impl<'a> LocalHeader<'a> {
+    /// Parses the header at the start of `b` (which must hold the name and
+    /// extra field too); returns it and its total length, so the member's data
+    /// starts that many bytes after the header. ZIP64 sizes replace saturated ones.
+    pub fn parse(b: &'a [u8]) -> Option<(LocalHeader<'a>, usize)> {
+        let (name_len, extra_len) = local_header_lengths(b)?;
+        let name_end = LOCAL_LEN + name_len;
+        let total = name_end + extra_len;
+        let mut h = LocalHeader {
+            version_needed: u16_at(b, 4)?,
+            flags: u16_at(b, 6)?,
+            method: u16_at(b, 8)?,
+            dos_time: u16_at(b, 10)?,
+            dos_date: u16_at(b, 12)?,
+            crc32: u32_at(b, 14)?,
+            compressed_size: u64::from(u32_at(b, 18)?),
+            size: u64::from(u32_at(b, 22)?),
+            name: b.get(LOCAL_LEN..name_end)?,
+            extra: b.get(name_end..total)?,
+        };
+        if let Some(z) = find_extra(h.extra, EXTRA_ZIP64) {
+            // APPNOTE 4.5.3: a local ZIP64 field holds both sizes, size first.
+            if h.size == u64::from(u32::MAX) || h.compressed_size == u64::from(u32::MAX) {
+                h.size = u64_at(z, 0)?;
+                h.compressed_size = u64_at(z, 8)?;
+            }
+        }
+        Some((h, total))
+    }
+}
+
 /// The two variable lengths of a local header at the start of `b`.
 pub fn local_header_lengths(b: &[u8]) -> Option<(usize, usize)> {
     if u32_at(b, 0)? != LOCAL_SIG {
@@ -254,6 +333,40 @@ mod tests {
         // Nonsense fields are clamped, not trusted.
         assert!(dos_to_unix(0xffff, 0xffff) > 0);
         assert_eq!(dos_to_unix(0, 0), 315_532_800);
+    }
+
+    #[test]
+    fn dos_times_round_trip() {
+        for secs in [315_532_800, 1_709_214_330, 1_000_000_000, 4_354_819_198] {
+            let (date, time) = unix_to_dos(secs);
+            assert_eq!(dos_to_unix(date, time), secs);
+        }
+        // Odd seconds round down; out-of-range times clamp.
+        let (d, t) = unix_to_dos(1_709_214_331);
+        assert_eq!(dos_to_unix(d, t), 1_709_214_330);
+        let (d, t) = unix_to_dos(0);
+        assert_eq!(dos_to_unix(d, t), 315_532_800);
+        let (d, t) = unix_to_dos(i64::MAX);
+        assert_eq!(dos_to_unix(d, t), 4_354_819_198);
+        for days in [-1_000_000, -1, 0, 59, 11_016, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn local_header() {
+        let mut b = vec![0x50, 0x4b, 3, 4, 20, 0, 0, 8, 0, 0, 1, 2, 3, 4];
+        b.extend_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd, 5, 0, 0, 0, 5, 0, 0, 0, 3, 0, 2, 0]);
+        b.extend_from_slice(b"a/bxy");
+        let (h, len) = LocalHeader::parse(&b).unwrap();
+        assert_eq!(len, b.len());
+        assert_eq!(h.flags, FLAG_UTF8);
+        assert_eq!((h.crc32, h.size, h.compressed_size), (0xddcc_bbaa, 5, 5));
+        assert_eq!((h.name, h.extra), (&b"a/b"[..], &b"xy"[..]));
+        for cut in 0..b.len() {
+            assert!(LocalHeader::parse(&b[..cut]).is_none());
+        }
     }
 
     #[test]

@@ -218,7 +218,7 @@ impl Index {
     /// Reads the central directory of `src` and indexes it.
     pub fn build<R: ReadAt + ?Sized>(src: &R) -> Result<Index, IndexError> {
         let file_len = src.size();
-        let end = find_end(src, file_len)?;
+        let (end, _) = find_end(src, file_len)?;
         let cd_end = end
             .cd_offset
             .checked_add(end.cd_size)
@@ -479,11 +479,21 @@ fn name_of<'a>(entries: &[Entry], names: &'a [u8], id: u32) -> &'a [u8] {
 
 pub use format::EndOfCentralDirectory;
 
-/// Finds the end of central directory record (and its ZIP64 twin) near the end of the file.
+/// The end of central directory record of `src` (ZIP64 values folded in) and
+/// the offset of the classic record, whose comment follows it. For tools that
+/// read the whole directory themselves (`wwz check`, `wwz align`).
+pub fn end_of_central_directory<R: ReadAt + ?Sized>(
+    src: &R,
+) -> Result<(EndOfCentralDirectory, u64), IndexError> {
+    find_end(src, src.size())
+}
+
+/// Finds the end of central directory record (and its ZIP64 twin) near the end
+/// of the file; returns it with the offset of the classic record.
 fn find_end<R: ReadAt + ?Sized>(
     src: &R,
     file_len: u64,
-) -> Result<EndOfCentralDirectory, IndexError> {
+) -> Result<(EndOfCentralDirectory, u64), IndexError> {
     let tail_len = file_len.min(TAIL_MAX);
     let tail_start = file_len - tail_len;
     // At most 64 KiB + 22 bytes.
@@ -525,22 +535,28 @@ fn find_end<R: ReadAt + ?Sized>(
         let mut buf = [0; format::ZIP64_EOCD_LEN];
         src.read_exact_at(&mut buf, z64_offset)?;
         let z = Zip64Eocd::parse(&buf).ok_or(IndexError::NotZip)?;
-        return Ok(EndOfCentralDirectory {
-            entries: z.entries,
-            cd_size: z.cd_size,
-            cd_offset: z.cd_offset,
-            zip64: true,
-        });
+        return Ok((
+            EndOfCentralDirectory {
+                entries: z.entries,
+                cd_size: z.cd_size,
+                cd_offset: z.cd_offset,
+                zip64: true,
+            },
+            eocd_offset,
+        ));
     }
     if eocd.needs_zip64() && eocd.entries == u16::MAX && eocd.cd_offset == u32::MAX {
         return Err(IndexError::NotZip);
     }
-    Ok(EndOfCentralDirectory {
-        entries: u64::from(eocd.entries),
-        cd_size: u64::from(eocd.cd_size),
-        cd_offset: u64::from(eocd.cd_offset),
-        zip64: false,
-    })
+    Ok((
+        EndOfCentralDirectory {
+            entries: u64::from(eocd.entries),
+            cd_size: u64::from(eocd.cd_size),
+            cd_offset: u64::from(eocd.cd_offset),
+            zip64: false,
+        },
+        eocd_offset,
+    ))
 }
 
 #[cfg(test)]

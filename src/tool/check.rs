@@ -1,0 +1,434 @@
+//! `wwz check FILE...`: is each archive servable and safe?
+//!
+//! An archive passes when wwz's own index accepts it and every member has a
+//! safe, unique name; no encryption; method 0 or 8; a local header that agrees
+//! with the central directory (name, method, flags, CRC-32 and sizes unless a
+//! data descriptor carries them); data inside the file, before the central
+//! directory and overlapping no other member; stored data aligned (to
+//! `--align`, 4 by default as `zipalign -c 4` checks, and to what its 0xD935
+//! record declares); and data whose CRC-32 (after inflating, for deflated
+//! members) matches (`--fast` skips this).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::read::{declared_alignment, read_local, Directory};
+use super::{display_name, json_str, printable};
+use crate::zip::format::{FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED};
+use crate::zip::{Index, ReadAt};
+
+#[derive(Args, Debug, Clone)]
+#[command(
+    after_help = "Prints one line per problem, `FILE: member NAME: PROBLEM` (or `FILE: PROBLEM`
+for the archive as a whole), nothing for a clean archive. Exit status: 0 if every
+FILE is clean, 1 if any has a problem, 2 on usage errors.
+
+Examples:
+  wwz check site.wwz
+  wwz check --fast releases/*.wwz        (skip CRC-32 verification)
+  wwz check --json build.wwz | jq '.[].problems'"
+)]
+pub struct CheckArgs {
+    /// Archives to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Skip reading member data (no CRC-32 or inflate checks).
+    #[arg(long)]
+    pub fast: bool,
+
+    /// Require stored members' data to start at a multiple of N (a power of two).
+    #[arg(long, default_value_t = 4, value_parser = parse_pow2, value_name = "N")]
+    pub align: u32,
+
+    /// Print a JSON array with one object per FILE instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_pow2(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n.is_power_of_two() && n <= 65_536 => Ok(n),
+        _ => Err("expected a power of two from 1 to 65536".into()),
+    }
+}
+
+/// One problem found; `member` is `None` for the archive as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub member: Option<String>,
+    pub problem: String,
+}
+
+/// The result of checking one file.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub members: usize,
+    pub problems: Vec<Problem>,
+}
+
+pub fn run(args: &CheckArgs) -> ExitCode {
+    let mut json = String::from("[");
+    let mut any = false;
+    for (i, path) in args.files.iter().enumerate() {
+        let report = check_file(path, args.fast, args.align);
+        any |= !report.problems.is_empty();
+        if args.json {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str("\n  {\"file\": ");
+            json_str(&mut json, &path.to_string_lossy());
+            json.push_str(&format!(
+                ", \"members\": {}, \"ok\": {}, \"problems\": [",
+                report.members,
+                report.problems.is_empty()
+            ));
+            for (j, p) in report.problems.iter().enumerate() {
+                if j > 0 {
+                    json.push_str(", ");
+                }
+                json.push_str("{\"member\": ");
+                match &p.member {
+                    Some(m) => json_str(&mut json, m),
+                    None => json.push_str("null"),
+                }
+                json.push_str(", \"problem\": ");
+                json_str(&mut json, &p.problem);
+                json.push('}');
+            }
+            json.push_str("]}");
+        } else {
+            for p in &report.problems {
+                match &p.member {
+                    Some(m) => {
+                        println!("{}: member {}: {}", path.display(), printable(m), p.problem)
+                    }
+                    None => println!("{}: {}", path.display(), p.problem),
+                }
+            }
+        }
+    }
+    if args.json {
+        json.push_str("\n]");
+        println!("{json}");
+    }
+    if any {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Why a member name is unsafe to serve or extract, if it is.
+pub fn name_problem(name: &[u8]) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("empty name");
+    }
+    if name.contains(&0) {
+        return Some("unsafe name: NUL byte");
+    }
+    if name.contains(&b'\\') {
+        return Some("unsafe name: backslash");
+    }
+    if name.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Some("unsafe name: control character");
+    }
+    if name.first() == Some(&b'/') {
+        return Some("unsafe name: absolute path");
+    }
+    if let [d, b':', ..] = name {
+        if d.is_ascii_alphabetic() {
+            return Some("unsafe name: absolute path (drive letter)");
+        }
+    }
+    let body = name.strip_suffix(b"/").unwrap_or(name);
+    for seg in body.split(|&b| b == b'/') {
+        match seg {
+            b".." => return Some("unsafe name: `..` segment"),
+            b"." => return Some("unsafe name: `.` segment"),
+            b"" => return Some("unsafe name: empty segment (`//`)"),
+            _ => {}
+        }
+    }
+    if std::str::from_utf8(name).is_err() {
+        return Some("name is not UTF-8 (wwz looks members up by UTF-8 paths)");
+    }
+    None
+}
+
+/// Checks one archive; `align` is the alignment every stored member must have.
+pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
+    let mut report = Report {
+        members: 0,
+        problems: Vec::new(),
+    };
+    let whole = |report: &mut Report, problem: String| {
+        report.problems.push(Problem {
+            member: None,
+            problem,
+        })
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            whole(&mut report, format!("cannot open: {e}"));
+            return report;
+        }
+    };
+    if let Err(e) = Index::build(&file) {
+        whole(&mut report, format!("not servable: {e}"));
+        return report;
+    }
+    let dir = match Directory::read(&file, path) {
+        Ok(d) => d,
+        Err(e) => {
+            whole(&mut report, e.to_string());
+            return report;
+        }
+    };
+    report.members = dir.members.len();
+    let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(dir.members.len());
+    // (start, end, member index) of each member's header and data.
+    let mut ranges: Vec<(u64, u64, usize)> = Vec::with_capacity(dir.members.len());
+    let align = u64::from(align.max(1));
+    for (i, m) in dir.members.iter().enumerate() {
+        let mut problems = Vec::new();
+        let mut add = |p: String| problems.push(p);
+        if let Some(p) = name_problem(&m.name) {
+            add(p.to_string());
+        }
+        if seen.insert(&m.name, i).is_some() {
+            add("duplicate name (another member has the same name)".into());
+        }
+        let encrypted = m.flags & FLAG_ENCRYPTED != 0;
+        if encrypted {
+            add("encrypted (wwz cannot serve it)".into());
+        }
+        let supported = m.method == METHOD_STORED || m.method == METHOD_DEFLATED;
+        if !supported {
+            add(format!(
+                "unsupported compression method {} (only 0, stored, and 8, deflated, are served)",
+                m.method
+            ));
+        }
+        if m.method == METHOD_STORED && m.compressed_size != m.size {
+            add(format!(
+                "stored, but its compressed size {} differs from its size {}",
+                m.compressed_size, m.size
+            ));
+        }
+        match read_local(&file, m.local_offset) {
+            Err(e) => add(format!("{e} ({})", m.local_offset)),
+            Ok(local) => {
+                if local.name != m.name {
+                    add(format!(
+                        "local header name \"{}\" differs from the central directory's",
+                        printable(&display_name(&local.name))
+                    ));
+                }
+                if local.method != m.method {
+                    add(format!(
+                        "local header method {} differs from the central directory's {}",
+                        local.method, m.method
+                    ));
+                }
+                if (local.flags ^ m.flags) & FLAG_ENCRYPTED != 0 {
+                    add("local header encryption flag differs from the central directory's".into());
+                }
+                if local.flags & FLAG_DATA_DESCRIPTOR == 0 {
+                    if local.crc32 != m.crc32 {
+                        add(format!(
+                            "local header CRC-32 {:08x} differs from the central directory's {:08x}",
+                            local.crc32, m.crc32
+                        ));
+                    }
+                    if (local.compressed_size, local.size) != (m.compressed_size, m.size) {
+                        add(format!(
+                            "local header sizes {}/{} (compressed/uncompressed) differ from the \
+                             central directory's {}/{}",
+                            local.compressed_size, local.size, m.compressed_size, m.size
+                        ));
+                    }
+                }
+                let data_end = local.data_offset.checked_add(m.compressed_size);
+                let in_file = match data_end {
+                    Some(end) if end <= dir.cd_offset => true,
+                    Some(end) if end <= dir.file_len => {
+                        add(format!(
+                            "data ({}..{end}) runs into the central directory at {}",
+                            local.data_offset, dir.cd_offset
+                        ));
+                        false
+                    }
+                    _ => {
+                        add(format!(
+                            "data runs past the end of the file ({} + {} > {} bytes)",
+                            local.data_offset, m.compressed_size, dir.file_len
+                        ));
+                        false
+                    }
+                };
+                if let Some(end) = data_end {
+                    ranges.push((m.local_offset, end, i));
+                }
+                if m.method == METHOD_STORED {
+                    if local.data_offset % align != 0 {
+                        add(format!(
+                            "stored data at offset {} is not aligned to {align}",
+                            local.data_offset
+                        ));
+                    }
+                    if let Some(d) = declared_alignment(&local.extra) {
+                        if local.data_offset % u64::from(d) != 0 {
+                            add(format!(
+                                "stored data at offset {} is not aligned to the {d} its \
+                                 alignment record declares",
+                                local.data_offset
+                            ));
+                        }
+                    }
+                }
+                if !fast && in_file && supported && !encrypted {
+                    if let Some(p) = verify_data(&file, local.data_offset, m) {
+                        add(p);
+                    }
+                }
+            }
+        }
+        let name = display_name(&m.name);
+        report
+            .problems
+            .extend(problems.into_iter().map(|problem| Problem {
+                member: Some(name.clone()),
+                problem,
+            }));
+    }
+    // Overlaps: in offset order, each member must start after every earlier one ends.
+    ranges.sort_unstable();
+    let mut furthest: Option<(u64, usize)> = None;
+    let mut overlaps = Vec::new();
+    for &(start, end, i) in &ranges {
+        if let Some((prev_end, j)) = furthest {
+            if start < prev_end {
+                overlaps.push((i, j));
+            }
+        }
+        if furthest.is_none_or(|(e, _)| end > e) {
+            furthest = Some((end, i));
+        }
+    }
+    for (i, j) in overlaps {
+        let name = |k: usize| dir.members.get(k).map(|m| display_name(&m.name));
+        report.problems.push(Problem {
+            member: name(i),
+            problem: format!("overlaps member {}", name(j).unwrap_or_default()),
+        });
+    }
+    report
+}
+
+/// Reads `len` bytes at `offset` of a [`ReadAt`] as a stream.
+pub(crate) struct RangeReader<'a, R: ReadAt + ?Sized> {
+    pub src: &'a R,
+    pub pos: u64,
+    pub end: u64,
+}
+
+impl<R: ReadAt + ?Sized> Read for RangeReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.end.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
+        let dst = buf.get_mut(..n).unwrap_or_default();
+        self.src.read_exact_at(dst, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Recomputes a member's CRC-32 (inflating if deflated); a problem if it or
+/// the size disagrees with the directory.
+fn verify_data(file: &File, data_offset: u64, m: &super::read::Central) -> Option<String> {
+    let raw = RangeReader {
+        src: file,
+        pos: data_offset,
+        end: data_offset.saturating_add(m.compressed_size),
+    };
+    let mut crc = crc32fast::Hasher::new();
+    let mut total: u64 = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut reader: Box<dyn Read> = if m.method == METHOD_DEFLATED {
+        Box::new(flate2::read::DeflateDecoder::new(raw))
+    } else {
+        Box::new(raw)
+    };
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let chunk = buf.get(..n).unwrap_or_default();
+                crc.update(chunk);
+                total += n as u64;
+                if total > m.size {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if m.method == METHOD_DEFLATED => {
+                return Some(format!("deflate data is corrupt: {e}"))
+            }
+            Err(e) => return Some(format!("cannot read data: {e}")),
+        }
+    }
+    if total != m.size {
+        return Some(format!(
+            "data is {}{total} bytes, the directory says {}",
+            if m.method == METHOD_DEFLATED {
+                "inflated to "
+            } else {
+                ""
+            },
+            m.size
+        ));
+    }
+    let got = crc.finalize();
+    (got != m.crc32).then(|| {
+        format!(
+            "CRC-32 mismatch: data has {got:08x}, the directory says {:08x}",
+            m.crc32
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "a/b.txt", "dir/", "é/ü.html", "a..b", ".hidden"] {
+            assert_eq!(name_problem(ok.as_bytes()), None, "{ok}");
+        }
+        for (bad, why) in [
+            ("../x", "`..`"),
+            ("a/../x", "`..`"),
+            ("a/..", "`..`"),
+            ("/etc/passwd", "absolute"),
+            ("C:/x", "drive"),
+            ("a\\b", "backslash"),
+            ("a\0b", "NUL"),
+            ("a\nb", "control"),
+            ("a//b", "empty segment"),
+            ("./a", "`.`"),
+            ("", "empty"),
+        ] {
+            let p = name_problem(bad.as_bytes()).unwrap_or_default();
+            assert!(p.contains(why), "{bad:?}: {p}");
+        }
+        assert!(name_problem(b"\xff").is_some());
+    }
+}

@@ -1,0 +1,497 @@
+//! `wwz pack DIR -o OUT.wwz`: a directory tree → an archive built for serving.
+//!
+//! - Members in sorted order (byte order within each directory, depth first),
+//!   directories as `name/` entries, so the same tree gives the same bytes.
+//! - Stored by default, data aligned (see `docs/pack.md` for the default);
+//!   `--deflate auto` deflates text-like members that shrink by ≥ 10 %.
+//! - Times: each file's mtime (UT extra field + DOS time as UTC), or one time
+//!   for all from `--mtime` / `SOURCE_DATE_EPOCH`. Permissions become 0644 or
+//!   0755 (any execute bit); no owners, no access times.
+//! - Symbolic links are followed (a link to a directory is packed as that
+//!   directory); a dangling link or a loop is an error. Sockets, FIFOs and
+//!   devices are skipped with a warning. The output file (and its temporary
+//!   twin) are never packed into themselves.
+//! - Written to a temporary file beside OUT, fsynced, renamed into place.
+
+use std::fs::{self, File};
+use std::io::{IsTerminal, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+
+use super::write::{Member, Writer, MAX_ALIGN};
+use super::{check, fail, Error, Output};
+use crate::zip::format::{self, FLAG_UTF8, METHOD_DEFLATED, METHOD_STORED};
+
+/// `--align auto`: members at least this large are page-aligned…
+pub const AUTO_LARGE: u64 = 64 * 1024;
+/// …to this (the page size of x86-64 and most arm64 kernels)…
+pub const AUTO_PAGE: u32 = 4096;
+/// …and smaller ones to this, as `zipalign -c 4` requires.
+pub const AUTO_SMALL: u32 = 4;
+/// `--align auto` also page-aligns about one member in this many, chosen by a
+/// hash of its name (so the choice does not depend on any file's contents).
+/// The padding before such a member absorbs small size changes earlier in the
+/// archive: later members keep their offsets, so their central directory
+/// headers stay byte-identical and rsync sends only the changed region.
+pub const RESYNC_EVERY: u64 = 256;
+/// Members larger than this are never deflated (compression happens in memory).
+const DEFLATE_MAX: u64 = 256 << 20;
+/// A tree with at least this many entries gets a progress bar on a terminal.
+const PROGRESS_MIN: usize = 2000;
+/// Version made by: Unix (3), APPNOTE 2.0; version needed 2.0 (deflate, directories).
+const MADE_BY: u16 = 0x0314;
+const VERSION_NEEDED: u16 = 20;
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  wwz pack public/ -o site.wwz                         (stored, aligned, file times)
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) wwz pack build/ -o build.wwz
+  wwz pack logs/ -o logs.wwz --deflate auto            (deflate text that shrinks ≥10%)
+  wwz pack dist/ -o dist.wwz --align 4096              (page-align every stored member)
+
+Symbolic links are followed; dangling links and loops are errors. Sockets,
+FIFOs and devices are skipped with a warning. See docs/pack.md.")]
+pub struct PackArgs {
+    /// Directory to pack; its contents become the archive's top level.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Archive to write; replaced by rename, never rewritten in place.
+    #[arg(short, long, value_name = "OUT.wwz")]
+    pub output: PathBuf,
+
+    /// Which members to deflate: `never` (all stored), `auto` (text-like
+    /// members that shrink by at least 10%), `always` (every non-empty file).
+    #[arg(long, value_enum, default_value = "never", value_name = "WHEN")]
+    pub deflate: Deflate,
+
+    /// Alignment of stored members' data: a power of two up to 65536, or
+    /// `auto`: 4096 for members of 64 KiB or more, 4 for smaller ones.
+    #[arg(long, default_value = "auto", value_parser = parse_align, value_name = "N")]
+    pub align: Align,
+
+    /// Give every member this time (Unix seconds) instead of its file's mtime.
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECS")]
+    pub mtime: Option<i64>,
+
+    /// No progress bar and no summary line (warnings and errors still print).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deflate {
+    Never,
+    Auto,
+    Always,
+}
+
+/// The alignment of stored members' data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// [`AUTO_PAGE`] for members of [`AUTO_LARGE`] bytes or more, else [`AUTO_SMALL`].
+    Auto,
+    Fixed(u32),
+}
+
+impl Align {
+    /// The alignment of a stored member named `name` with `size` bytes.
+    pub fn for_member(self, name: &[u8], size: u64) -> u32 {
+        match self {
+            Align::Auto if size >= AUTO_LARGE || is_resync_point(name) => AUTO_PAGE,
+            Align::Auto => AUTO_SMALL,
+            Align::Fixed(n) => n,
+        }
+    }
+}
+
+/// Whether `--align auto` page-aligns this member to resynchronise offsets
+/// (see [`RESYNC_EVERY`]). FNV-1a: fixed forever, unlike std's hasher.
+pub fn is_resync_point(name: &[u8]) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h % RESYNC_EVERY == 0
+}
+
+/// Parses `--align`: `auto` or a power of two from 1 to 65536.
+pub fn parse_align(s: &str) -> Result<Align, String> {
+    if s == "auto" {
+        return Ok(Align::Auto);
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n.is_power_of_two() && n <= MAX_ALIGN => Ok(Align::Fixed(n)),
+        _ => Err(format!(
+            "expected `auto` or a power of two from 1 to {MAX_ALIGN}"
+        )),
+    }
+}
+
+/// One thing to pack, found by the walk.
+struct Item {
+    /// The member name: `/`-separated, directories end in `/`.
+    name: String,
+    path: PathBuf,
+    /// For directories, their mtime (files are stat'ed when opened).
+    dir_mtime: Option<i64>,
+}
+
+/// What a pack did, for the summary line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Summary {
+    pub files: u64,
+    pub dirs: u64,
+    pub deflated: u64,
+    /// Uncompressed bytes of all files.
+    pub bytes: u64,
+    pub archive_bytes: u64,
+}
+
+pub fn run(args: &PackArgs) -> ExitCode {
+    let start = Instant::now();
+    match pack(args) {
+        Ok(s) => {
+            if !args.quiet {
+                eprintln!(
+                    "wwz pack: {}: {} members ({} files, {} directories, {} deflated), \
+                     {} bytes of data, {} bytes written, {:.2} s",
+                    args.output.display(),
+                    s.files + s.dirs,
+                    s.files,
+                    s.dirs,
+                    s.deflated,
+                    s.bytes,
+                    s.archive_bytes,
+                    start.elapsed().as_secs_f64()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Packs `args.dir` into `args.output`.
+pub fn pack(args: &PackArgs) -> Result<Summary, Error> {
+    let root = &args.dir;
+    let root_meta = fs::metadata(root).map_err(Error::io(root, "read"))?;
+    if !root_meta.is_dir() {
+        return Err(Error::input(root, "not a directory"));
+    }
+    let mut out = Output::create(&args.output)?;
+    // Never pack the archive into itself, old or new.
+    let mut exclude = Vec::new();
+    for p in [out.tmp_path(), out.dest()] {
+        if let Ok(m) = fs::metadata(p) {
+            exclude.push((m.dev(), m.ino()));
+        }
+    }
+    let mut items = Vec::new();
+    let mut ancestors = vec![(root_meta.dev(), root_meta.ino())];
+    walk(root, "", &mut ancestors, &mut items, args.mtime)?;
+
+    let progress = (!args.quiet && items.len() >= PROGRESS_MIN && std::io::stderr().is_terminal())
+        .then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(items.len() as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} members, {msg} ({elapsed})",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+
+    let file = out
+        .take_file()
+        .ok_or_else(|| Error::input(&args.output, "output already taken"))?;
+    let mut w = Writer::new(file, out.tmp_path());
+    let mut summary = Summary::default();
+    let mut scratch = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(bar) = &progress {
+            bar.set_position(i as u64);
+            if i % 256 == 0 {
+                bar.set_message(format!("{} MB", summary.bytes >> 20));
+            }
+        }
+        match item.dir_mtime {
+            Some(mtime) => {
+                add_dir(&mut w, item, mtime, args.align)?;
+                summary.dirs += 1;
+            }
+            None => {
+                if add_file(&mut w, item, args, &exclude, &mut scratch, &mut summary)? {
+                    summary.files += 1;
+                }
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    summary.archive_bytes = w.position();
+    let file = w.finish(b"")?;
+    summary.archive_bytes = file
+        .metadata()
+        .map(|m| m.len())
+        .unwrap_or(summary.archive_bytes);
+    out.commit(file)?;
+    Ok(summary)
+}
+
+/// Appends the entries under `dir` (member names starting with `prefix`) in sorted order.
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    ancestors: &mut Vec<(u64, u64)>,
+    items: &mut Vec<Item>,
+    mtime: Option<i64>,
+) -> Result<(), Error> {
+    let mut entries = Vec::new();
+    for e in fs::read_dir(dir).map_err(Error::io(dir, "read directory"))? {
+        let e = e.map_err(Error::io(dir, "read directory"))?;
+        let ft = e.file_type().map_err(Error::io(&e.path(), "stat"))?;
+        entries.push((e.file_name(), ft));
+    }
+    entries.sort_unstable_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+    for (file_name, mut ft) in entries {
+        let path = dir.join(&file_name);
+        let Some(name) = file_name.to_str() else {
+            return Err(Error::input(&path, "file name is not UTF-8"));
+        };
+        let member = format!("{prefix}{name}");
+        if let Some(problem) = check::name_problem(member.as_bytes()) {
+            return Err(Error::input(
+                &path,
+                format!("cannot be a member: {problem}"),
+            ));
+        }
+        let mut meta = None;
+        if ft.is_symlink() {
+            // Followed: the link's target is packed under the link's name.
+            let m = fs::metadata(&path).map_err(|e| {
+                Error::input(&path, format!("symbolic link cannot be followed: {e}"))
+            })?;
+            ft = m.file_type();
+            meta = Some(m);
+        }
+        if ft.is_dir() {
+            let m = match meta {
+                Some(m) => m,
+                None => fs::metadata(&path).map_err(Error::io(&path, "stat"))?,
+            };
+            let id = (m.dev(), m.ino());
+            if ancestors.contains(&id) {
+                return Err(Error::input(&path, "symbolic link loop"));
+            }
+            let member = member + "/";
+            items.push(Item {
+                name: member.clone(),
+                path: path.clone(),
+                dir_mtime: Some(mtime.unwrap_or(m.mtime())),
+            });
+            ancestors.push(id);
+            walk(&path, &member, ancestors, items, mtime)?;
+            ancestors.pop();
+        } else if ft.is_file() {
+            items.push(Item {
+                name: member,
+                path,
+                dir_mtime: None,
+            });
+        } else {
+            let kind = if ft.is_socket() {
+                "socket"
+            } else if ft.is_fifo() {
+                "FIFO"
+            } else if ft.is_block_device() || ft.is_char_device() {
+                "device"
+            } else {
+                "special file"
+            };
+            eprintln!(
+                "wwz pack: {}: skipped: a {kind} cannot be packed",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The UT extra field (APPNOTE 4.6.x, Info-ZIP "extended timestamp") with the mtime only.
+fn ut_field(mtime: i64) -> [u8; 9] {
+    let t = mtime.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+    let [a, b, c, d] = t.to_le_bytes();
+    [0x55, 0x54, 5, 0, 1, a, b, c, d]
+}
+
+fn base_member<'a>(name: &'a str, mtime: i64, ut: &'a [u8; 9], mode: u32) -> Member<'a> {
+    let (dos_date, dos_time) = format::unix_to_dos(mtime);
+    Member {
+        name: name.as_bytes(),
+        flags: FLAG_UTF8,
+        method: METHOD_STORED,
+        dos_date,
+        dos_time,
+        crc32: 0,
+        compressed_size: 0,
+        size: 0,
+        made_by: MADE_BY,
+        version_needed: VERSION_NEEDED,
+        internal_attrs: 0,
+        external_attrs: mode << 16,
+        local_extra: ut,
+        central_extra: ut,
+        comment: &[],
+        align: None,
+    }
+}
+
+fn add_dir(w: &mut Writer, item: &Item, mtime: i64, align: Align) -> Result<(), Error> {
+    let ut = ut_field(mtime);
+    let mut m = base_member(&item.name, mtime, &ut, 0o040_755);
+    // MS-DOS directory attribute, as Info-ZIP sets it.
+    m.external_attrs |= 0x10;
+    m.align = Some(align.for_member(item.name.as_bytes(), 0));
+    let at = w.begin(&m)?;
+    w.end(&m, at)
+}
+
+/// Adds one file; false if it was skipped (the output itself).
+fn add_file(
+    w: &mut Writer,
+    item: &Item,
+    args: &PackArgs,
+    exclude: &[(u64, u64)],
+    scratch: &mut Vec<u8>,
+    summary: &mut Summary,
+) -> Result<bool, Error> {
+    let path = &item.path;
+    let mut f = File::open(path).map_err(Error::io(path, "open"))?;
+    let meta = f.metadata().map_err(Error::io(path, "stat"))?;
+    if !meta.is_file() {
+        return Err(Error::input(
+            path,
+            "changed into a non-regular file while packing",
+        ));
+    }
+    if exclude.contains(&(meta.dev(), meta.ino())) {
+        return Ok(false);
+    }
+    let size = meta.len();
+    let mtime = args.mtime.unwrap_or(meta.mtime());
+    let perm = if meta.mode() & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    };
+    let ut = ut_field(mtime);
+    let mut m = base_member(&item.name, mtime, &ut, 0o100_000 | perm);
+    m.size = size;
+    summary.bytes += size;
+
+    if deflate_candidate(args.deflate, &item.name, size) {
+        scratch.clear();
+        scratch.reserve(size as usize);
+        (&mut f)
+            .take(size)
+            .read_to_end(scratch)
+            .map_err(Error::io(path, "read"))?;
+        if scratch.len() as u64 != size {
+            return Err(Error::input(path, "file shrank while being read"));
+        }
+        m.crc32 = crc32fast::hash(scratch);
+        let looks_binary = args.deflate == Deflate::Auto
+            && !crate::http::mime::media_type(&item.name).is_some_and(|(_, text)| text)
+            && scratch.iter().take(8192).any(|&b| b == 0);
+        if !looks_binary {
+            let deflated = deflate(scratch).map_err(Error::io(path, "compress"))?;
+            let saves = (deflated.len() as u64).saturating_mul(10) <= size.saturating_mul(9);
+            if args.deflate == Deflate::Always || saves {
+                m.method = METHOD_DEFLATED;
+                m.compressed_size = deflated.len() as u64;
+                let at = w.begin(&m)?;
+                w.write(&deflated)?;
+                w.end(&m, at)?;
+                summary.deflated += 1;
+                return Ok(true);
+            }
+        }
+        m.compressed_size = size;
+        m.align = Some(args.align.for_member(item.name.as_bytes(), size));
+        let at = w.begin(&m)?;
+        w.write(scratch)?;
+        w.end(&m, at)?;
+        return Ok(true);
+    }
+
+    m.compressed_size = size;
+    m.align = Some(args.align.for_member(item.name.as_bytes(), size));
+    let at = w.begin(&m)?;
+    m.crc32 = w.fill_from(&mut f, size, path)?;
+    w.end(&m, at)?;
+    Ok(true)
+}
+
+/// Whether a member is worth trying to deflate: `auto` tries text-like names
+/// (by extension) and names without a known type (then sniffed for NUL bytes).
+fn deflate_candidate(mode: Deflate, name: &str, size: u64) -> bool {
+    if size == 0 || size > DEFLATE_MAX {
+        return false;
+    }
+    match mode {
+        Deflate::Never => false,
+        Deflate::Always => true,
+        Deflate::Auto => match crate::http::mime::media_type(name) {
+            Some((mime, text)) => text || mime == "application/octet-stream",
+            None => true,
+        },
+    }
+}
+
+fn deflate(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(data.len() / 2 + 64),
+        flate2::Compression::default(),
+    );
+    enc.write_all(data)?;
+    enc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn align_values() {
+        assert_eq!(parse_align("auto"), Ok(Align::Auto));
+        assert_eq!(parse_align("1"), Ok(Align::Fixed(1)));
+        assert_eq!(parse_align("65536"), Ok(Align::Fixed(65_536)));
+        for bad in ["0", "3", "131072", "-4", "x", ""] {
+            assert!(parse_align(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Align::Auto.for_member(b"a", 0), AUTO_SMALL);
+        assert_eq!(Align::Auto.for_member(b"a", AUTO_LARGE), AUTO_PAGE);
+        assert_eq!(Align::Fixed(8).for_member(b"a", AUTO_LARGE), 8);
+        // About one name in RESYNC_EVERY is a resynchronisation point.
+        let n = (0..100_000)
+            .filter(|i| is_resync_point(format!("d/f{i}.txt").as_bytes()))
+            .count();
+        assert!((250..650).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn ut_clamps() {
+        assert_eq!(ut_field(1 << 40)[5..], i32::MAX.to_le_bytes());
+        assert_eq!(ut_field(0x0102_0304)[5..], [4, 3, 2, 1]);
+    }
+}
