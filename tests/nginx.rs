@@ -290,3 +290,164 @@ fn nginx_without_keep_conn() {
 fn nginx_with_keep_conn_and_upstream_keepalive() {
     through_nginx(true);
 }
+
+/// `curl -s -i` with extra arguments (headers, --compressed, -r).
+fn fetch_with(port: u16, path: &str, args: &[&str]) -> HttpResponse {
+    let out = Command::new(curl())
+        .args(["-s", "-S", "--path-as-is", "--max-time", "5", "-i"])
+        .args(args)
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {path} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_http(&out.stdout)
+}
+
+/// Python's zipfile with ZIP_DEFLATED (DOS times only, no directory entries).
+fn python_zip_deflated(src: &Path, out: &Path) {
+    let status = Command::new(require_tool("python3", "python3"))
+        .arg("-c")
+        .arg(
+            "import os, sys, zipfile\n\
+             src, out = sys.argv[1], sys.argv[2]\n\
+             with zipfile.ZipFile(out, 'w', compression=zipfile.ZIP_DEFLATED) as z:\n\
+             \x20   for d, ds, fs in os.walk(src):\n\
+             \x20       for f in sorted(fs):\n\
+             \x20           p = os.path.join(d, f)\n\
+             \x20           z.write(p, os.path.relpath(p, src))\n",
+        )
+        .arg(src)
+        .arg(out)
+        .status()
+        .expect("run python3");
+    assert!(status.success());
+}
+
+/// Revalidation, ranges and compressed members as a browser or curl sees
+/// them through nginx (which applies neither 304 nor Range to FastCGI
+/// responses itself), for archives from Info-ZIP `zip -r` (deflated, UT
+/// times) and Python's zipfile (deflated, DOS times).
+#[test]
+fn http_semantics_through_nginx() {
+    let site = Site::new();
+    python_zip_deflated(&site.src, &site.docroot.join("pydeflated.wwz"));
+    let wwz = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &wwz.addr else {
+        unreachable!()
+    };
+    let nginx = start_nginx(&site, sock, true);
+    let _diag = Diagnostics(vec![
+        ("nginx error log", nginx.error_log.clone()),
+        ("wwz stderr", wwz.proc.stderr_path.clone()),
+    ]);
+    let port = nginx.port;
+    let log = site.file("logs/build.txt");
+
+    // 304 on revalidation, by ETag and by date.
+    let first = fetch(port, "/site.wwz/logs/build.txt", false);
+    assert_eq!(first.status, 200);
+    let etag = first.header("ETag").to_owned();
+    let again = fetch_with(
+        port,
+        "/site.wwz/logs/build.txt",
+        &["-H", &format!("If-None-Match: {etag}")],
+    );
+    assert_eq!(again.status, 304, "{again:?}");
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("ETag"), etag);
+    let since = fetch_with(
+        port,
+        "/site.wwz/logs/build.txt",
+        &["-H", &format!("If-Modified-Since: {SAMPLE_MTIME_HTTP}")],
+    );
+    assert_eq!(since.status, 304, "{since:?}");
+
+    // 206 for a range, and 416 past the end.
+    let part = fetch_with(port, "/site.wwz/logs/build.txt", &["-r", "100-199"]);
+    assert_eq!(part.status, 206, "{part:?}");
+    assert_eq!(
+        part.header("Content-Range"),
+        format!("bytes 100-199/{}", log.len())
+    );
+    assert_eq!(part.body, &log[100..200]);
+    let past = fetch_with(port, "/site.wwz/logs/build.txt", &["-r", "99999-"]);
+    assert_eq!(past.status, 416, "{past:?}");
+
+    for archive in ["deflated.wwz", "pydeflated.wwz"] {
+        for (rel, content) in &site.files {
+            let path = format!("/{archive}/{}", url_encode_path(rel));
+            // gzip passthrough, decoded by curl.
+            let gz = fetch_with(port, &path, &["--compressed"]);
+            assert_eq!(gz.status, 200, "{path}: {gz:?}");
+            assert_eq!(&gz.body, content, "{path}: gunzipped body differs");
+            // Without Accept-Encoding: inflated by wwz.
+            let plain = fetch(port, &path, false);
+            assert_eq!(&plain.body, content, "{path}: inflated body differs");
+            assert!(plain.opt_header("Content-Encoding").is_none());
+        }
+        // The raw gzip body passes gzip -t.
+        let raw = fetch_with(
+            port,
+            &format!("/{archive}/data/blob.bin"),
+            &["-H", "Accept-Encoding: gzip"],
+        );
+        assert_eq!(raw.header("Content-Encoding"), "gzip");
+        assert_eq!(raw.header("Vary"), "Accept-Encoding");
+        let gz_path = site.path(&format!("{archive}.blob.gz"));
+        std::fs::write(&gz_path, &raw.body).unwrap();
+        let test = Command::new(require_tool("gzip", "gzip"))
+            .arg("-t")
+            .arg(&gz_path)
+            .status()
+            .unwrap();
+        assert!(
+            test.success(),
+            "gzip -t rejects the passthrough body of {archive}"
+        );
+        // A range of a deflated member is a range of its bytes.
+        let part = fetch_with(
+            port,
+            &format!("/{archive}/logs/build.txt"),
+            &["-r", "10-19"],
+        );
+        assert_eq!(part.status, 206);
+        assert_eq!(part.body, &log[10..20]);
+    }
+
+    // Browsing a CI-style archive: deflated logs in nested directories, no index.html.
+    let ci_src = site.path("ci");
+    for job in ["job-1", "job-2"] {
+        std::fs::create_dir_all(ci_src.join("logs").join(job)).unwrap();
+        std::fs::write(
+            ci_src.join("logs").join(job).join("build.log"),
+            log_text(20_000),
+        )
+        .unwrap();
+    }
+    zip_deflated(&ci_src, &site.docroot.join("ci.wwz"));
+    let root = fetch(port, "/ci.wwz", false);
+    assert_eq!(root.status, 301);
+    let listing = fetch(port, "/ci.wwz/", false);
+    let html = String::from_utf8_lossy(&listing.body);
+    assert!(html.contains("href=\"./logs/\""), "{html}");
+    let logs = fetch(port, "/ci.wwz/logs/", false);
+    assert!(String::from_utf8_lossy(&logs.body).contains("href=\"./job-2/\""));
+    let job = fetch(port, "/ci.wwz/logs/job-2/", false);
+    assert!(String::from_utf8_lossy(&job.body).contains("href=\"./build.log\""));
+    let log = fetch_with(port, "/ci.wwz/logs/job-2/build.log", &["--compressed"]);
+    assert_eq!(log.body, log_text(20_000));
+    let tag = log.header("ETag").to_owned();
+    let revalidated = fetch_with(
+        port,
+        "/ci.wwz/logs/job-2/build.log",
+        &["--compressed", "-H", &format!("If-None-Match: {tag}")],
+    );
+    assert_eq!(revalidated.status, 304);
+    let tail = fetch_with(port, "/ci.wwz/logs/job-2/build.log", &["-r", "-100"]);
+    assert_eq!(tail.status, 206);
+    assert_eq!(tail.body, &log_text(20_000)[20_000 - 100..]);
+}
