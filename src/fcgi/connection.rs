@@ -65,11 +65,11 @@ impl From<io::Error> for ConnError {
 }
 
 /// A params block received whole, as the core's request.
-struct FcgiParams<'a>(&'a [u8]);
+struct FcgiParams<'a>(params::Indexed<'a>);
 
 impl Params for FcgiParams<'_> {
     fn param(&self, name: &str) -> Option<&[u8]> {
-        params::find(self.0, name)
+        self.0.get(name)
     }
 }
 
@@ -361,8 +361,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let Some(active) = self.active.take() else {
             return Ok(true);
         };
-        params::validate(&self.params).map_err(|e| ConnError::Protocol(e.to_string()))?;
-        let resp = svc.respond(&FcgiParams(&self.params));
+        let params =
+            params::Indexed::new(&self.params).map_err(|e| ConnError::Protocol(e.to_string()))?;
+        let resp = svc.respond(&FcgiParams(params));
         self.tx.clear();
         self.tx.response(active.id, &resp);
         let archive = match &resp.body {

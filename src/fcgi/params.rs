@@ -75,6 +75,60 @@ pub fn find<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v)
 }
 
+/// The parameters the core asks for, found in one pass over the block so a
+/// request costs one decode, not one scan per lookup.
+const KNOWN: [&str; 16] = [
+    "REQUEST_METHOD",
+    "DOCUMENT_ROOT",
+    "SCRIPT_FILENAME",
+    "PATH_INFO",
+    "REQUEST_URI",
+    "DOCUMENT_URI",
+    "SCRIPT_NAME",
+    "QUERY_STRING",
+    "HTTP_RANGE",
+    "HTTP_IF_RANGE",
+    "HTTP_ACCEPT_ENCODING",
+    "HTTP_ACCEPT",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+];
+
+fn slot(name: &[u8]) -> Option<usize> {
+    KNOWN.iter().position(|k| k.as_bytes() == name)
+}
+
+/// A whole, validated params block with the common names indexed.
+#[derive(Debug, Clone)]
+pub struct Indexed<'a> {
+    block: &'a [u8],
+    known: [Option<&'a [u8]>; KNOWN.len()],
+}
+
+impl<'a> Indexed<'a> {
+    /// Decodes `block` once; an error if any pair is malformed. The first
+    /// occurrence of a name wins, as in [`find`].
+    pub fn new(block: &'a [u8]) -> Result<Indexed<'a>, ParamsError> {
+        let mut known = [None; KNOWN.len()];
+        for pair in pairs(block) {
+            let (name, value) = pair?;
+            if let Some(slot) = known.get_mut(slot(name).unwrap_or(usize::MAX)) {
+                slot.get_or_insert(value);
+            }
+        }
+        Ok(Indexed { block, known })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        match slot(name.as_bytes()) {
+            Some(i) => self.known.get(i).copied().flatten(),
+            None => find(self.block, name),
+        }
+    }
+}
+
 fn push_len(out: &mut Vec<u8>, len: usize) {
     if len < 0x80 {
         out.push(len as u8);
@@ -122,6 +176,27 @@ mod tests {
         assert_eq!(find(&out, "QUERY_STRING"), Some(&b""[..]));
         assert_eq!(find(&out, "REQUEST_METHOD"), Some(&b"GET"[..]));
         assert_eq!(find(&out, "PATH_INFO"), None);
+    }
+
+    #[test]
+    fn indexed_lookups_agree_with_find() {
+        let mut out = Vec::new();
+        push_pair(&mut out, b"REQUEST_METHOD", b"GET");
+        push_pair(&mut out, b"HTTP_X_CUSTOM", b"1");
+        push_pair(&mut out, b"REQUEST_METHOD", b"POST");
+        push_pair(&mut out, b"HTTP_RANGE", b"");
+        let idx = Indexed::new(&out).unwrap();
+        for name in [
+            "REQUEST_METHOD",
+            "HTTP_X_CUSTOM",
+            "HTTP_RANGE",
+            "PATH_INFO",
+            "NOPE",
+        ] {
+            assert_eq!(idx.get(name), find(&out, name), "{name}");
+        }
+        assert_eq!(idx.get("REQUEST_METHOD"), Some(&b"GET"[..]));
+        assert!(Indexed::new(&out[..out.len() - 1]).is_err());
     }
 
     #[test]

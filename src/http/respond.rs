@@ -275,7 +275,21 @@ fn member_response<P: Params + ?Sized>(
         mtime: entry.mtime(),
         gzip: repr == Repr::Gzip,
     };
-    let etag_text = etag.to_string();
+    // Formatted only when a precondition compares it: the common request needs no allocation.
+    let if_range = req.param("HTTP_IF_RANGE");
+    let conditions = Conditions {
+        if_match: req.param("HTTP_IF_MATCH"),
+        if_none_match: req.param("HTTP_IF_NONE_MATCH"),
+        if_modified_since: req.param("HTTP_IF_MODIFIED_SINCE"),
+        if_unmodified_since: req.param("HTTP_IF_UNMODIFIED_SINCE"),
+    };
+    let compares_tags =
+        conditions.if_match.is_some() || conditions.if_none_match.is_some() || if_range.is_some();
+    let etag_text = if compares_tags {
+        etag.to_string()
+    } else {
+        String::new()
+    };
     let validators = Validators {
         etag: &etag_text,
         last_modified: archive.member_mtime(entry),
@@ -287,12 +301,6 @@ fn member_response<P: Params + ?Sized>(
         cache_control: Some(ctx.cache_control),
         vary,
         ..Response::new(200)
-    };
-    let conditions = Conditions {
-        if_match: req.param("HTTP_IF_MATCH"),
-        if_none_match: req.param("HTTP_IF_NONE_MATCH"),
-        if_modified_since: req.param("HTTP_IF_MODIFIED_SINCE"),
-        if_unmodified_since: req.param("HTTP_IF_UNMODIFIED_SINCE"),
     };
     match conditional::evaluate(&conditions, &validators) {
         Outcome::Proceed => {}
@@ -318,11 +326,7 @@ fn member_response<P: Params + ?Sized>(
     let size = entry.size();
     let ranges = match range_header {
         // Ranges apply to GET only (HEAD answers as GET would, so it is included).
-        Some(h)
-            if req
-                .param("HTTP_IF_RANGE")
-                .is_none_or(|v| conditional::if_range_holds(v, &validators)) =>
-        {
+        Some(h) if if_range.is_none_or(|v| conditional::if_range_holds(v, &validators)) => {
             range::resolve(h, size)
         }
         _ => Ranges::Whole,

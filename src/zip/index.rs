@@ -304,11 +304,16 @@ impl Index {
             ..
         } = self;
         let name_of = |i: u32| name_of(entries, names, i);
-        match table.find_mut(hash, |&i| name_of(i) == h.name) {
-            // Duplicate names: the later entry wins, as in Python's zipfile and Go's archive/zip.
-            Some(slot) => *slot = id,
-            None => {
-                table.insert_unique(hash, id, |&i| hasher.hash_one(name_of(i)));
+        // One probe: a duplicate name replaces the earlier entry (the later one
+        // wins, as in Python's zipfile and Go's archive/zip).
+        match table.entry(
+            hash,
+            |&i| name_of(i) == h.name,
+            |&i| hasher.hash_one(name_of(i)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut slot) => *slot.get_mut() = id,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(id);
             }
         }
         Ok(())
