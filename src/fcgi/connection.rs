@@ -244,6 +244,7 @@ pub async fn serve<S>(
         params: Vec::new(),
         active: None,
         tx: Outgoing::default(),
+        progress: Instant::now(),
     };
     match conn.run(&svc, &limits, shutdown).await {
         Ok(()) => {}
@@ -259,6 +260,8 @@ struct Connection<S> {
     params: Vec<u8>,
     active: Option<Active>,
     tx: Outgoing,
+    /// When the peer last made progress (sent bytes, or took bytes after a wait).
+    progress: Instant,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -276,7 +279,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         tokio::pin!(stop);
         let timer = tokio::time::sleep(limits.idle_timeout);
         tokio::pin!(timer);
-        let mut progress = Instant::now();
+        self.progress = Instant::now();
         loop {
             while let Some((action, used)) = self.next_record(limits)? {
                 self.rbuf.advance(used);
@@ -305,7 +308,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         return self.linger().await;
                     }
                 }
-                progress = Instant::now();
             }
 
             let idle = self.active.is_none() && self.rbuf.is_empty();
@@ -321,7 +323,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     continue;
                 }
                 () = &mut timer => {
-                    let deadline = progress + limits.idle_timeout;
+                    let deadline = self.progress + limits.idle_timeout;
                     if Instant::now() >= deadline {
                         return Err(ConnError::Timeout);
                     }
@@ -329,7 +331,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     continue;
                 }
             };
-            progress = Instant::now();
+            self.progress = Instant::now();
             if n == 0 {
                 if !idle {
                     log::debug(format_args!("peer closed the connection mid-request"));
@@ -465,9 +467,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .await;
             let written = match first {
                 Some(r) => r?,
-                None => timeout(limits.idle_timeout, self.stream.write_vectored(iov))
-                    .await
-                    .map_err(|_| ConnError::Timeout)??,
+                None => {
+                    let n = timeout(limits.idle_timeout, self.stream.write_vectored(iov))
+                        .await
+                        .map_err(|_| ConnError::Timeout)??;
+                    // A slow reader is progress too: don't let the read timer count it as idle.
+                    self.progress = Instant::now();
+                    n
+                }
             };
             if written == 0 {
                 return Err(io::Error::from(io::ErrorKind::WriteZero).into());

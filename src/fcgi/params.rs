@@ -97,6 +97,19 @@ const KNOWN: [&str; 16] = [
 ];
 
 fn slot(name: &[u8]) -> Option<usize> {
+    // Most names a server sends are none of these; the length rules most out at once.
+    const LENGTHS: u32 = {
+        let mut mask = 0u32;
+        let mut i = 0;
+        while i < KNOWN.len() {
+            mask |= 1 << KNOWN[i].len();
+            i += 1;
+        }
+        mask
+    };
+    if name.len() >= 32 || LENGTHS & (1 << name.len()) == 0 {
+        return None;
+    }
     KNOWN.iter().position(|k| k.as_bytes() == name)
 }
 

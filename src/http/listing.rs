@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::zip::format::{days_from_civil, METHOD_STORED};
+use crate::zip::format::{civil_from_days, METHOD_STORED};
 use crate::zip::Child;
 
 /// Where the listing is: the URL path segments of the archive (relative to
@@ -213,19 +213,8 @@ fn human_size(n: u64) -> String {
 
 /// (year, month, day, hour, minute, second) in UTC.
 fn civil(t: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
-    // Inverse of days_from_civil (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    debug_assert_eq!(days_from_civil(year, month, day), days);
+    let (year, month, day) = civil_from_days(t.div_euclid(86_400));
     (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 

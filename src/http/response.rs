@@ -1,7 +1,6 @@
 //! What the core answers, independent of the front that sends it.
 
 use std::borrow::Cow;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -18,15 +17,93 @@ pub struct ETag {
     pub gzip: bool,
 }
 
+impl ETag {
+    /// Appends the quoted tag: `"crc32-size-mtime"` in hex, `-gz` for gzip.
+    pub fn push(&self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        push_hex(out, u64::from(self.crc32), 8);
+        out.push(b'-');
+        push_hex(out, self.size, 1);
+        out.push(b'-');
+        // Two's complement for times before 1970, as `{:x}` prints an i64.
+        push_hex(out, self.mtime as u64, 1);
+        if self.gzip {
+            out.extend_from_slice(b"-gz");
+        }
+        out.push(b'"');
+    }
+}
+
 impl std::fmt::Display for ETag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let gz = if self.gzip { "-gz" } else { "" };
-        write!(
-            f,
-            "\"{:08x}-{:x}-{:x}{gz}\"",
-            self.crc32, self.size, self.mtime
-        )
+        let mut buf = Vec::with_capacity(48);
+        self.push(&mut buf);
+        f.write_str(std::str::from_utf8(&buf).map_err(|_| std::fmt::Error)?)
     }
+}
+
+/// Appends `n` in lower-case hex, at least `width` digits.
+fn push_hex(out: &mut Vec<u8>, n: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [b'0'; 16];
+    let mut i = buf.len();
+    let mut n = n;
+    while n > 0 || buf.len() - i < width {
+        i -= 1;
+        buf[i] = DIGITS[(n & 0xf) as usize];
+        n >>= 4;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `n` in decimal.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7).
+/// Times outside 1970..=9999 are clamped: an archive can claim any time.
+pub fn push_http_date(out: &mut Vec<u8>, t: SystemTime) {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(MAX))
+        .min(MAX);
+    let days = secs / 86_400;
+    let rest = secs % 86_400;
+    let (year, month, day) = crate::zip::format::civil_from_days(days);
+    let two = |out: &mut Vec<u8>, n: i64| {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+    };
+    out.extend_from_slice(DAYS[(days % 7) as usize]);
+    out.extend_from_slice(b", ");
+    two(out, day);
+    out.push(b' ');
+    out.extend_from_slice(MONTHS[(month - 1).clamp(0, 11) as usize]);
+    out.push(b' ');
+    push_u64(out, year as u64);
+    out.push(b' ');
+    two(out, rest / 3600);
+    out.push(b':');
+    two(out, rest % 3600 / 60);
+    out.push(b':');
+    two(out, rest % 60);
+    out.extend_from_slice(b" GMT");
 }
 
 /// The gzip member header (RFC 1952) put before a deflated member's raw bytes:
@@ -181,79 +258,98 @@ impl Response {
     }
 
     /// Writes the CGI response header block (`Status:` first, blank line last).
+    /// Hand-formatted: this runs for every response.
     pub fn write_head(&self, out: &mut Vec<u8>) {
-        // Writing to a Vec cannot fail.
-        let _ = self.try_write_head(out);
-    }
-
-    fn try_write_head(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
-        write!(out, "Status: {} {}\r\n", self.status, reason(self.status))?;
+        let mut line = |name: &[u8], value: &[u8]| {
+            out.extend_from_slice(name);
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        };
+        line(b"Status: ", self.status_line().as_bytes());
         if let Some(mime) = &self.content_type {
-            write!(out, "Content-Type: {mime}\r\n")?;
+            line(b"Content-Type: ", mime.as_bytes());
         }
         if let Some(len) = self.content_length {
-            write!(out, "Content-Length: {len}\r\n")?;
+            out.extend_from_slice(b"Content-Length: ");
+            push_u64(out, len);
+            out.extend_from_slice(b"\r\n");
         }
         match self.content_range {
             Some(ContentRange::Bytes { first, last, total }) => {
-                write!(out, "Content-Range: bytes {first}-{last}/{total}\r\n")?
+                out.extend_from_slice(b"Content-Range: bytes ");
+                push_u64(out, first);
+                out.push(b'-');
+                push_u64(out, last);
+                out.push(b'/');
+                push_u64(out, total);
+                out.extend_from_slice(b"\r\n");
             }
             Some(ContentRange::Unsatisfied { total }) => {
-                write!(out, "Content-Range: bytes */{total}\r\n")?
+                out.extend_from_slice(b"Content-Range: bytes */");
+                push_u64(out, total);
+                out.extend_from_slice(b"\r\n");
             }
             None => {}
         }
+        let mut line = |name: &[u8], value: &[u8]| {
+            out.extend_from_slice(name);
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        };
         if let Some(enc) = self.content_encoding {
-            write!(out, "Content-Encoding: {enc}\r\n")?;
+            line(b"Content-Encoding: ", enc.as_bytes());
         }
         if let Some(cc) = self.cache_control {
-            write!(out, "Cache-Control: {cc}\r\n")?;
+            line(b"Cache-Control: ", cc.as_bytes());
         }
         if let Some(vary) = self.vary {
-            write!(out, "Vary: {vary}\r\n")?;
-        }
-        if let Some(t) = self.last_modified {
-            write!(out, "Last-Modified: {}\r\n", httpdate::HttpDate::from(t))?;
-        }
-        if let Some(etag) = self.etag {
-            write!(out, "ETag: {etag}\r\n")?;
+            line(b"Vary: ", vary.as_bytes());
         }
         if let Some(loc) = &self.location {
-            write!(out, "Location: {loc}\r\n")?;
+            line(b"Location: ", loc.as_bytes());
         }
         if let Some(allow) = self.allow {
-            write!(out, "Allow: {allow}\r\n")?;
+            line(b"Allow: ", allow.as_bytes());
+        }
+        if let Some(t) = self.last_modified {
+            out.extend_from_slice(b"Last-Modified: ");
+            push_http_date(out, t);
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(etag) = self.etag {
+            out.extend_from_slice(b"ETag: ");
+            etag.push(out);
+            out.extend_from_slice(b"\r\n");
         }
         if self.accept_ranges {
             out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
         }
         out.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n\r\n");
-        Ok(())
+    }
+
+    /// `200 OK`, `404 Not Found`, …
+    fn status_line(&self) -> &'static str {
+        match self.status {
+            200 => "200 OK",
+            206 => "206 Partial Content",
+            301 => "301 Moved Permanently",
+            302 => "302 Found",
+            304 => "304 Not Modified",
+            400 => "400 Bad Request",
+            403 => "403 Forbidden",
+            404 => "404 Not Found",
+            405 => "405 Method Not Allowed",
+            412 => "412 Precondition Failed",
+            416 => "416 Range Not Satisfiable",
+            431 => "431 Request Header Fields Too Large",
+            501 => "501 Not Implemented",
+            503 => "503 Service Unavailable",
+            _ => "500 Internal Server Error",
+        }
     }
 }
 
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
-
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        412 => "Precondition Failed",
-        416 => "Range Not Satisfiable",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        _ => "Unknown",
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -269,6 +365,52 @@ mod tests {
             "Status: 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: 10\r\nX-Content-Type-Options: nosniff\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn dates_match_httpdate() {
+        use std::time::Duration;
+        for secs in [
+            0u64,
+            1,
+            86_399,
+            951_782_400,
+            1_704_164_644,
+            4_102_444_800,
+            253_402_300_799,
+        ] {
+            let t = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+            let mut out = Vec::new();
+            push_http_date(&mut out, t);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                httpdate::fmt_http_date(t),
+                "{secs}"
+            );
+        }
+        // Before 1970 and after 9999: clamped, never a panic.
+        let mut out = Vec::new();
+        push_http_date(&mut out, SystemTime::UNIX_EPOCH - Duration::from_secs(1000));
+        assert_eq!(out, b"Thu, 01 Jan 1970 00:00:00 GMT");
+        out.clear();
+        push_http_date(
+            &mut out,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 40),
+        );
+        assert_eq!(out, b"Fri, 31 Dec 9999 23:59:59 GMT");
+    }
+
+    #[test]
+    fn numbers() {
+        let mut out = Vec::new();
+        for n in [0u64, 7, 10, 4096, u64::MAX] {
+            out.clear();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+        out.clear();
+        push_hex(&mut out, 0, 8);
+        assert_eq!(out, b"00000000");
     }
 
     #[test]

@@ -186,44 +186,54 @@ fn normalise(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, usize), RouteError> {
     if !path.starts_with('/') {
         return Err(RouteError::BadPath("path does not start with /"));
     }
-    if path.bytes().any(|b| b == 0) {
-        return Err(RouteError::BadPath("NUL in path"));
-    }
-    if path.contains('\\') {
-        return Err(RouteError::BadPath("backslash in path"));
-    }
-    if path.chars().any(char::is_control) {
-        return Err(RouteError::BadPath("control character in path"));
-    }
-    let mut clean = true;
-    for seg in path.split('/').skip(1) {
-        match seg {
-            ".." => return Err(RouteError::BadPath("'..' segment")),
-            "." => clean = false,
+    let bytes = path.as_bytes();
+    let mut prev = 0u8;
+    for &b in bytes {
+        match b {
+            0 => return Err(RouteError::BadPath("NUL in path")),
+            b'\\' => return Err(RouteError::BadPath("backslash in path")),
+            // C0 controls and DEL; C1 controls (U+0080..U+009F) are C2 80..C2 9F in UTF-8.
+            0x01..=0x1f | 0x7f => return Err(RouteError::BadPath("control character in path")),
+            0x80..=0x9f if prev == 0xc2 => {
+                return Err(RouteError::BadPath("control character in path"))
+            }
             _ => {}
         }
+        prev = b;
     }
-    // An empty segment anywhere but at the very end is a `//` to fold.
-    let body = path.strip_suffix('/').unwrap_or(&path);
-    if body.split('/').skip(1).any(str::is_empty) {
-        clean = false;
+    // One pass over the segments: refuse `..`, note what needs folding (`.`,
+    // and empty segments other than a trailing slash), find the archive.
+    let mut clean = true;
+    let mut archive_end = None;
+    let mut end = 0;
+    let last = bytes.len().saturating_sub(1);
+    for seg in bytes.split(|&b| b == b'/').skip(1) {
+        end += 1 + seg.len();
+        match seg {
+            b".." => return Err(RouteError::BadPath("'..' segment")),
+            b"." => clean = false,
+            b"" if end <= last => clean = false,
+            _ => {}
+        }
+        if archive_end.is_none() && seg.ends_with(ARCHIVE_SUFFIX.as_bytes()) {
+            archive_end = Some(end);
+        }
     }
-    let path = if clean {
-        path
-    } else {
-        let mut out = String::with_capacity(path.len());
-        for seg in path.split('/').filter(|s| !s.is_empty() && *s != ".") {
-            out.push('/');
-            out.push_str(seg);
-        }
-        if path.ends_with('/') || path.ends_with("/.") {
-            out.push('/');
-        }
-        if out.is_empty() {
-            out.push('/');
-        }
-        Cow::Owned(out)
-    };
+    if clean {
+        return match archive_end {
+            Some(end) => Ok((path, end)),
+            None => Err(RouteError::NoArchive),
+        };
+    }
+    let mut out = String::with_capacity(path.len());
+    for seg in path.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        out.push('/');
+        out.push_str(seg);
+    }
+    if path.ends_with('/') || path.ends_with("/.") || out.is_empty() {
+        out.push('/');
+    }
+    let path: Cow<'_, str> = Cow::Owned(out);
     let mut end = 0;
     for seg in path.split('/').skip(1) {
         end += 1 + seg.len();
