@@ -75,6 +75,7 @@ fn extra_type(ext: &str) -> Option<&'static str> {
         ("htm", "text/html"),
         ("xml", "text/xml"),
         ("pdf", "application/pdf"),
+        ("bin", "application/octet-stream"),
         ("log", "text/plain"),
         ("out", "text/plain"),
         ("txt", "text/plain"),
