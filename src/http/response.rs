@@ -180,13 +180,19 @@ impl Response {
         self
     }
 
-    /// Writes the CGI response header block (`Status:` first, blank line last).
+    /// Writes the CGI response header block (blank line last). `Location:`,
+    /// when present, comes before `Status:`: HAProxy's FastCGI parser lets
+    /// whichever of the two comes later set the status, and a `Location`
+    /// after `Status: 301` turned every redirect into a 302.
     pub fn write_head(&self, out: &mut Vec<u8>) {
         // Writing to a Vec cannot fail.
         let _ = self.try_write_head(out);
     }
 
     fn try_write_head(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        if let Some(loc) = &self.location {
+            write!(out, "Location: {loc}\r\n")?;
+        }
         write!(out, "Status: {} {}\r\n", self.status, reason(self.status))?;
         if let Some(mime) = &self.content_type {
             write!(out, "Content-Type: {mime}\r\n")?;
@@ -217,9 +223,6 @@ impl Response {
         }
         if let Some(etag) = self.etag {
             write!(out, "ETag: {etag}\r\n")?;
-        }
-        if let Some(loc) = &self.location {
-            write!(out, "Location: {loc}\r\n")?;
         }
         if let Some(allow) = self.allow {
             write!(out, "Allow: {allow}\r\n")?;
@@ -268,6 +271,23 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "Status: 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: 10\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn location_precedes_status() {
+        // HAProxy (2.6, mux_fcgi) takes the status from the later of
+        // `Status:` and `Location:` (which means 302): Status goes last.
+        let r = Response {
+            location: Some("./x.wwz/".into()),
+            ..Response::new(301)
+        };
+        let mut out = Vec::new();
+        r.write_head(&mut out);
+        let head = String::from_utf8(out).unwrap();
+        assert!(
+            head.starts_with("Location: ./x.wwz/\r\nStatus: 301 Moved Permanently\r\n"),
+            "{head}"
         );
     }
 
