@@ -198,6 +198,10 @@ TypesConfig /dev/null
 LoadModule mpm_event_module {APACHE_MODULES}/mod_mpm_event.so
 LoadModule authz_core_module {APACHE_MODULES}/mod_authz_core.so
 LoadModule mime_module {APACHE_MODULES}/mod_mime.so
+# Debian's default (mods-enabled/deflate.conf): the recipes must hold with it.
+LoadModule filter_module {APACHE_MODULES}/mod_filter.so
+LoadModule deflate_module {APACHE_MODULES}/mod_deflate.so
+AddOutputFilterByType DEFLATE text/html text/plain text/xml text/css text/javascript application/javascript application/json
 DocumentRoot {root}
 {body}
 "#,
@@ -345,8 +349,32 @@ fn check_server(site: &Site, port: u16) {
     assert_eq!(r.header("Content-Length"), "66000");
     assert!(r.body == big[1000..67000]);
 
-    // A deflated member: gzip passed through to a client that takes it ...
+    // A stored text member asked for with gzip accepted: wwz sends it as
+    // it is, and the server must not compress it on its own (Apache's
+    // mod_deflate would change the ETag and lose the 304).
     let text = site.file("logs/big.txt");
+    let r = get(port, "/site.wwz/logs/big.txt", &["--compressed"]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    assert!(
+        r.opt_header("Content-Encoding").is_none(),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.header("Content-Length"), text.len().to_string());
+    assert!(r.body == text);
+    let stored_etag = r.header("ETag").to_owned();
+    let r = get(
+        port,
+        "/site.wwz/logs/big.txt",
+        &[
+            "--compressed",
+            "-H",
+            &format!("If-None-Match: {stored_etag}"),
+        ],
+    );
+    assert_eq!(r.status, 304, "{:?}", r.headers);
+
+    // A deflated member: gzip passed through to a client that takes it ...
     let r = get(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert_eq!(r.header("Content-Encoding"), "gzip");
@@ -467,6 +495,61 @@ fn apache_mod_fcgid_htaccess_wrapper() {
     );
 }
 
+/// What users see when mod_deflate is left on for archives (the recipes
+/// turn it off with `no-gzip`): Apache gzips stored text members itself,
+/// appends `-gzip` to the ETag and drops Content-Length, and a revalidation
+/// with that ETag gets the whole member again (200, not 304). wwz's own gzip
+/// (deflated members) is left alone, never compressed twice.
+#[test]
+fn apache_mod_deflate_without_no_gzip() {
+    let (site, bin) = open_site();
+    let htaccess = recipe("apache-fcgid.htaccess", &[("/usr/local/bin/wwz", s(&bin))]);
+    let without: String = htaccess
+        .lines()
+        .filter(|l| !l.contains("no-gzip"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, htaccess);
+    std::fs::write(site.docroot.join(".htaccess"), without).unwrap();
+    let snippet = site.path("apache-fcgid.conf");
+    std::fs::write(
+        &snippet,
+        recipe("apache-fcgid.conf", &[("/srv/www", s(&site.docroot))]),
+    )
+    .unwrap();
+    let body = format!("Include {}\n{}", s(&snippet), fcgid_dirs(&site));
+    let apache = start_apache(&site, "apache-deflate", &body);
+    let port = apache.port;
+
+    let text = site.file("logs/big.txt");
+    let r = get(port, "/site.wwz/logs/big.txt", &["--compressed"]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    assert_eq!(r.header("Content-Encoding"), "gzip");
+    assert!(r.opt_header("Content-Length").is_none(), "{:?}", r.headers);
+    assert!(r.body == text);
+    let etag = r.header("ETag").to_owned();
+    assert!(etag.ends_with("-gzip\""), "{etag}");
+    let r = get(
+        port,
+        "/site.wwz/logs/big.txt",
+        &["--compressed", "-H", &format!("If-None-Match: {etag}")],
+    );
+    assert_eq!(
+        r.status, 200,
+        "mod_deflate's ETag now revalidates: update docs/servers.md"
+    );
+    assert!(r.body == text);
+
+    // wwz's gzip passes through once; identity clients are unaffected.
+    let r = get(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
+    assert_eq!(r.header("Content-Encoding"), "gzip");
+    assert!(r.header("ETag").ends_with("-gz\""));
+    assert!(r.body == text);
+    let r = get(port, "/site.wwz/logs/big.txt", &[]);
+    assert_eq!(r.header("Content-Length"), text.len().to_string());
+    assert!(r.body == text);
+}
+
 /// The other shared-host style: the binary copied into the docroot as
 /// `wwz.fcgi` (run by the host's `AddHandler fcgid-script .fcgi`) and a
 /// `RewriteRule` in `.htaccess`.
@@ -485,6 +568,7 @@ fn apache_mod_fcgid_htaccess_rewrite_to_dot_fcgi() {
     let body = format!(
         r#"LoadModule fcgid_module {APACHE_MODULES}/mod_fcgid.so
 LoadModule rewrite_module {APACHE_MODULES}/mod_rewrite.so
+LoadModule setenvif_module {APACHE_MODULES}/mod_setenvif.so
 {dirs}<Directory {root}>
     AllowOverride FileInfo
     Options +ExecCGI +FollowSymLinks
@@ -923,4 +1007,32 @@ fn scale_out_haproxy_backend() {
         recipe("haproxy-scale-out.cfg", &subst),
     );
     check_scale_out(&site, server.port, &mut wwz);
+}
+
+/// docs/servers.md quotes every tested recipe whole, so what users copy is
+/// what these tests run.
+#[test]
+fn docs_quote_the_tested_recipes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/servers.md")).unwrap();
+    for name in [
+        "nginx.conf",
+        "nginx-scale-out.conf",
+        "apache-fcgid.conf",
+        "apache-fcgid.htaccess",
+        "apache-fcgid-dotfcgi.htaccess",
+        "apache-proxy-fcgi.conf",
+        "apache-cgi.conf",
+        "apache-cgi.htaccess",
+        "lighttpd.conf",
+        "haproxy.cfg",
+        "haproxy-scale-out.cfg",
+        "Caddyfile",
+    ] {
+        let text = std::fs::read_to_string(root.join("tools/servers").join(name)).unwrap();
+        assert!(
+            docs.contains(text.trim_end()),
+            "docs/servers.md does not quote tools/servers/{name} as it is"
+        );
+    }
 }
