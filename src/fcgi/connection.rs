@@ -540,6 +540,10 @@ fn on_record(
                         rec.request_id
                     )));
                 }
+                log::debug(format_args!(
+                    "request {} while {} is in progress: CANT_MPX_CONN",
+                    rec.request_id, current.id
+                ));
                 record::push_end_request(
                     &mut tx.out,
                     rec.request_id,

@@ -257,14 +257,20 @@ impl Response {
         self
     }
 
-    /// Writes the CGI response header block (`Status:` first, blank line last).
-    /// Hand-formatted: this runs for every response.
+    /// Writes the CGI response header block (blank line last), hand-formatted
+    /// since it runs for every response. `Location:`, when present, comes
+    /// before `Status:`: HAProxy's FastCGI parser lets whichever of the two
+    /// comes later set the status, and a `Location` after `Status: 301`
+    /// turned every redirect into a 302.
     pub fn write_head(&self, out: &mut Vec<u8>) {
         let mut line = |name: &[u8], value: &[u8]| {
             out.extend_from_slice(name);
             out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
         };
+        if let Some(loc) = &self.location {
+            line(b"Location: ", loc.as_bytes());
+        }
         line(b"Status: ", self.status_line().as_bytes());
         if let Some(mime) = &self.content_type {
             line(b"Content-Type: ", mime.as_bytes());
@@ -304,9 +310,6 @@ impl Response {
         }
         if let Some(vary) = self.vary {
             line(b"Vary: ", vary.as_bytes());
-        }
-        if let Some(loc) = &self.location {
-            line(b"Location: ", loc.as_bytes());
         }
         if let Some(allow) = self.allow {
             line(b"Allow: ", allow.as_bytes());
@@ -411,6 +414,23 @@ mod tests {
         out.clear();
         push_hex(&mut out, 0, 8);
         assert_eq!(out, b"00000000");
+    }
+
+    #[test]
+    fn location_precedes_status() {
+        // HAProxy (2.6, mux_fcgi) takes the status from the later of
+        // `Status:` and `Location:` (which means 302): Status goes last.
+        let r = Response {
+            location: Some("./x.wwz/".into()),
+            ..Response::new(301)
+        };
+        let mut out = Vec::new();
+        r.write_head(&mut out);
+        let head = String::from_utf8(out).unwrap();
+        assert!(
+            head.starts_with("Location: ./x.wwz/\r\nStatus: 301 Moved Permanently\r\n"),
+            "{head}"
+        );
     }
 
     #[test]

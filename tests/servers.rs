@@ -1,0 +1,1038 @@
+//! wwz behind every common web server, each configured with the recipe users
+//! are given in `tools/servers/` (read verbatim; only the placeholder paths
+//! `/usr/local/bin/wwz`, `/srv/www`, `/run/wwz…`, `/usr/local/lib/wwz-bin`
+//! and the address `127.0.0.1:8080` are replaced): Apache with mod_fcgid
+//! (two `.htaccess` styles), mod_proxy_fcgi and CGI, lighttpd, HAProxy (also
+//! with `mpxs-conns`), Caddy, and several responders behind one nginx
+//! upstream and one HAProxy backend.
+//!
+//! Every server gets the same checks with curl: each sample file from a
+//! stored and a deflated archive byte for byte (deflated: with and without
+//! `--compressed`), 304 for the ETag just received, Range (206, exact
+//! bytes), Content-Length kept, redirects, 404.
+//!
+//! Each server runs in the foreground in its own process group, with its
+//! config, pid and logs in the test's temp dir, on a free loopback port; on
+//! drop the group gets SIGTERM (then SIGKILL), so children the server
+//! spawned (mod_fcgid's and lighttpd's wwz processes) go too. Its logs are
+//! printed when the test fails.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+// ---------------------------------------------------------------------------
+// Recipes and servers
+// ---------------------------------------------------------------------------
+
+/// `tools/servers/NAME` with the placeholders replaced, in order.
+fn recipe(name: &str, subst: &[(&str, String)]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tools/servers")
+        .join(name);
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    for (from, to) in subst {
+        assert!(text.contains(from), "{name} has no {from:?}");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().expect("UTF-8 temp path").to_owned()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+/// A site Apache's `www-data` can read: the temp dir opened up, a copy of the
+/// binary it can execute.
+fn open_site() -> (Site, PathBuf) {
+    let site = Site::new();
+    chmod(site.dir.path(), 0o755);
+    let bin_dir = site.path("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let bin = bin_dir.join("wwz");
+    std::fs::copy(wwz_bin(), &bin).unwrap();
+    chmod(&bin, 0o755);
+    (site, bin)
+}
+
+/// A web server started by a test: its own process group, logs shown on failure.
+struct Server {
+    proc: Proc,
+    port: u16,
+    logs: Vec<(String, PathBuf)>,
+}
+
+impl Server {
+    fn start(mut cmd: Command, name: &str, dir: &Path, port: u16, logs: &[PathBuf]) -> Server {
+        cmd.process_group(0);
+        let proc = spawn(cmd, name, dir.join(format!("{name}.stderr")));
+        let mut all = vec![(format!("{name} stderr"), proc.stderr_path.clone())];
+        all.extend(
+            logs.iter()
+                .map(|p| (format!("{name} {}", p.display()), p.clone())),
+        );
+        let mut server = Server {
+            proc,
+            port,
+            logs: all,
+        };
+        let addr = Addr::Tcp(([127, 0, 0, 1], port).into());
+        wait_for(&addr, &mut server.proc);
+        server
+    }
+
+    fn log_text(&self) -> String {
+        let mut out = String::new();
+        for (what, path) in &self.logs {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            out.push_str(&format!("--- {what} ---\n{text}\n"));
+        }
+        out
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.log_text());
+        }
+        let pgid = self.proc.child.id() as i32;
+        // SAFETY: kill(2) has no memory-safety preconditions; the group is the
+        // one this test created for the server.
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        if self.proc.wait_exit(Duration::from_secs(5)).is_none() {
+            // SAFETY: as above.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+        // Children of the group (spawned wwz processes) may outlive the leader briefly.
+        let start = Instant::now();
+        // SAFETY: as above; signal 0 only checks whether the group still exists.
+        while unsafe { libc::kill(-pgid, 0) } == 0 && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+}
+
+/// Shows wwz's stderr when a test fails.
+struct ShowOnFailure(Vec<(String, PathBuf)>);
+
+impl Drop for ShowOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for (what, path) in &self.0 {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                eprintln!("--- {what} ---\n{text}");
+            }
+        }
+    }
+}
+
+fn unix_sock(wwz: &Wwz) -> PathBuf {
+    match &wwz.addr {
+        Addr::Unix(p) => p.clone(),
+        Addr::Tcp(_) => unreachable!("started on a unix socket"),
+    }
+}
+
+/// A wwz daemon on a unix socket that `www-data` may connect to.
+fn daemon(site: &Site, extra: &[&str]) -> (Wwz, PathBuf, ShowOnFailure) {
+    let wwz = Wwz::start(site, Transport::Unix, extra);
+    let sock = unix_sock(&wwz);
+    chmod(&sock, 0o666);
+    let show = ShowOnFailure(vec![("wwz stderr".into(), wwz.proc.stderr_path.clone())]);
+    (wwz, sock, show)
+}
+
+// --- Apache ---------------------------------------------------------------
+
+const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
+
+/// Writes a minimal Apache config (event MPM, foreground-friendly paths in
+/// `dir`) around `body`, checks it with `apache2 -t` and starts Apache.
+fn start_apache(site: &Site, name: &str, body: &str) -> Server {
+    let apache = require_tool("apache2", "apache2");
+    assert!(
+        Path::new(APACHE_MODULES).join("mod_mpm_event.so").is_file(),
+        "Apache modules missing in {APACHE_MODULES}: install the Debian package `apache2`"
+    );
+    let dir = site.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    chmod(&dir, 0o755);
+    let port = free_port();
+    let d = s(&dir);
+    let user = if is_root() {
+        "User www-data\nGroup www-data"
+    } else {
+        ""
+    };
+    let conf = format!(
+        r#"ServerRoot {d}
+PidFile {d}/httpd.pid
+ErrorLog {d}/error.log
+LogLevel info
+Listen 127.0.0.1:{port}
+ServerName localhost
+{user}
+DefaultRuntimeDir {d}
+Mutex file:{d}
+TypesConfig /dev/null
+LoadModule mpm_event_module {APACHE_MODULES}/mod_mpm_event.so
+LoadModule authz_core_module {APACHE_MODULES}/mod_authz_core.so
+LoadModule mime_module {APACHE_MODULES}/mod_mime.so
+# Debian's default (mods-enabled/deflate.conf): the recipes must hold with it.
+LoadModule filter_module {APACHE_MODULES}/mod_filter.so
+LoadModule deflate_module {APACHE_MODULES}/mod_deflate.so
+AddOutputFilterByType DEFLATE text/html text/plain text/xml text/css text/javascript application/javascript application/json
+DocumentRoot {root}
+{body}
+"#,
+        root = s(&site.docroot),
+    );
+    let conf_path = dir.join("httpd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let test = Command::new(&apache)
+        .arg("-t")
+        .arg("-f")
+        .arg(&conf_path)
+        .output()
+        .expect("run apache2 -t");
+    assert!(
+        test.status.success(),
+        "apache2 -t rejected the config:\n{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+    let mut cmd = Command::new(&apache);
+    cmd.arg("-f").arg(&conf_path).arg("-DFOREGROUND");
+    Server::start(cmd, "apache2", &dir, port, &[dir.join("error.log")])
+}
+
+/// Places for mod_fcgid's sockets and process table (Debian's defaults are system paths).
+fn fcgid_dirs(site: &Site) -> String {
+    let ipc = site.path("fcgid");
+    std::fs::create_dir_all(&ipc).unwrap();
+    chmod(&ipc, 0o777);
+    format!(
+        "FcgidIPCDir {}\nFcgidProcessTableFile {}\n",
+        s(&ipc),
+        s(&site.path("fcgid_shm"))
+    )
+}
+
+// ---------------------------------------------------------------------------
+// What every server must deliver
+// ---------------------------------------------------------------------------
+
+fn curl() -> PathBuf {
+    require_tool("curl", "curl")
+}
+
+/// `curl -s -i ARGS URL` of one path.
+fn get(port: u16, path: &str, args: &[&str]) -> HttpResponse {
+    let out = Command::new(curl())
+        .args(["-s", "-S", "-i", "--path-as-is", "--max-time", "10"])
+        .args(args)
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?} {path} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_http(&out.stdout)
+}
+
+/// Fetches every sample file of `archive` in one curl run and compares the
+/// bytes with the source.
+fn fetch_all(site: &Site, port: u16, archive: &str, args: &[&str]) {
+    let tag = format!("{}{}", archive.replace(' ', "_"), args.join("_"));
+    let out_dir = site.path(&format!("fetched-{tag}-{port}"));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut cmd = Command::new(curl());
+    cmd.args(["-s", "-S", "--path-as-is", "--max-time", "10"])
+        .args(args)
+        .args(["-w", "%{http_code} %{size_download}\\n"]);
+    for (i, (rel, _)) in site.files.iter().enumerate() {
+        let url = format!(
+            "http://127.0.0.1:{port}/{}/{}",
+            url_encode_path(archive),
+            url_encode_path(rel)
+        );
+        cmd.arg("-o").arg(out_dir.join(i.to_string())).arg(url);
+    }
+    let out = cmd.output().expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), site.files.len(), "{report}");
+    let compressed = args.contains(&"--compressed");
+    for (i, (rel, content)) in site.files.iter().enumerate() {
+        let (code, size) = lines[i].split_once(' ').unwrap();
+        assert_eq!(code, "200", "{archive}/{rel} {args:?}: status");
+        if !compressed {
+            assert_eq!(size, content.len().to_string(), "{archive}/{rel}: size");
+        }
+        // curl writes no file for an empty body.
+        let got = std::fs::read(out_dir.join(i.to_string())).unwrap_or_default();
+        assert!(
+            &got == content,
+            "{archive}/{rel} {args:?}: body differs ({} bytes, want {})",
+            got.len(),
+            content.len()
+        );
+    }
+}
+
+/// The checks every configuration must pass.
+fn check_server(site: &Site, port: u16) {
+    // Every member, stored and deflated (gzip passed through, or inflated by wwz).
+    fetch_all(site, port, "site.wwz", &[]);
+    fetch_all(site, port, "deflated.wwz", &["--compressed"]);
+    fetch_all(site, port, "deflated.wwz", &[]);
+
+    // A stored member: the headers wwz sends, as the server passes them on.
+    let big = site.file("data/blob.bin");
+    let r = get(port, "/site.wwz/data/blob.bin", &[]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    assert_eq!(r.header("Content-Length"), big.len().to_string());
+    assert_eq!(r.header("Last-Modified"), SAMPLE_MTIME_HTTP);
+    assert_eq!(r.header("Accept-Ranges"), "bytes");
+    assert!(
+        r.opt_header("Status").is_none(),
+        "Status leaked: {:?}",
+        r.headers
+    );
+    assert!(r.body == big);
+    let etag = r.header("ETag").to_owned();
+
+    // 304 for the ETag just received, without a body.
+    let r = get(
+        port,
+        "/site.wwz/data/blob.bin",
+        &["-H", &format!("If-None-Match: {etag}")],
+    );
+    assert_eq!(r.status, 304, "{:?}", r.headers);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("ETag"), etag);
+
+    // Range: 206, Content-Range and exactly those bytes.
+    let r = get(port, "/site.wwz/data/blob.bin", &["-r", "1000-66999"]);
+    assert_eq!(r.status, 206, "{:?}", r.headers);
+    assert_eq!(
+        r.header("Content-Range"),
+        format!("bytes 1000-66999/{}", big.len())
+    );
+    assert_eq!(r.header("Content-Length"), "66000");
+    assert!(r.body == big[1000..67000]);
+
+    // A stored text member asked for with gzip accepted: wwz sends it as
+    // it is, and the server must not compress it on its own (Apache's
+    // mod_deflate would change the ETag and lose the 304).
+    let text = site.file("logs/big.txt");
+    let r = get(port, "/site.wwz/logs/big.txt", &["--compressed"]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    assert!(
+        r.opt_header("Content-Encoding").is_none(),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.header("Content-Length"), text.len().to_string());
+    assert!(r.body == text);
+    let stored_etag = r.header("ETag").to_owned();
+    let r = get(
+        port,
+        "/site.wwz/logs/big.txt",
+        &[
+            "--compressed",
+            "-H",
+            &format!("If-None-Match: {stored_etag}"),
+        ],
+    );
+    assert_eq!(r.status, 304, "{:?}", r.headers);
+
+    // A deflated member: gzip passed through to a client that takes it ...
+    let r = get(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    assert_eq!(r.header("Content-Encoding"), "gzip");
+    assert_eq!(r.header("Vary"), "Accept-Encoding");
+    assert!(r.body == text, "gzip body differs");
+    let gz_etag = r.header("ETag").to_owned();
+    assert!(gz_etag.ends_with("-gz\""), "{gz_etag}");
+    let r = get(
+        port,
+        "/deflated.wwz/logs/big.txt",
+        &["--compressed", "-H", &format!("If-None-Match: {gz_etag}")],
+    );
+    assert_eq!(r.status, 304, "{:?}", r.headers);
+    assert!(r.body.is_empty());
+
+    // ... inflated for one that does not, ranges from the uncompressed bytes.
+    let r = get(port, "/deflated.wwz/logs/big.txt", &[]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    assert!(
+        r.opt_header("Content-Encoding").is_none(),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.header("Content-Length"), text.len().to_string());
+    assert!(r.body == text);
+    let plain_etag = r.header("ETag").to_owned();
+    let r = get(
+        port,
+        "/deflated.wwz/logs/big.txt",
+        &["-H", &format!("If-None-Match: {plain_etag}")],
+    );
+    assert_eq!(r.status, 304, "{:?}", r.headers);
+    let r = get(port, "/deflated.wwz/logs/big.txt", &["-r", "70000-70099"]);
+    assert_eq!(r.status, 206, "{:?}", r.headers);
+    assert_eq!(
+        r.header("Content-Range"),
+        format!("bytes 70000-70099/{}", text.len())
+    );
+    assert!(r.body == text[70000..70100]);
+
+    // Percent-encoded names, redirects, directory index, 404.
+    let r = get(port, "/my%20site.wwz/with%20space/a%20file.txt", &[]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    assert_eq!(r.body, site.file("with space/a file.txt"));
+    let r = get(port, "/sub/nested.wwz?x=1", &[]);
+    assert_eq!(r.status, 301, "{:?}", r.headers);
+    assert_eq!(r.header("Location"), "./nested.wwz/?x=1");
+    let r = get(port, "/site.wwz/docs/", &[]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    assert_eq!(r.body, site.file("docs/index.html"));
+    let r = get(port, "/site.wwz/no/such/file.txt", &[]);
+    assert_eq!(r.status, 404, "{:?}", r.headers);
+}
+
+/// Waits (bounded) until the web server holds a connection to `sock` open.
+fn assert_kept_connection(sock: &Path) {
+    let start = Instant::now();
+    while connected_unix_sockets(sock) == 0 {
+        assert!(
+            start.elapsed() < WAIT,
+            "no kept-alive connection to {}",
+            sock.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn assert_no_errors(server: &Server, log: &Path, markers: &[&str]) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    for m in markers {
+        assert!(
+            !text.contains(m),
+            "{m} in the server's log:\n{}",
+            server.log_text()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Apache httpd
+// ---------------------------------------------------------------------------
+
+/// mod_fcgid spawning the binary itself, archives mapped to it by an
+/// `.htaccess` `<FilesMatch>` + `FcgidWrapper` (as a shared host allows with
+/// `AllowOverride FileInfo Options=ExecCGI`).
+#[test]
+fn apache_mod_fcgid_htaccess_wrapper() {
+    let (site, bin) = open_site();
+    let subst = [
+        ("/usr/local/bin/wwz", s(&bin)),
+        ("/srv/www", s(&site.docroot)),
+    ];
+    std::fs::write(
+        site.docroot.join(".htaccess"),
+        recipe("apache-fcgid.htaccess", &subst[..1]),
+    )
+    .unwrap();
+    let snippet = site.path("apache-fcgid.conf");
+    std::fs::write(&snippet, recipe("apache-fcgid.conf", &subst[1..])).unwrap();
+    let body = format!(
+        "Include {}\n{}FcgidInitialEnv WWZ_LOG_LEVEL info\n",
+        s(&snippet),
+        fcgid_dirs(&site)
+    );
+    let apache = start_apache(&site, "apache-fcgid", &body);
+    check_server(&site, apache.port);
+    // The wwz processes were started by mod_fcgid with the socket on fd 0.
+    let log = apache.logs[1].1.clone();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("serving on") && text.contains(&s(&bin)),
+        "no wwz started by mod_fcgid"
+    );
+    assert_no_errors(
+        &apache,
+        &log,
+        &["[fcgid:warn]", "[fcgid:error]", "[core:error]"],
+    );
+}
+
+/// What users see when mod_deflate is left on for archives (the recipes
+/// turn it off with `no-gzip`): Apache gzips stored text members itself,
+/// appends `-gzip` to the ETag and drops Content-Length, and a revalidation
+/// with that ETag gets the whole member again (200, not 304). wwz's own gzip
+/// (deflated members) is left alone, never compressed twice.
+#[test]
+fn apache_mod_deflate_without_no_gzip() {
+    let (site, bin) = open_site();
+    let htaccess = recipe("apache-fcgid.htaccess", &[("/usr/local/bin/wwz", s(&bin))]);
+    let without: String = htaccess
+        .lines()
+        .filter(|l| !l.contains("no-gzip"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, htaccess);
+    std::fs::write(site.docroot.join(".htaccess"), without).unwrap();
+    let snippet = site.path("apache-fcgid.conf");
+    std::fs::write(
+        &snippet,
+        recipe("apache-fcgid.conf", &[("/srv/www", s(&site.docroot))]),
+    )
+    .unwrap();
+    let body = format!("Include {}\n{}", s(&snippet), fcgid_dirs(&site));
+    let apache = start_apache(&site, "apache-deflate", &body);
+    let port = apache.port;
+
+    let text = site.file("logs/big.txt");
+    let r = get(port, "/site.wwz/logs/big.txt", &["--compressed"]);
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    assert_eq!(r.header("Content-Encoding"), "gzip");
+    assert!(r.opt_header("Content-Length").is_none(), "{:?}", r.headers);
+    assert!(r.body == text);
+    let etag = r.header("ETag").to_owned();
+    assert!(etag.ends_with("-gzip\""), "{etag}");
+    let r = get(
+        port,
+        "/site.wwz/logs/big.txt",
+        &["--compressed", "-H", &format!("If-None-Match: {etag}")],
+    );
+    assert_eq!(
+        r.status, 200,
+        "mod_deflate's ETag now revalidates: update docs/servers.md"
+    );
+    assert!(r.body == text);
+
+    // wwz's gzip passes through once; identity clients are unaffected.
+    let r = get(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
+    assert_eq!(r.header("Content-Encoding"), "gzip");
+    assert!(r.header("ETag").ends_with("-gz\""));
+    assert!(r.body == text);
+    let r = get(port, "/site.wwz/logs/big.txt", &[]);
+    assert_eq!(r.header("Content-Length"), text.len().to_string());
+    assert!(r.body == text);
+}
+
+/// The other shared-host style: the binary copied into the docroot as
+/// `wwz.fcgi` (run by the host's `AddHandler fcgid-script .fcgi`) and a
+/// `RewriteRule` in `.htaccess`.
+#[test]
+fn apache_mod_fcgid_htaccess_rewrite_to_dot_fcgi() {
+    let (site, bin) = open_site();
+    let program = site.docroot.join("wwz.fcgi");
+    std::fs::copy(&bin, &program).unwrap();
+    chmod(&program, 0o755);
+    std::fs::write(
+        site.docroot.join(".htaccess"),
+        recipe("apache-fcgid-dotfcgi.htaccess", &[]),
+    )
+    .unwrap();
+    // What such a host's server config looks like.
+    let body = format!(
+        r#"LoadModule fcgid_module {APACHE_MODULES}/mod_fcgid.so
+LoadModule rewrite_module {APACHE_MODULES}/mod_rewrite.so
+LoadModule setenvif_module {APACHE_MODULES}/mod_setenvif.so
+{dirs}<Directory {root}>
+    AllowOverride FileInfo
+    Options +ExecCGI +FollowSymLinks
+    AddHandler fcgid-script .fcgi
+    Require all granted
+</Directory>
+"#,
+        dirs = fcgid_dirs(&site),
+        root = s(&site.docroot),
+    );
+    let apache = start_apache(&site, "apache-fcgid-dotfcgi", &body);
+    check_server(&site, apache.port);
+    let log = apache.logs[1].1.clone();
+    assert_no_errors(
+        &apache,
+        &log,
+        &["[fcgid:warn]", "[fcgid:error]", "[core:error]"],
+    );
+}
+
+/// mod_proxy_fcgi to a wwz daemon with `enablereuse=on`; `ap_trust_cgilike_cl`
+/// keeps wwz's Content-Length (Apache drops it otherwise).
+#[test]
+fn apache_mod_proxy_fcgi_enablereuse() {
+    let (site, _bin) = open_site();
+    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let snippet = site.path("apache-proxy-fcgi.conf");
+    std::fs::write(
+        &snippet,
+        recipe("apache-proxy-fcgi.conf", &[("/run/wwz.sock", s(&sock))]),
+    )
+    .unwrap();
+    let body = format!(
+        "Include {}\n<Directory {}>\n    Require all granted\n</Directory>\n",
+        s(&snippet),
+        s(&site.docroot)
+    );
+    let apache = start_apache(&site, "apache-proxy-fcgi", &body);
+    check_server(&site, apache.port);
+    assert_kept_connection(&sock);
+    let log = apache.logs[1].1.clone();
+    assert_no_errors(
+        &apache,
+        &log,
+        &["[proxy_fcgi:error]", "[proxy:error]", "[core:error]"],
+    );
+}
+
+/// wwz as a CGI program: `ScriptAlias` + `Action` in `.htaccess`, mod_cgid.
+#[test]
+fn apache_cgi_action() {
+    let (site, bin) = open_site();
+    let cgi_dir = bin.parent().unwrap().to_owned();
+    let subst = [
+        ("/usr/local/lib/wwz-bin", s(&cgi_dir)),
+        ("/srv/www", s(&site.docroot)),
+    ];
+    std::fs::write(
+        site.docroot.join(".htaccess"),
+        recipe("apache-cgi.htaccess", &[]),
+    )
+    .unwrap();
+    let snippet = site.path("apache-cgi.conf");
+    std::fs::write(&snippet, recipe("apache-cgi.conf", &subst)).unwrap();
+    let body = format!(
+        "Include {}\nScriptSock {}\n",
+        s(&snippet),
+        s(&site.path("apache-cgi/cgid.sock"))
+    );
+    let apache = start_apache(&site, "apache-cgi", &body);
+    check_server(&site, apache.port);
+    let log = apache.logs[1].1.clone();
+    assert_no_errors(&apache, &log, &["[cgid:error]", "[core:error]"]);
+}
+
+// ---------------------------------------------------------------------------
+// lighttpd, HAProxy, Caddy
+// ---------------------------------------------------------------------------
+
+/// lighttpd mod_fastcgi spawning wwz (`bin-path`, socket on fd 0).
+#[test]
+fn lighttpd_bin_path() {
+    let site = Site::new();
+    let lighttpd = require_tool("lighttpd", "lighttpd");
+    let dir = site.path("lighttpd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let snippet = dir.join("wwz.conf");
+    std::fs::write(
+        &snippet,
+        recipe(
+            "lighttpd.conf",
+            &[
+                ("/usr/local/bin/wwz", wwz_bin().to_owned()),
+                ("/run/wwz", s(&dir.join("wwz"))),
+                (
+                    "WWZ_LOG_LEVEL\" => \"warn",
+                    "WWZ_LOG_LEVEL\" => \"info".into(),
+                ),
+            ],
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let error_log = dir.join("error.log");
+    let conf = format!(
+        "server.document-root = \"{root}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+         server.errorlog = \"{log}\"\ninclude \"{snippet}\"\n",
+        root = s(&site.docroot),
+        log = s(&error_log),
+        snippet = s(&snippet),
+    );
+    let conf_path = dir.join("lighttpd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let test = Command::new(&lighttpd)
+        .arg("-tt")
+        .arg("-f")
+        .arg(&conf_path)
+        .output()
+        .expect("run lighttpd -tt");
+    assert!(
+        test.status.success(),
+        "lighttpd -tt rejected the config:\n{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+    let mut cmd = Command::new(&lighttpd);
+    cmd.arg("-D").arg("-f").arg(&conf_path);
+    let server = Server::start(cmd, "lighttpd", &dir, port, &[error_log]);
+    check_server(&site, server.port);
+    // The spawned wwz logs to lighttpd's stderr.
+    let sock = s(&dir.join("wwz.sock"));
+    assert!(
+        server
+            .log_text()
+            .contains(&format!("serving on unix:{sock}")),
+        "no wwz started by lighttpd"
+    );
+}
+
+fn start_haproxy(site: &Site, name: &str, cfg: String) -> Server {
+    let haproxy = require_tool("haproxy", "haproxy");
+    let dir = site.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("haproxy.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    let test = Command::new(&haproxy)
+        .arg("-c")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .expect("run haproxy -c");
+    assert!(
+        test.status.success(),
+        "haproxy -c rejected the config:\n{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+    let mut cmd = Command::new(&haproxy);
+    cmd.arg("-db").arg("-f").arg(&path);
+    let port = cfg_port(&path);
+    Server::start(cmd, "haproxy", &dir, port, &[])
+}
+
+/// The port a rendered config binds (the `127.0.0.1:PORT` put in for 8080).
+fn cfg_port(path: &Path) -> u16 {
+    let text = std::fs::read_to_string(path).unwrap();
+    let at = text.find("127.0.0.1:").expect("an address in the config") + "127.0.0.1:".len();
+    text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+fn haproxy_cfg(site: &Site, sock: &Path, extra_app_options: &str) -> String {
+    let mut cfg = recipe(
+        "haproxy.cfg",
+        &[
+            ("/srv/www", s(&site.docroot)),
+            ("/run/wwz.sock", s(sock)),
+            ("127.0.0.1:8080", format!("127.0.0.1:{}", free_port())),
+        ],
+    );
+    if !extra_app_options.is_empty() {
+        let anchor = "    option keep-conn\n";
+        assert!(cfg.contains(anchor));
+        cfg = cfg.replace(anchor, &format!("{anchor}{extra_app_options}"));
+    }
+    cfg
+}
+
+/// HAProxy `fcgi-app` with keep-conn: connections to wwz are reused.
+#[test]
+fn haproxy_fcgi_app_keep_conn() {
+    let site = Site::new();
+    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let haproxy = start_haproxy(&site, "haproxy", haproxy_cfg(&site, &sock, ""));
+    check_server(&site, haproxy.port);
+    assert_kept_connection(&sock);
+}
+
+/// Many concurrent requests through `fcgi-app` backends that allow
+/// multiplexing: wwz does not multiplex (FCGI_MPXS_CONNS=0 from GET_VALUES;
+/// CANT_MPX_CONN to a second BEGIN_REQUEST), and every request must still
+/// succeed byte for byte.
+fn haproxy_mpxs(options: &str) {
+    let site = Site::new();
+    let (_wwz, sock, _show) = daemon(&site, &["--log-level", "debug"]);
+    let haproxy = start_haproxy(&site, "haproxy-mpxs", haproxy_cfg(&site, &sock, options));
+    let port = haproxy.port;
+    let out_dir = site.path("mpxs");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut cmd = Command::new(curl());
+    cmd.args([
+        "-s",
+        "-S",
+        "--max-time",
+        "20",
+        "--parallel",
+        "--parallel-max",
+        "32",
+        "-w",
+        "%{http_code}\\n",
+    ]);
+    let members = [
+        "data/blob.bin",
+        "logs/big.txt",
+        "data/exact.bin",
+        "index.html",
+    ];
+    for i in 0..64 {
+        let m = members[i % members.len()];
+        cmd.arg("-o")
+            .arg(out_dir.join(i.to_string()))
+            .arg(format!("http://127.0.0.1:{port}/site.wwz/{m}"));
+    }
+    let out = cmd.output().expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let codes = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(codes.lines().filter(|l| *l == "200").count(), 64, "{codes}");
+    for i in 0..64 {
+        let m = members[i % members.len()];
+        let got = std::fs::read(out_dir.join(i.to_string())).unwrap();
+        assert!(got == site.file(m), "request {i} ({m}): body differs");
+    }
+    check_server(&site, port);
+}
+
+#[test]
+fn haproxy_fcgi_app_mpxs_conns() {
+    haproxy_mpxs("    option mpxs-conns\n");
+}
+
+#[test]
+fn haproxy_fcgi_app_mpxs_conns_with_get_values() {
+    haproxy_mpxs("    option mpxs-conns\n    option get-values\n");
+}
+
+/// Caddy `reverse_proxy` + `transport fastcgi { split .wwz }`, offline.
+#[test]
+fn caddy_fastcgi_transport() {
+    let site = Site::new();
+    let caddy = require_tool("caddy", "caddy");
+    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let dir = site.path("caddy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let path = dir.join("Caddyfile");
+    std::fs::write(
+        &path,
+        recipe(
+            "Caddyfile",
+            &[
+                ("/srv/www", s(&site.docroot)),
+                ("/run/wwz.sock", s(&sock)),
+                ("127.0.0.1:8080", format!("127.0.0.1:{port}")),
+            ],
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(caddy);
+    cmd.args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&path)
+        // Caddy keeps its state under HOME / XDG dirs: keep it in the temp dir.
+        .env("HOME", &dir)
+        .env("XDG_DATA_HOME", &dir)
+        .env("XDG_CONFIG_HOME", &dir);
+    let server = Server::start(cmd, "caddy", &dir, port, &[]);
+    check_server(&site, server.port);
+}
+
+// ---------------------------------------------------------------------------
+// Scale-out
+// ---------------------------------------------------------------------------
+
+/// Three responders, told apart by a Cache-Control extension each sends.
+fn responders(site: &Site) -> Vec<(Wwz, PathBuf, ShowOnFailure)> {
+    (1..=3)
+        .map(|i| {
+            daemon(
+                site,
+                &[
+                    "--cache-control",
+                    &format!("public, max-age=0, must-revalidate, responder={i}"),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn responder_of(r: &HttpResponse) -> String {
+    let cc = r.header("Cache-Control");
+    cc.rsplit("responder=").next().unwrap().to_owned()
+}
+
+/// Requests through the front spread over every responder; with one killed,
+/// the others serve every request.
+fn check_scale_out(site: &Site, port: u16, wwz: &mut [(Wwz, PathBuf, ShowOnFailure)]) {
+    check_server(site, port);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let r = get(port, "/site.wwz/style.css", &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, site.file("style.css"));
+        seen.insert(responder_of(&r));
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["1", "2", "3"],
+        "requests did not reach every responder"
+    );
+
+    let killed = &mut wwz[1].0;
+    killed.proc.child.kill().unwrap();
+    killed.proc.child.wait().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let r = get(port, "/site.wwz/data/blob.bin", &[]);
+        assert_eq!(r.status, 200, "with responder 2 gone: {:?}", r.headers);
+        assert!(r.body == site.file("data/blob.bin"));
+        seen.insert(responder_of(&r));
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["1", "3"]);
+}
+
+#[test]
+fn scale_out_nginx_upstream() {
+    let site = Site::new();
+    let nginx = require_tool("nginx", "nginx");
+    let stock_params = Path::new("/etc/nginx/fastcgi_params");
+    assert!(
+        stock_params.is_file(),
+        "/etc/nginx/fastcgi_params missing: install the Debian package `nginx`"
+    );
+    let mut wwz = responders(&site);
+    let dir = site.path("nginx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(stock_params, dir.join("fastcgi_params")).unwrap();
+    let mut subst = Vec::new();
+    for (i, (_, sock, _)) in wwz.iter().enumerate() {
+        subst.push((
+            ["/run/wwz-1.sock", "/run/wwz-2.sock", "/run/wwz-3.sock"][i],
+            s(sock),
+        ));
+    }
+    let upstream = dir.join("upstream.conf");
+    std::fs::write(&upstream, recipe("nginx-scale-out.conf", &subst)).unwrap();
+    let location = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx.conf");
+    let port = free_port();
+    let d = s(&dir);
+    let conf = format!(
+        r#"daemon off;
+master_process off;
+user root;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    fastcgi_temp_path {d}/fastcgi_temp;
+    proxy_temp_path {d}/proxy_temp;
+    uwsgi_temp_path {d}/uwsgi_temp;
+    scgi_temp_path {d}/scgi_temp;
+    include {upstream};
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        root {root};
+        fastcgi_keep_conn on;
+        include {location};
+    }}
+}}
+"#,
+        upstream = s(&upstream),
+        root = s(&site.docroot),
+        location = s(&location),
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let error_log = dir.join("error.log");
+    let mut cmd = Command::new(nginx);
+    cmd.arg("-e")
+        .arg(&error_log)
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(&conf_path);
+    let server = Server::start(cmd, "nginx", &dir, port, &[error_log]);
+    check_scale_out(&site, server.port, &mut wwz);
+}
+
+#[test]
+fn scale_out_haproxy_backend() {
+    let site = Site::new();
+    let mut wwz = responders(&site);
+    let mut subst = vec![
+        ("/srv/www", s(&site.docroot)),
+        ("127.0.0.1:8080", format!("127.0.0.1:{}", free_port())),
+    ];
+    for (i, (_, sock, _)) in wwz.iter().enumerate() {
+        subst.push((
+            ["/run/wwz-1.sock", "/run/wwz-2.sock", "/run/wwz-3.sock"][i],
+            s(sock),
+        ));
+    }
+    let server = start_haproxy(
+        &site,
+        "haproxy-scale-out",
+        recipe("haproxy-scale-out.cfg", &subst),
+    );
+    check_scale_out(&site, server.port, &mut wwz);
+}
+
+/// docs/servers.md quotes every tested recipe whole, so what users copy is
+/// what these tests run.
+#[test]
+fn docs_quote_the_tested_recipes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/servers.md")).unwrap();
+    for name in [
+        "nginx.conf",
+        "nginx-scale-out.conf",
+        "apache-fcgid.conf",
+        "apache-fcgid.htaccess",
+        "apache-fcgid-dotfcgi.htaccess",
+        "apache-proxy-fcgi.conf",
+        "apache-cgi.conf",
+        "apache-cgi.htaccess",
+        "lighttpd.conf",
+        "haproxy.cfg",
+        "haproxy-scale-out.cfg",
+        "Caddyfile",
+    ] {
+        let text = std::fs::read_to_string(root.join("tools/servers").join(name)).unwrap();
+        assert!(
+            docs.contains(text.trim_end()),
+            "docs/servers.md does not quote tools/servers/{name} as it is"
+        );
+    }
+}
