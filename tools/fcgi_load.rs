@@ -236,6 +236,9 @@ struct Shared {
     stop: Stop,
     deadline: Instant,
     issued: AtomicU64,
+    /// The next request to send, over all connections: `--uri-file` lines are sent in file
+    /// order across the connections (round-robin), so N requests cover N consecutive lines.
+    cursor: AtomicU64,
 }
 
 impl Shared {
@@ -299,9 +302,10 @@ async fn run(opts: &Options) -> (Stats, Duration) {
         stop: opts.stop,
         deadline,
         issued: AtomicU64::new(0),
+        cursor: AtomicU64::new(0),
     });
     let tasks: Vec<_> = (0..opts.connections)
-        .map(|n| tokio::spawn(connection(opts.target.clone(), Arc::clone(&shared), n)))
+        .map(|_| tokio::spawn(connection(opts.target.clone(), Arc::clone(&shared))))
         .collect();
     let mut total = Stats::default();
     for task in tasks {
@@ -314,22 +318,21 @@ async fn run(opts: &Options) -> (Stats, Duration) {
 }
 
 /// Runs one connection until the stop condition; reconnects after an I/O or protocol error.
-async fn connection(target: Target, shared: Arc<Shared>, n: usize) -> Stats {
+async fn connection(target: Target, shared: Arc<Shared>) -> Stats {
     let mut stats = Stats::default();
-    let mut next = n % shared.requests.len();
     let mut rbuf = BytesMut::with_capacity(READ_RESERVE);
     let mut head = Vec::new();
     loop {
         rbuf.clear();
         let result = match &target {
             Target::Unix(path) => match tokio::net::UnixStream::connect(path).await {
-                Ok(s) => drive(s, &shared, &mut next, &mut rbuf, &mut head, &mut stats).await,
+                Ok(s) => drive(s, &shared, &mut rbuf, &mut head, &mut stats).await,
                 Err(e) => Err(Failure::Connect(e)),
             },
             Target::Tcp(addr) => match tokio::net::TcpStream::connect(addr).await {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
-                    drive(s, &shared, &mut next, &mut rbuf, &mut head, &mut stats).await
+                    drive(s, &shared, &mut rbuf, &mut head, &mut stats).await
                 }
                 Err(e) => Err(Failure::Connect(e)),
             },
@@ -356,15 +359,14 @@ enum Failure {
 async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     shared: &Shared,
-    next: &mut usize,
     rbuf: &mut BytesMut,
     head: &mut Vec<u8>,
     stats: &mut Stats,
 ) -> Result<(), Failure> {
     let io_err = |what: &str, e: io::Error| Failure::Stream(format!("{what}: {e}"));
     while shared.go() {
-        let request = &shared.requests[*next];
-        *next = (*next + 1) % shared.requests.len();
+        let at = shared.cursor.fetch_add(1, Ordering::Relaxed) % shared.requests.len() as u64;
+        let request = &shared.requests[at as usize];
         let sent = Instant::now();
         stream
             .write_all(request)
