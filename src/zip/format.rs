@@ -233,10 +233,52 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 /// The two variable lengths of a local header at the start of `b`.
 pub fn local_header_lengths(b: &[u8]) -> Option<(usize, usize)> {
-    if u32_at(b, 0)? != LOCAL_SIG {
-        return None;
+    let h = LocalHeader::parse(b)?;
+    Some((h.name_len, h.extra_len))
+}
+
+/// General purpose flag bit 3: sizes and CRC follow the data in a data
+/// descriptor, and the local header's fields may be zero.
+pub const FLAG_DATA_DESCRIPTOR: u16 = 1 << 3;
+
+/// APPNOTE 4.3.7: the fixed part of a local file header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalHeader {
+    pub flags: u16,
+    pub method: u16,
+    pub compressed_size: u32,
+    pub size: u32,
+    pub name_len: usize,
+    pub extra_len: usize,
+}
+
+impl LocalHeader {
+    /// Parses the 30 fixed bytes at the start of `b`.
+    pub fn parse(b: &[u8]) -> Option<LocalHeader> {
+        if u32_at(b, 0)? != LOCAL_SIG {
+            return None;
+        }
+        Some(LocalHeader {
+            flags: u16_at(b, 6)?,
+            method: u16_at(b, 8)?,
+            compressed_size: u32_at(b, 18)?,
+            size: u32_at(b, 22)?,
+            name_len: usize::from(u16_at(b, 26)?),
+            extra_len: usize::from(u16_at(b, 28)?),
+        })
     }
-    Some((usize::from(u16_at(b, 26)?), usize::from(u16_at(b, 28)?)))
+
+    /// Whether this header tells the same story as the central directory
+    /// about how to read the member: the method always, the sizes unless
+    /// they are deferred to a data descriptor or to a ZIP64 extra field.
+    pub fn agrees_with(&self, method: u16, compressed_size: u64, size: u64) -> bool {
+        let same = |local: u32, central: u64| {
+            local == u32::MAX || u64::from(local) == central
+        };
+        self.method == method
+            && (self.flags & FLAG_DATA_DESCRIPTOR != 0
+                || (same(self.compressed_size, compressed_size) && same(self.size, size)))
+    }
 }
 
 #[cfg(test)]

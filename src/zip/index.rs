@@ -449,9 +449,14 @@ impl Index {
                 io::ErrorKind::UnexpectedEof => DataError::BadLocalHeader,
                 _ => DataError::Io(e),
             })?;
-        let (name_len, extra_len) =
-            format::local_header_lengths(head).ok_or(DataError::BadLocalHeader)?;
+        let local = format::LocalHeader::parse(head).ok_or(DataError::BadLocalHeader)?;
+        let (name_len, extra_len) = (local.name_len, local.extra_len);
         if head.get(format::LOCAL_LEN..) != Some(name) || name_len != name.len() {
+            return Err(DataError::BadLocalHeader);
+        }
+        // Readers that trust the local header would see another member than
+        // the one we describe (method, length): refuse the ambiguity.
+        if !local.agrees_with(entry.method, entry.compressed_size, entry.size) {
             return Err(DataError::BadLocalHeader);
         }
         let offset = entry
@@ -724,6 +729,35 @@ mod tests {
         let kids = index.children(b"d/").unwrap();
         assert_eq!(kids.len(), 10_000);
         assert!(matches!(kids[9_999], Child::File(n, _) if n == b"f09999.log"));
+    }
+
+    /// Hostile archives `local-size-mismatch.wwz` and `local-method-mismatch.wwz`:
+    /// a local header that disagrees with the central directory about sizes or
+    /// method used to be served by the directory's word; now it is refused.
+    #[test]
+    fn local_header_sizes_and_method_must_agree() {
+        let zip = archive(&[("a.txt", b"xyz")]);
+        let size_at = 22; // uncompressed size in the local header
+        let method_at = 8;
+        let mut bad_size = zip.clone();
+        bad_size[size_at] = 9;
+        let mut bad_method = zip.clone();
+        bad_method[method_at] = 8;
+        for bad in [bad_size, bad_method] {
+            let index = Index::build(&bad[..]).unwrap();
+            let e = index.get(b"a.txt").unwrap();
+            assert!(matches!(
+                index.data_offset(e, &bad[..]),
+                Err(DataError::BadLocalHeader)
+            ));
+        }
+        // A data descriptor (flag bit 3) defers the sizes: zeros are fine then.
+        let mut deferred = zip.clone();
+        deferred[6] |= 1 << 3;
+        deferred[18..26].fill(0);
+        let index = Index::build(&deferred[..]).unwrap();
+        let e = index.get(b"a.txt").unwrap();
+        assert!(index.data_offset(e, &deferred[..]).is_ok());
     }
 
     #[test]
