@@ -74,6 +74,12 @@ pub enum IndexError {
     },
     /// The names alone exceed what the index can address.
     TooLarge,
+    /// Two members share bytes: the local header at `second` lies inside the
+    /// member that starts at `first` (the "overlap" zip bombs are made of).
+    OverlappingMembers {
+        first: u64,
+        second: u64,
+    },
 }
 
 impl std::fmt::Display for IndexError {
@@ -104,6 +110,10 @@ impl std::fmt::Display for IndexError {
                 )
             }
             IndexError::TooLarge => f.write_str("central directory too large to index"),
+            IndexError::OverlappingMembers { first, second } => write!(
+                f,
+                "members overlap: the local header at {second} lies inside the member at {first}"
+            ),
         }
     }
 }
@@ -273,6 +283,7 @@ impl Index {
                 found,
             });
         }
+        check_overlaps(&index.entries)?;
         index.entries.shrink_to_fit();
         index.names.shrink_to_fit();
         Ok(index)
@@ -470,6 +481,49 @@ impl Index {
         entry.data_offset.store(offset, Ordering::Relaxed);
         Ok(offset)
     }
+}
+
+/// Refuses archives whose members share bytes. Each member occupies at least
+/// its local header's fixed part, its name and its data; the local extra
+/// field is only known later, so this is the part that can be checked when
+/// opening. Linear when the directory is in file order (every writer's
+/// habit), else one sort of the entry ids.
+fn check_overlaps(entries: &[Entry]) -> Result<(), IndexError> {
+    let start = |e: &Entry| e.local_offset;
+    let min_end = |e: &Entry| {
+        e.local_offset
+            .saturating_add((format::LOCAL_LEN + usize::from(e.name_len)) as u64)
+            .saturating_add(e.compressed_size)
+    };
+    let check = |a: &Entry, b: &Entry| {
+        if start(b) < min_end(a) {
+            Err(IndexError::OverlappingMembers {
+                first: start(a),
+                second: start(b),
+            })
+        } else {
+            Ok(())
+        }
+    };
+    if entries.windows(2).all(|w| match w {
+        [a, b] => start(a) <= start(b),
+        _ => true,
+    }) {
+        for w in entries.windows(2) {
+            if let [a, b] = w {
+                check(a, b)?;
+            }
+        }
+        return Ok(());
+    }
+    let mut order: Vec<&Entry> = entries.iter().collect();
+    order.sort_unstable_by_key(|e| start(e));
+    for w in order.windows(2) {
+        if let [a, b] = w {
+            check(a, b)?;
+        }
+    }
+    Ok(())
 }
 
 fn name_of<'a>(entries: &[Entry], names: &'a [u8], id: u32) -> &'a [u8] {
@@ -729,6 +783,45 @@ mod tests {
         let kids = index.children(b"d/").unwrap();
         assert_eq!(kids.len(), 10_000);
         assert!(matches!(kids[9_999], Child::File(n, _) if n == b"f09999.log"));
+    }
+
+    /// Hostile archive `overlapping.wwz`: a member whose local header and data
+    /// sit inside another member's data (the quoted-overlap zip bomb) used to be
+    /// served; now the archive is refused when opened.
+    #[test]
+    fn overlapping_members_are_refused() {
+        let inner = archive(&[("b.txt", b"inner member")]);
+        // The local header of b.txt plus its data, quoted as a.txt's data.
+        let quoted_len = format::LOCAL_LEN + 5 + 12;
+        let quoted = inner[..quoted_len].to_vec();
+        let mut zip = archive(&[("a.txt", &quoted)]);
+        let index = Index::build(&zip[..]).unwrap();
+        let a = index.get(b"a.txt").unwrap();
+        let a_data = index.data_offset(a, &zip[..]).unwrap();
+        // Append a central directory entry for b.txt pointing into a.txt's data.
+        let eocd_at = zip.len() - format::EOCD_LEN;
+        let cd_at = format::u32_at(&zip, eocd_at + 16).unwrap() as usize;
+        let a_header = zip[cd_at..eocd_at].to_vec();
+        let mut b_header = a_header.clone();
+        b_header.truncate(format::CENTRAL_LEN);
+        b_header[28..30].copy_from_slice(&5u16.to_le_bytes()); // name length
+        b_header[30..34].fill(0); // no extra, no comment
+        b_header[20..24].copy_from_slice(&12u32.to_le_bytes());
+        b_header[24..28].copy_from_slice(&12u32.to_le_bytes());
+        b_header[42..46].copy_from_slice(&(a_data as u32).to_le_bytes());
+        b_header.extend_from_slice(b"b.txt");
+        let mut eocd = zip[eocd_at..].to_vec();
+        zip.truncate(eocd_at);
+        zip.extend_from_slice(&b_header);
+        eocd[8..10].copy_from_slice(&2u16.to_le_bytes());
+        eocd[10..12].copy_from_slice(&2u16.to_le_bytes());
+        let cd_size = (a_header.len() + b_header.len()) as u32;
+        eocd[12..16].copy_from_slice(&cd_size.to_le_bytes());
+        zip.extend_from_slice(&eocd);
+        assert!(matches!(
+            Index::build(&zip[..]),
+            Err(IndexError::OverlappingMembers { .. })
+        ));
     }
 
     /// Hostile archives `local-size-mismatch.wwz` and `local-method-mismatch.wwz`:
