@@ -77,6 +77,12 @@ impl Cache {
             self.forget(docroot, rel);
             OpenError::NotFound
         })?;
+        // Only regular files are opened at all: a socket, FIFO or device named
+        // `x.wwz` is not an archive (and opening some has side effects).
+        if !meta.is_file() {
+            self.forget(docroot, rel);
+            return Err(OpenError::NotFound);
+        }
         if known == Some(Identity::of(&meta)) {
             let mut slots = self.lock();
             if let Some(slot) = slots.roots.get_mut(docroot).and_then(|m| m.get_mut(rel)) {
