@@ -101,6 +101,11 @@ impl Cache {
                 self.forget(docroot, rel);
                 return Err(OpenError::NotFound);
             }
+            Err(OpenError::Unavailable(msg)) => {
+                // Not cached: a shortage of descriptors is not a broken archive.
+                log::warn(format_args!("{}: cannot open now: {msg}", path.display()));
+                return Err(OpenError::Unavailable(msg));
+            }
             Err(OpenError::Broken(msg)) => {
                 log::error(format_args!("{}: {msg}", path.display()));
                 (Err(msg), Identity::of(&meta))
