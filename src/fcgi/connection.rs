@@ -266,9 +266,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         limits: &Limits,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), ConnError> {
+        // Progress is a whole record, not a byte: a peer dripping one byte at a
+        // time (slowloris) must not hold the connection past the idle timeout.
+        let mut deadline = Instant::now() + limits.idle_timeout;
         loop {
             while let Some((action, used)) = self.next_record(limits)? {
                 self.rbuf.advance(used);
+                deadline = Instant::now() + limits.idle_timeout;
                 match action {
                     Action::Nothing => {}
                     Action::Flush => self.flush(None, limits).await?,
@@ -302,7 +306,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             self.rbuf.reserve(READ_RESERVE);
             let n = tokio::select! {
-                r = timeout(limits.idle_timeout, self.stream.read_buf(&mut self.rbuf)) => {
+                r = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)) => {
                     r.map_err(|_| ConnError::Timeout)??
                 }
                 _ = shutdown.changed(), if idle => return Ok(()),
