@@ -47,6 +47,8 @@ const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1 << 20;
 /// At most this many iovecs per `writev` call.
 const MAX_IOVECS: usize = 64;
+/// Inflated bytes dropped between yields when a Range starts deep in a deflated member.
+const SKIP_SLICE: u64 = 1 << 20;
 
 /// Why a connection ended early.
 #[derive(Debug)]
@@ -386,7 +388,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             log::error(format_args!("inflating member: {e}"));
             ConnError::Io(e)
         };
-        inflater.skip(skip).map_err(broken)?;
+        // Skipping into a large deflated member is CPU work with nothing to
+        // send: do it in slices and yield between them, so one Range request
+        // into a deflate bomb cannot hold a worker thread for seconds.
+        let mut to_skip = skip;
+        while to_skip > 0 {
+            let step = to_skip.min(SKIP_SLICE);
+            inflater.skip(step).map_err(broken)?;
+            to_skip -= step;
+            tokio::task::yield_now().await;
+        }
         let mut buf = vec![0u8; CHUNK];
         let mut left = take;
         while left > 0 {
