@@ -272,9 +272,7 @@ impl LocalHeader {
     /// about how to read the member: the method always, the sizes unless
     /// they are deferred to a data descriptor or to a ZIP64 extra field.
     pub fn agrees_with(&self, method: u16, compressed_size: u64, size: u64) -> bool {
-        let same = |local: u32, central: u64| {
-            local == u32::MAX || u64::from(local) == central
-        };
+        let same = |local: u32, central: u64| local == u32::MAX || u64::from(local) == central;
         self.method == method
             && (self.flags & FLAG_DATA_DESCRIPTOR != 0
                 || (same(self.compressed_size, compressed_size) && same(self.size, size)))
