@@ -62,7 +62,12 @@ fn check_params(block: &[u8]) {
     assert!(total <= block.len());
     assert!(pairs * 2 <= block.len());
     if valid {
-        for name in ["REQUEST_URI", "DOCUMENT_ROOT", "SCRIPT_FILENAME", "PATH_INFO"] {
+        for name in [
+            "REQUEST_URI",
+            "DOCUMENT_ROOT",
+            "SCRIPT_FILENAME",
+            "PATH_INFO",
+        ] {
             let _ = params::find(block, name);
         }
     }

@@ -39,7 +39,12 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let etag = "\"1a2b3c4d-100-65000000\"";
-    let secs = u64::from(u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], 0]));
+    let secs = u64::from(u32::from_le_bytes([
+        len_bytes[0],
+        len_bytes[1],
+        len_bytes[2],
+        0,
+    ]));
     let v = Validators {
         etag,
         last_modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000 + secs),
