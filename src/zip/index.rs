@@ -470,6 +470,15 @@ impl Index {
         if !local.agrees_with(entry.method, entry.compressed_size, entry.size) {
             return Err(DataError::BadLocalHeader);
         }
+        // A stored member is sent as `size` bytes from its data: a larger
+        // `size` than the stored bytes would send what follows the member.
+        // (Encryption adds a header to stored data; such members are not served.)
+        if entry.method == format::METHOD_STORED
+            && !entry.is_encrypted()
+            && entry.size != entry.compressed_size
+        {
+            return Err(DataError::BadLocalHeader);
+        }
         let offset = entry
             .local_offset
             .checked_add((format::LOCAL_LEN + name_len + extra_len) as u64)
@@ -851,6 +860,27 @@ mod tests {
         let index = Index::build(&deferred[..]).unwrap();
         let e = index.get(b"a.txt").unwrap();
         assert!(index.data_offset(e, &deferred[..]).is_ok());
+    }
+
+    /// Hostile archive `stored-sizes-differ.wwz`: a stored member whose
+    /// uncompressed size (what the response sends) exceeds its stored bytes
+    /// was answered with the bytes that follow it in the archive (other
+    /// members, the central directory); now it is refused.
+    #[test]
+    fn stored_member_sizes_must_agree() {
+        let mut zip = archive(&[("a.txt", b"xyz"), ("b.txt", b"secret")]);
+        let eocd_at = zip.len() - format::EOCD_LEN;
+        let cd_at = format::u32_at(&zip, eocd_at + 16).unwrap() as usize;
+        // Uncompressed size of a.txt, in the central directory and the local header.
+        zip[cd_at + 24] = 100;
+        zip[22] = 100;
+        let index = Index::build(&zip[..]).unwrap();
+        let e = index.get(b"a.txt").unwrap();
+        assert_eq!(e.size(), 100);
+        assert!(matches!(
+            index.data_offset(e, &zip[..]),
+            Err(DataError::BadLocalHeader)
+        ));
     }
 
     #[test]
