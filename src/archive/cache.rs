@@ -85,6 +85,12 @@ impl Cache {
             self.forget(docroot, rel);
             OpenError::NotFound
         })?;
+        // Only regular files are opened at all: a socket, FIFO or device named
+        // `x.wwz` is not an archive (and opening some has side effects).
+        if !meta.is_file() {
+            self.forget(docroot, rel);
+            return Err(OpenError::NotFound);
+        }
         if known == Some(Identity::of(&meta)) {
             let mut slots = self.lock();
             if let Some(slot) = slots
@@ -106,6 +112,11 @@ impl Cache {
             Err(OpenError::NotFound) => {
                 self.forget(docroot, rel);
                 return Err(OpenError::NotFound);
+            }
+            Err(OpenError::Unavailable(msg)) => {
+                // Not cached: a shortage of descriptors is not a broken archive.
+                log::warn(format_args!("{}: cannot open now: {msg}", path.display()));
+                return Err(OpenError::Unavailable(msg));
             }
             Err(OpenError::Broken(msg)) => {
                 log::error(format_args!("{}: {msg}", path.display()));

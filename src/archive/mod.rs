@@ -42,6 +42,22 @@ pub enum OpenError {
     NotFound,
     /// The file exists but cannot be read or indexed: a server-side fault.
     Broken(std::sync::Arc<str>),
+    /// Out of descriptors or memory for now (EMFILE, ENFILE, ENOMEM): the
+    /// client sees 503, and nothing is remembered, so the next request retries.
+    Unavailable(std::sync::Arc<str>),
+}
+
+impl OpenError {
+    /// Sorts an error from open(2) or mmap(2): a shortage that passes is not
+    /// a property of the file.
+    fn from_io(e: &io::Error) -> OpenError {
+        match e.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN) => {
+                OpenError::Unavailable(e.to_string().into())
+            }
+            _ => OpenError::Broken(e.to_string().into()),
+        }
+    }
 }
 
 impl From<IndexError> for OpenError {
@@ -80,7 +96,7 @@ impl Archive {
             .open(path)
             .map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => OpenError::NotFound,
-                _ => OpenError::Broken(e.to_string().into()),
+                _ => OpenError::from_io(&e),
             })?;
         let meta = file
             .metadata()
@@ -89,8 +105,7 @@ impl Archive {
             return Err(OpenError::NotFound);
         }
         let index = Index::build(&file)?;
-        let map =
-            Mapping::new(&file, meta.len()).map_err(|e| OpenError::Broken(e.to_string().into()))?;
+        let map = Mapping::new(&file, meta.len()).map_err(|e| OpenError::from_io(&e))?;
         Ok(Archive {
             file,
             map,

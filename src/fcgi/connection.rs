@@ -49,6 +49,8 @@ const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1 << 20;
 /// At most this many iovecs per `writev` call.
 const MAX_IOVECS: usize = 64;
+/// Inflated bytes dropped between yields when a Range starts deep in a deflated member.
+const SKIP_SLICE: u64 = 1 << 20;
 
 /// Why a connection ended early.
 #[derive(Debug)]
@@ -273,7 +275,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<(), ConnError> {
         // One timer and one shutdown wait per connection, armed once: re-arming
         // them around every read showed up as a large share of per-request CPU.
-        // The timer is moved only when it fires, to the last progress plus the timeout.
+        // The timer is moved only when it fires, to the last progress plus the
+        // timeout. Progress is a whole record, not a byte: a peer dripping one
+        // byte at a time (slowloris) must not hold the connection past it.
         let mut stopping = *shutdown.borrow_and_update();
         let stop = shutdown.changed();
         tokio::pin!(stop);
@@ -281,8 +285,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         tokio::pin!(timer);
         self.progress = Instant::now();
         loop {
+            let mut decoded = false;
             while let Some((action, used)) = self.next_record(limits)? {
                 self.rbuf.advance(used);
+                decoded = true;
                 match action {
                     Action::Nothing => {}
                     Action::Flush => self.flush(None, limits).await?,
@@ -310,6 +316,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
             }
 
+            if decoded {
+                // One clock read per batch of records.
+                self.progress = Instant::now();
+            }
             let idle = self.active.is_none() && self.rbuf.is_empty();
             if idle && stopping {
                 return Ok(());
@@ -331,7 +341,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     continue;
                 }
             };
-            self.progress = Instant::now();
             if n == 0 {
                 if !idle {
                     log::debug(format_args!("peer closed the connection mid-request"));
@@ -408,7 +417,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             log::error(format_args!("inflating member: {e}"));
             ConnError::Io(e)
         };
-        inflater.skip(skip).map_err(broken)?;
+        // Skipping into a large deflated member is CPU work with nothing to
+        // send: do it in slices and yield between them, so one Range request
+        // into a deflate bomb cannot hold a worker thread for seconds.
+        let mut to_skip = skip;
+        while to_skip > 0 {
+            let step = to_skip.min(SKIP_SLICE);
+            inflater.skip(step).map_err(broken)?;
+            to_skip -= step;
+            tokio::task::yield_now().await;
+        }
         let mut buf = vec![0u8; CHUNK];
         let mut left = take;
         while left > 0 {

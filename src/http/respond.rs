@@ -119,6 +119,7 @@ impl Service {
             Ok(a) => a,
             Err(OpenError::NotFound) => return Response::error(404),
             Err(OpenError::Broken(_)) => return Response::error(500),
+            Err(OpenError::Unavailable(_)) => return Response::error(503),
         };
         if route.is_bare_archive() {
             return redirect(segment_location(route.archive_name()), req);

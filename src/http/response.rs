@@ -241,6 +241,7 @@ impl Response {
             416 => "Range Not Satisfiable\n",
             431 => "Request Header Fields Too Large\n",
             501 => "Not Implemented\n",
+            503 => "Service Unavailable\n",
             _ => "Internal Server Error\n",
         };
         Response {

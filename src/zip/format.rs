@@ -312,10 +312,48 @@ impl<'a> LocalHeader<'a> {
 
 /// The two variable lengths of a local header at the start of `b`.
 pub fn local_header_lengths(b: &[u8]) -> Option<(usize, usize)> {
-    if u32_at(b, 0)? != LOCAL_SIG {
-        return None;
+    let h = LocalFixed::parse(b)?;
+    Some((h.name_len, h.extra_len))
+}
+
+/// APPNOTE 4.3.7: the fixed 30 bytes of a local file header, for checking a
+/// member against the central directory before serving it (the extra field
+/// is not read then; [`LocalHeader`] parses a whole header for the tools).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalFixed {
+    pub flags: u16,
+    pub method: u16,
+    pub compressed_size: u32,
+    pub size: u32,
+    pub name_len: usize,
+    pub extra_len: usize,
+}
+
+impl LocalFixed {
+    /// Parses the 30 fixed bytes at the start of `b`.
+    pub fn parse(b: &[u8]) -> Option<LocalFixed> {
+        if u32_at(b, 0)? != LOCAL_SIG {
+            return None;
+        }
+        Some(LocalFixed {
+            flags: u16_at(b, 6)?,
+            method: u16_at(b, 8)?,
+            compressed_size: u32_at(b, 18)?,
+            size: u32_at(b, 22)?,
+            name_len: usize::from(u16_at(b, 26)?),
+            extra_len: usize::from(u16_at(b, 28)?),
+        })
     }
-    Some((usize::from(u16_at(b, 26)?), usize::from(u16_at(b, 28)?)))
+
+    /// Whether this header tells the same story as the central directory
+    /// about how to read the member: the method always, the sizes unless
+    /// they are deferred to a data descriptor or to a ZIP64 extra field.
+    pub fn agrees_with(&self, method: u16, compressed_size: u64, size: u64) -> bool {
+        let same = |local: u32, central: u64| local == u32::MAX || u64::from(local) == central;
+        self.method == method
+            && (self.flags & FLAG_DATA_DESCRIPTOR != 0
+                || (same(self.compressed_size, compressed_size) && same(self.size, size)))
+    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,12 @@ pub enum IndexError {
     },
     /// The names alone exceed what the index can address.
     TooLarge,
+    /// Two members share bytes: the local header at `second` lies inside the
+    /// member that starts at `first` (the "overlap" zip bombs are made of).
+    OverlappingMembers {
+        first: u64,
+        second: u64,
+    },
 }
 
 impl std::fmt::Display for IndexError {
@@ -104,6 +110,10 @@ impl std::fmt::Display for IndexError {
                 )
             }
             IndexError::TooLarge => f.write_str("central directory too large to index"),
+            IndexError::OverlappingMembers { first, second } => write!(
+                f,
+                "members overlap: the local header at {second} lies inside the member at {first}"
+            ),
         }
     }
 }
@@ -249,6 +259,7 @@ impl Index {
                 found,
             });
         }
+        check_overlaps(&index.entries)?;
         index.entries.shrink_to_fit();
         index.names.shrink_to_fit();
         Ok(index)
@@ -491,9 +502,23 @@ impl Index {
                 io::ErrorKind::UnexpectedEof => DataError::BadLocalHeader,
                 _ => DataError::Io(e),
             })?;
-        let (name_len, extra_len) =
-            format::local_header_lengths(head).ok_or(DataError::BadLocalHeader)?;
+        let local = format::LocalFixed::parse(head).ok_or(DataError::BadLocalHeader)?;
+        let (name_len, extra_len) = (local.name_len, local.extra_len);
         if head.get(format::LOCAL_LEN..) != Some(name) || name_len != name.len() {
+            return Err(DataError::BadLocalHeader);
+        }
+        // Readers that trust the local header would see another member than
+        // the one we describe (method, length): refuse the ambiguity.
+        if !local.agrees_with(entry.method, entry.compressed_size, entry.size) {
+            return Err(DataError::BadLocalHeader);
+        }
+        // A stored member is sent as `size` bytes from its data: a larger
+        // `size` than the stored bytes would send what follows the member.
+        // (Encryption adds a header to stored data; such members are not served.)
+        if entry.method == format::METHOD_STORED
+            && !entry.is_encrypted()
+            && entry.size != entry.compressed_size
+        {
             return Err(DataError::BadLocalHeader);
         }
         let offset = entry
@@ -507,6 +532,49 @@ impl Index {
         entry.data_offset.store(offset, Ordering::Relaxed);
         Ok(offset)
     }
+}
+
+/// Refuses archives whose members share bytes. Each member occupies at least
+/// its local header's fixed part, its name and its data; the local extra
+/// field is only known later, so this is the part that can be checked when
+/// opening. Linear when the directory is in file order (every writer's
+/// habit), else one sort of the entry ids.
+fn check_overlaps(entries: &[Entry]) -> Result<(), IndexError> {
+    let start = |e: &Entry| e.local_offset;
+    let min_end = |e: &Entry| {
+        e.local_offset
+            .saturating_add((format::LOCAL_LEN + usize::from(e.name_len)) as u64)
+            .saturating_add(e.compressed_size)
+    };
+    let check = |a: &Entry, b: &Entry| {
+        if start(b) < min_end(a) {
+            Err(IndexError::OverlappingMembers {
+                first: start(a),
+                second: start(b),
+            })
+        } else {
+            Ok(())
+        }
+    };
+    if entries.windows(2).all(|w| match w {
+        [a, b] => start(a) <= start(b),
+        _ => true,
+    }) {
+        for w in entries.windows(2) {
+            if let [a, b] = w {
+                check(a, b)?;
+            }
+        }
+        return Ok(());
+    }
+    let mut order: Vec<&Entry> = entries.iter().collect();
+    order.sort_unstable_by_key(|e| start(e));
+    for w in order.windows(2) {
+        if let [a, b] = w {
+            check(a, b)?;
+        }
+    }
+    Ok(())
 }
 
 fn name_of<'a>(entries: &[Entry], names: &'a [u8], id: u32) -> &'a [u8] {
@@ -782,6 +850,95 @@ mod tests {
         let kids = index.children(b"d/").unwrap();
         assert_eq!(kids.len(), 10_000);
         assert!(matches!(kids[9_999], Child::File(n, _) if n == b"f09999.log"));
+    }
+
+    /// Hostile archive `overlapping.wwz`: a member whose local header and data
+    /// sit inside another member's data (the quoted-overlap zip bomb) used to be
+    /// served; now the archive is refused when opened.
+    #[test]
+    fn overlapping_members_are_refused() {
+        let inner = archive(&[("b.txt", b"inner member")]);
+        // The local header of b.txt plus its data, quoted as a.txt's data.
+        let quoted_len = format::LOCAL_LEN + 5 + 12;
+        let quoted = inner[..quoted_len].to_vec();
+        let mut zip = archive(&[("a.txt", &quoted)]);
+        let index = Index::build(&zip[..]).unwrap();
+        let a = index.get(b"a.txt").unwrap();
+        let a_data = index.data_offset(a, &zip[..]).unwrap();
+        // Append a central directory entry for b.txt pointing into a.txt's data.
+        let eocd_at = zip.len() - format::EOCD_LEN;
+        let cd_at = format::u32_at(&zip, eocd_at + 16).unwrap() as usize;
+        let a_header = zip[cd_at..eocd_at].to_vec();
+        let mut b_header = a_header.clone();
+        b_header.truncate(format::CENTRAL_LEN);
+        b_header[28..30].copy_from_slice(&5u16.to_le_bytes()); // name length
+        b_header[30..34].fill(0); // no extra, no comment
+        b_header[20..24].copy_from_slice(&12u32.to_le_bytes());
+        b_header[24..28].copy_from_slice(&12u32.to_le_bytes());
+        b_header[42..46].copy_from_slice(&(a_data as u32).to_le_bytes());
+        b_header.extend_from_slice(b"b.txt");
+        let mut eocd = zip[eocd_at..].to_vec();
+        zip.truncate(eocd_at);
+        zip.extend_from_slice(&b_header);
+        eocd[8..10].copy_from_slice(&2u16.to_le_bytes());
+        eocd[10..12].copy_from_slice(&2u16.to_le_bytes());
+        let cd_size = (a_header.len() + b_header.len()) as u32;
+        eocd[12..16].copy_from_slice(&cd_size.to_le_bytes());
+        zip.extend_from_slice(&eocd);
+        assert!(matches!(
+            Index::build(&zip[..]),
+            Err(IndexError::OverlappingMembers { .. })
+        ));
+    }
+
+    /// Hostile archives `local-size-mismatch.wwz` and `local-method-mismatch.wwz`:
+    /// a local header that disagrees with the central directory about sizes or
+    /// method used to be served by the directory's word; now it is refused.
+    #[test]
+    fn local_header_sizes_and_method_must_agree() {
+        let zip = archive(&[("a.txt", b"xyz")]);
+        let size_at = 22; // uncompressed size in the local header
+        let method_at = 8;
+        let mut bad_size = zip.clone();
+        bad_size[size_at] = 9;
+        let mut bad_method = zip.clone();
+        bad_method[method_at] = 8;
+        for bad in [bad_size, bad_method] {
+            let index = Index::build(&bad[..]).unwrap();
+            let e = index.get(b"a.txt").unwrap();
+            assert!(matches!(
+                index.data_offset(e, &bad[..]),
+                Err(DataError::BadLocalHeader)
+            ));
+        }
+        // A data descriptor (flag bit 3) defers the sizes: zeros are fine then.
+        let mut deferred = zip.clone();
+        deferred[6] |= 1 << 3;
+        deferred[18..26].fill(0);
+        let index = Index::build(&deferred[..]).unwrap();
+        let e = index.get(b"a.txt").unwrap();
+        assert!(index.data_offset(e, &deferred[..]).is_ok());
+    }
+
+    /// Hostile archive `stored-sizes-differ.wwz`: a stored member whose
+    /// uncompressed size (what the response sends) exceeds its stored bytes
+    /// was answered with the bytes that follow it in the archive (other
+    /// members, the central directory); now it is refused.
+    #[test]
+    fn stored_member_sizes_must_agree() {
+        let mut zip = archive(&[("a.txt", b"xyz"), ("b.txt", b"secret")]);
+        let eocd_at = zip.len() - format::EOCD_LEN;
+        let cd_at = format::u32_at(&zip, eocd_at + 16).unwrap() as usize;
+        // Uncompressed size of a.txt, in the central directory and the local header.
+        zip[cd_at + 24] = 100;
+        zip[22] = 100;
+        let index = Index::build(&zip[..]).unwrap();
+        let e = index.get(b"a.txt").unwrap();
+        assert_eq!(e.size(), 100);
+        assert!(matches!(
+            index.data_offset(e, &zip[..]),
+            Err(DataError::BadLocalHeader)
+        ));
     }
 
     #[test]

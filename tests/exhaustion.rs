@@ -1,0 +1,333 @@
+//! Resource exhaustion through the real binary: 10,000 idle connections,
+//! slow-drip records, a params flood, thousands of archives under a small
+//! descriptor limit, and running out of descriptors altogether. Memory
+//! (VmRSS, VmHWM) and descriptors (/proc/PID/fd) are read from /proc.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use wwz::fcgi::record::{self, kind};
+
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let get = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (get("VmHWM:"), get("VmRSS:"))
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Waits (bounded) until `cond` holds.
+fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn get_params(uri: &str) -> Vec<(String, Vec<u8>)> {
+    vec![
+        ("REQUEST_METHOD".into(), b"GET".to_vec()),
+        ("REQUEST_URI".into(), uri.as_bytes().to_vec()),
+    ]
+}
+
+/// `sh -c 'ulimit -n N; exec wwz serve --listen unix:… --docroot … extra…'`.
+fn start_limited(site: &Site, nofile: u32, extra: &[&str]) -> Wwz {
+    let sock = site.path(&format!("limited-{nofile}.sock"));
+    let mut script = format!(
+        "ulimit -n {nofile} && exec \"$0\" serve --listen unix:{} --docroot {}",
+        sock.display(),
+        site.docroot.display()
+    );
+    for e in extra {
+        script.push(' ');
+        script.push_str(e);
+    }
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script).arg(wwz_bin());
+    let mut proc = spawn(
+        cmd,
+        "wwz (ulimit)",
+        site.path(&format!("limited-{nofile}.stderr")),
+    );
+    let addr = Addr::Unix(sock);
+    wait_for(&addr, &mut proc);
+    Wwz { proc, addr }
+}
+
+/// Raises this process's descriptor limit to its hard limit (children
+/// inherit it) and returns how many idle connections both sides can hold.
+fn raise_nofile(want: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a valid struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+    }
+    let room = usize::try_from(lim.rlim_cur)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(200);
+    want.min(room)
+}
+
+/// 10,000 idle connections (fewer only if the hard descriptor limit is
+/// lower; the number is printed) are held with bounded memory and one
+/// descriptor each, a well-behaved client is served meanwhile, and the idle
+/// timeout closes them all.
+#[test]
+fn ten_thousand_idle_connections_are_held_then_timed_out() {
+    let idle_count = raise_nofile(10_000);
+    eprintln!("idle connections: {idle_count}");
+    let site = Site::new();
+    let w = Wwz::start(
+        &site,
+        Transport::Unix,
+        &["--max-connections", "12000", "--idle-timeout", "3"],
+    );
+    let pid = w.proc.child.id();
+    let Addr::Unix(path) = &w.addr else {
+        unreachable!()
+    };
+    let base_fds = open_fds(pid);
+    let mut idle = Vec::with_capacity(idle_count);
+    for _ in 0..idle_count {
+        idle.push(UnixStream::connect(path).expect("connect an idle client"));
+    }
+    wait_until("all idle connections accepted", WAIT, || {
+        open_fds(pid) >= base_fds + idle_count
+    });
+    let fds = open_fds(pid);
+    let (_, rss) = memory_kib(pid);
+    let reply = w.client().get(1, false, &get_params("/site.wwz/style.css"));
+    assert_eq!(reply.status, 200);
+    eprintln!("{idle_count} idle connections: {fds} descriptors, VmRSS {rss} KiB");
+    assert!(fds <= base_fds + idle_count + 16, "{fds} descriptors");
+    assert!(
+        rss < 256 * 1024,
+        "VmRSS {rss} KiB with {idle_count} idle connections"
+    );
+    // The idle timeout closes them: every client sees EOF, descriptors return.
+    wait_until("idle connections closed", Duration::from_secs(30), || {
+        open_fds(pid) <= base_fds + 4
+    });
+    let mut buf = [0u8; 8];
+    for s in idle.iter_mut().take(100) {
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        assert_eq!(s.read(&mut buf).unwrap_or(0), 0);
+    }
+    let reply = w.client().get(1, false, &get_params("/site.wwz/style.css"));
+    assert_eq!(reply.status, 200);
+}
+
+/// Slowloris: a request dripped one byte every 100 ms never completes a
+/// record within the 1 s idle timeout, so the connection is closed long
+/// before the drip ends (it would take ~30 s), while other clients are served.
+#[test]
+fn slow_drip_records_hit_the_idle_timeout() {
+    let site = Site::new();
+    let w = Wwz::start(&site, Transport::Unix, &["--idle-timeout", "1"]);
+    let Addr::Unix(path) = &w.addr else {
+        unreachable!()
+    };
+    let request = request_bytes(1, true, &get_params("/site.wwz/style.css"));
+    let drips: Vec<_> = (0..20)
+        .map(|_| {
+            let path = path.clone();
+            let request = request.clone();
+            std::thread::spawn(move || {
+                let mut s = UnixStream::connect(&path).unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                let start = Instant::now();
+                let mut buf = [0u8; 64];
+                for (sent, byte) in request.iter().enumerate() {
+                    if s.write_all(&[*byte]).is_err() {
+                        return Some((sent, start.elapsed()));
+                    }
+                    // The read doubles as the 100 ms pause between drips.
+                    match s.read(&mut buf) {
+                        Ok(0) => return Some((sent, start.elapsed())),
+                        Ok(_) => panic!("a dripped request got an answer"),
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) => {}
+                        Err(_) => return Some((sent, start.elapsed())),
+                    }
+                }
+                None
+            })
+        })
+        .collect();
+    // Meanwhile, a well-behaved client.
+    for _ in 0..5 {
+        let reply = w.client().get(1, false, &get_params("/site.wwz/style.css"));
+        assert_eq!(reply.status, 200);
+    }
+    for d in drips {
+        let (sent, after) = d
+            .join()
+            .unwrap()
+            .unwrap_or_else(|| panic!("a slow drip of {} bytes was never cut off", request.len()));
+        eprintln!(
+            "slow drip cut off after {sent} of {} bytes, {after:?}",
+            request.len()
+        );
+        assert!(sent < request.len());
+    }
+    let reply = w.client().get(1, false, &get_params("/site.wwz/style.css"));
+    assert_eq!(reply.status, 200);
+}
+
+/// A params flood (64 MiB of PARAMS records) gets 431 and a close, and
+/// 64 MiB of STDIN after an answered request is drained, both with bounded
+/// memory; the server keeps serving.
+#[test]
+fn params_and_stdin_floods_are_bounded() {
+    let site = Site::new();
+    let mut w = Wwz::start(&site, Transport::Unix, &[]);
+    let pid = w.proc.child.id();
+    let chunk = vec![b'x'; record::MAX_CONTENT];
+    let flood = |c: &mut Client, kind: u8, id: u16| {
+        let mut stream = match &c.stream {
+            Stream::Unix(s) => s.try_clone().unwrap(),
+            Stream::Tcp(_) => unreachable!(),
+        };
+        let rec = record_bytes(kind, id, &chunk);
+        std::thread::spawn(move || {
+            for _ in 0..1024 {
+                if stream.write_all(&rec).is_err() {
+                    return false;
+                }
+            }
+            true
+        })
+    };
+    // PARAMS flood: 431, then the connection closes; the writer gets cut off.
+    let mut c = w.client();
+    c.send(&begin_bytes(1, record::role::RESPONDER, true));
+    let writer = flood(&mut c, kind::PARAMS, 1);
+    let reply = c.read_reply(1);
+    assert_eq!(reply.status, 431);
+    let _ = c.read_until_closed();
+    assert!(
+        !writer.join().unwrap(),
+        "64 MiB of params were all accepted"
+    );
+    // STDIN flood after a complete request on a kept connection: drained.
+    let mut c = w.client();
+    let reply = c.get(1, true, &get_params("/site.wwz/style.css"));
+    assert_eq!(reply.status, 200);
+    let writer = flood(&mut c, kind::STDIN, 1);
+    assert!(writer.join().unwrap(), "the server stopped reading STDIN");
+    let reply = c.get(2, true, &get_params("/site.wwz/style.css"));
+    assert_eq!(reply.status, 200);
+    let (hwm, rss) = memory_kib(pid);
+    eprintln!("floods: VmHWM {hwm} KiB, VmRSS {rss} KiB");
+    assert!(hwm < 64 * 1024, "peak RSS {hwm} KiB");
+    w.assert_healthy(&site);
+}
+
+/// 2,000 distinct archives under `ulimit -n 256` with `--max-archives 64`:
+/// all served, descriptors stay under the cap, memory stays bounded.
+#[test]
+fn thousands_of_archives_under_a_small_descriptor_limit() {
+    const ARCHIVES: usize = 2_000;
+    let site = Site::new();
+    let many = site.docroot.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    let one = site.docroot.join("site.wwz");
+    for i in 0..ARCHIVES {
+        // Hard links: distinct paths, one inode; each is opened on its own.
+        std::fs::hard_link(&one, many.join(format!("a{i:04}.wwz"))).unwrap();
+    }
+    let w = start_limited(&site, 256, &["--max-archives", "64"]);
+    let pid = w.proc.child.id();
+    let mut max_fds = 0;
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let addr = w.addr.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(&addr);
+                for i in (t..ARCHIVES).step_by(4) {
+                    let r = c.get(
+                        1,
+                        true,
+                        &get_params(&format!("/many/a{i:04}.wwz/style.css")),
+                    );
+                    assert_eq!(r.status, 200, "archive {i}: {r:?}");
+                }
+            })
+        })
+        .collect();
+    while threads.iter().any(|t| !t.is_finished()) {
+        max_fds = max_fds.max(open_fds(pid));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let fds = open_fds(pid);
+    let (hwm, _) = memory_kib(pid);
+    eprintln!(
+        "{ARCHIVES} archives, --max-archives 64, ulimit -n 256: max {max_fds} descriptors sampled, {fds} at the end, VmHWM {hwm} KiB"
+    );
+    assert!(max_fds <= 64 + 32, "{max_fds} descriptors");
+    assert!(hwm < 64 * 1024, "peak RSS {hwm} KiB");
+    let r = w.client().get(1, false, &get_params("/site.wwz/style.css"));
+    assert_eq!(r.status, 200);
+}
+
+/// Regression: when every descriptor is taken (here by idle connections under
+/// `ulimit -n 64`), opening an archive fails with EMFILE. That used to be
+/// cached as a broken archive (500 until the file changed); it is now a 503,
+/// not remembered, and the archive opens once descriptors are free.
+#[test]
+fn emfile_is_a_503_and_the_archive_opens_once_descriptors_free_up() {
+    let site = Site::new();
+    let w = start_limited(&site, 64, &["--max-archives", "8"]);
+    let pid = w.proc.child.id();
+    let Addr::Unix(path) = &w.addr else {
+        unreachable!()
+    };
+    let mut first = w.client();
+    let r = first.get(1, true, &get_params("/site.wwz/style.css"));
+    assert_eq!(r.status, 200);
+    // Take every descriptor the server has left.
+    let mut flood: Vec<UnixStream> = Vec::new();
+    for _ in 0..80 {
+        flood.push(UnixStream::connect(path).unwrap());
+    }
+    wait_until("the descriptor table to fill", WAIT, || open_fds(pid) >= 64);
+    let r = first.get(2, true, &get_params("/py.wwz/style.css"));
+    assert_eq!(r.status, 503, "{r:?}");
+    // Free the descriptors; the same archive now opens.
+    drop(flood);
+    wait_until("descriptors to be released", WAIT, || open_fds(pid) < 40);
+    let r = first.get(3, true, &get_params("/py.wwz/style.css"));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body, site.file("style.css"));
+}

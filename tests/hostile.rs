@@ -1,0 +1,609 @@
+//! Hostile input through the real binary: broken and lying archives made by
+//! `fixtures/make-hostile.py`, deflate bombs with the process's memory watched
+//! through /proc, and hostile URLs against a docroot with an escape hatch
+//! (symlinks to a canary archive outside it), a FIFO, a socket and a
+//! directory named like archives.
+
+mod common;
+
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use wwz::fcgi::record::kind;
+
+/// What `fixtures/make-hostile.py` made: (archive, member, expectation, description).
+struct Hostile {
+    archive: String,
+    member: String,
+    expect: String,
+    what: String,
+}
+
+fn field(line: &str, name: &str) -> String {
+    // The script prints flat JSON objects with string values; enough to pick fields.
+    let key = format!("\"{name}\": \"");
+    let start = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("{name} in {line}"))
+        + key.len();
+    let rest = &line[start..];
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => out.push(chars.next().unwrap()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Runs the fixture script into `dir` and returns what it made.
+fn make_hostile(dir: &Path, with_bomb: bool) -> Vec<Hostile> {
+    let python = require_tool("python3", "python3");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/make-hostile.py");
+    let mut cmd = Command::new(python);
+    cmd.arg(script).arg(dir);
+    if !with_bomb {
+        cmd.arg("--no-bomb");
+    }
+    let out = cmd.output().expect("run fixtures/make-hostile.py");
+    assert!(
+        out.status.success(),
+        "make-hostile.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| Hostile {
+            archive: field(l, "archive"),
+            member: field(l, "member"),
+            expect: field(l, "expect"),
+            what: field(l, "what"),
+        })
+        .collect()
+}
+
+/// The least a web server sends: method and URI; the docroot is `--docroot`.
+fn uri_params(uri: &[u8]) -> Vec<(String, Vec<u8>)> {
+    vec![
+        ("REQUEST_METHOD".into(), b"GET".to_vec()),
+        ("REQUEST_URI".into(), uri.to_vec()),
+    ]
+}
+
+/// Peak and current resident memory of a process, in KiB, from /proc.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let get = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (get("VmHWM:"), get("VmRSS:"))
+}
+
+/// Samples VmRSS every few milliseconds until dropped; keeps the maximum.
+struct RssWatch {
+    max: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssWatch {
+    fn start(pid: u32) -> RssWatch {
+        let max = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, s) = (Arc::clone(&max), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                m.fetch_max(memory_kib(pid).1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        RssWatch {
+            max,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn max_kib(&mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.max.load(Ordering::Relaxed)
+    }
+}
+
+/// A response read record by record without keeping the body: its status,
+/// headers, body length, whether every body byte was zero, and whether
+/// END_REQUEST arrived (else the connection was closed mid-response).
+struct Streamed {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body_len: u64,
+    all_zero: bool,
+    complete: bool,
+}
+
+fn stream_reply(client: &mut Client, id: u16) -> Streamed {
+    let mut head = Vec::new();
+    let mut parsed: Option<(u16, Vec<(String, String)>)> = None;
+    let mut body_len = 0u64;
+    let mut all_zero = true;
+    loop {
+        let rec = match client.try_read_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("reading a streamed reply: {e}"),
+        };
+        assert_eq!(rec.id, id);
+        match rec.kind {
+            kind::STDOUT => {
+                if parsed.is_none() {
+                    head.extend_from_slice(&rec.content);
+                    if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let (status, headers, _) = parse_cgi(&head[..end + 4]);
+                        let body = &head[end + 4..];
+                        body_len += body.len() as u64;
+                        all_zero &= body.iter().all(|&b| b == 0);
+                        parsed = Some((status, headers));
+                    }
+                } else {
+                    body_len += rec.content.len() as u64;
+                    all_zero &= rec.content.iter().all(|&b| b == 0);
+                }
+            }
+            kind::END_REQUEST => {
+                let (status, headers) = parsed.expect("END_REQUEST after headers");
+                return Streamed {
+                    status,
+                    headers,
+                    body_len,
+                    all_zero,
+                    complete: true,
+                };
+            }
+            other => panic!("unexpected record type {other}"),
+        }
+    }
+    let (status, headers) = parsed.unwrap_or((0, Vec::new()));
+    Streamed {
+        status,
+        headers,
+        body_len,
+        all_zero,
+        complete: false,
+    }
+}
+
+fn new_log<'a>(before: &str, after: &'a str) -> &'a str {
+    after.get(before.len()..).unwrap_or_default()
+}
+
+/// Every broken or lying archive gets a clean answer (the status the script
+/// expects, or a response that does not complete when the member cannot
+/// deliver what its headers promised), one log line, and the process keeps
+/// serving a good archive after each.
+#[test]
+fn hostile_archives_get_clean_errors_and_the_server_keeps_serving() {
+    let site = Site::new();
+    let dir = site.docroot.join("hostile");
+    let cases = make_hostile(&dir, false);
+    assert!(cases.len() >= 25, "expected the whole hostile set");
+    let mut w = Wwz::start(&site, Transport::Unix, &[]);
+    for case in &cases {
+        let uri = format!("/hostile/{}/{}", case.archive, case.member);
+        let before = w.proc.stderr();
+        let mut client = w.client();
+        client.send(&request_bytes(1, false, &uri_params(uri.as_bytes())));
+        let got = stream_reply(&mut client, 1);
+        let what = format!("{} ({}): status {}", case.archive, case.what, got.status);
+        match case.expect.as_str() {
+            "truncated" => {
+                assert!(
+                    !got.complete,
+                    "{what}: a response that cannot be delivered completed"
+                );
+            }
+            expect => {
+                let expect: u16 = expect.parse().unwrap();
+                assert!(got.complete, "{what}: response did not complete");
+                assert_eq!(got.status, expect, "{what}");
+            }
+        }
+        if got.status >= 500 || !got.complete {
+            // The log is written before the answer; give stderr a moment to land.
+            let mut logged = String::new();
+            for _ in 0..100 {
+                logged = new_log(&before, &w.proc.stderr()).to_owned();
+                if !logged.is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(
+                logged.contains("wwz["),
+                "{what}: no log line; stderr was:\n{}",
+                w.proc.stderr()
+            );
+        }
+        w.assert_healthy(&site);
+        let good = w
+            .client()
+            .get(1, false, &uri_params(b"/hostile/good.wwz/dir/b.txt"));
+        assert_eq!(good.status, 200, "good archive after {what}");
+    }
+    // The names archive: its hostile names are keys, never paths, and cannot be
+    // reached by URL; the listing of its root is served.
+    let names = [
+        (&b"/hostile/names.wwz/ok.txt"[..], 200),
+        (b"/hostile/names.wwz/", 200),
+        (b"/hostile/names.wwz/?format=json", 200),
+        (b"/hostile/names.wwz/../evil.txt", 400),
+        (b"/hostile/names.wwz/%2e%2e/evil.txt", 400),
+        (b"/hostile/names.wwz//abs.txt", 404),
+        (b"/hostile/names.wwz/%2fabs.txt", 404),
+        (b"/hostile/names.wwz/back%5cslash.txt", 400),
+        (b"/hostile/names.wwz/nul%00.txt", 400),
+        (b"/hostile/names.wwz/%ff%fe.txt", 400),
+        (b"/hostile/names.wwz/ctl%1b[31m.txt", 400),
+        (b"/hostile/names.wwz/dir/", 200),
+    ];
+    for (uri, status) in names {
+        let r = w.client().get(1, false, &uri_params(uri));
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(uri));
+    }
+    w.assert_healthy(&site);
+}
+
+/// The 1 GiB bomb (about 1 MiB of deflate that really inflates to 1 GiB, and
+/// says so in its central directory): a client that asks gets the whole
+/// gigabyte, streamed, while the process's resident memory stays small; a
+/// Range at its very end is served too. A single deflate stream cannot do
+/// better than about 1:1032, so "1 KB that inflates to 1 GB" is not possible
+/// without lying; the liars (bomb-overstated, bomb-understated) are covered
+/// by the test above.
+#[test]
+fn deflate_bomb_streams_a_gigabyte_in_bounded_memory() {
+    let site = Site::new();
+    let dir = site.docroot.join("hostile");
+    let cases = make_hostile(&dir, true);
+    assert!(cases.iter().any(|c| c.expect == "bomb"));
+    let mut w = Wwz::start(&site, Transport::Unix, &[]);
+    let pid = w.proc.child.id();
+    let mut watch = RssWatch::start(pid);
+
+    let mut client = w.client();
+    client.send(&request_bytes(
+        1,
+        true,
+        &uri_params(b"/hostile/bomb.wwz/zeros.bin"),
+    ));
+    let got = stream_reply(&mut client, 1);
+    assert!(got.complete, "the bomb response did not complete");
+    assert_eq!(got.status, 200);
+    assert_eq!(
+        find_header(&got.headers, "Content-Length"),
+        Some("1073741824")
+    );
+    assert_eq!(got.body_len, 1 << 30);
+    assert!(got.all_zero);
+
+    // The last bytes by Range: the whole gigabyte is inflated and dropped.
+    let mut params = uri_params(b"/hostile/bomb.wwz/zeros.bin");
+    params.push(("HTTP_RANGE".into(), b"bytes=-16".to_vec()));
+    client.send(&request_bytes(2, true, &params));
+    let got = stream_reply(&mut client, 2);
+    assert!(got.complete);
+    assert_eq!(got.status, 206);
+    assert_eq!(got.body_len, 16);
+
+    // With gzip accepted, the compressed bytes go out as they are.
+    let mut params = uri_params(b"/hostile/bomb.wwz/zeros.bin");
+    params.push(("HTTP_ACCEPT_ENCODING".into(), b"gzip".to_vec()));
+    client.send(&request_bytes(3, true, &params));
+    let got = stream_reply(&mut client, 3);
+    assert!(got.complete);
+    assert_eq!(got.status, 200);
+    assert!(
+        got.body_len < 2 << 20,
+        "gzip passthrough sent {}",
+        got.body_len
+    );
+
+    let sampled = watch.max_kib();
+    let (hwm, rss) = memory_kib(pid);
+    eprintln!("deflate bomb: VmHWM {hwm} KiB, VmRSS {rss} KiB, max sampled VmRSS {sampled} KiB");
+    assert!(hwm > 0, "cannot read /proc/{pid}/status");
+    assert!(
+        hwm < 64 * 1024,
+        "peak RSS {hwm} KiB while streaming the bomb (limit 64 MiB)"
+    );
+    w.assert_healthy(&site);
+}
+
+/// One Range request deep into the bomb must not hold the only worker thread
+/// while it inflates and drops a gigabyte: a second client on another
+/// connection is answered first. (Before skipping yielded, the single worker
+/// was busy until the skip ended, so the small request waited for it.)
+#[test]
+fn range_into_a_deflate_bomb_does_not_starve_other_connections() {
+    let site = Site::new();
+    let dir = site.docroot.join("hostile");
+    make_hostile(&dir, true);
+    let w = Wwz::start(&site, Transport::Unix, &["--threads", "1"]);
+    let mut bomb = w.client();
+    let mut params = uri_params(b"/hostile/bomb.wwz/zeros.bin");
+    params.push(("HTTP_RANGE".into(), b"bytes=-16".to_vec()));
+    bomb.send(&request_bytes(1, true, &params));
+    // Let the server pick the bomb request up first.
+    std::thread::sleep(Duration::from_millis(100));
+    let small_done = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&small_done);
+    let addr = w.addr.clone();
+    let docroot = site.docroot.clone();
+    let small = std::thread::spawn(move || {
+        let _ = docroot;
+        let mut c = Client::connect(&addr);
+        let r = c.get(1, false, &uri_params(b"/site.wwz/style.css"));
+        done.store(true, Ordering::SeqCst);
+        r.status
+    });
+    let got = stream_reply(&mut bomb, 1);
+    let small_first = small_done.load(Ordering::SeqCst);
+    assert_eq!(small.join().unwrap(), 200);
+    assert_eq!(got.status, 206);
+    assert!(
+        small_first,
+        "a small request waited for a Range skip through 1 GiB of deflate"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Hostile URLs
+// ---------------------------------------------------------------------------
+
+const CANARY: &[u8] = b"CANARY-7f3a9c-outside-the-docroot";
+
+/// A docroot with escape hatches next to a canary outside it.
+struct Trap {
+    site: Site,
+    outside: PathBuf,
+    _socket: std::os::unix::net::UnixListener,
+}
+
+fn trap() -> Trap {
+    let site = Site::new();
+    let outside = site.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    zip_files(
+        &outside.join("canary.wwz"),
+        &[("secret.txt", CANARY), ("index.html", CANARY)],
+    );
+    std::fs::write(outside.join("canary.txt"), CANARY).unwrap();
+    let root = &site.docroot;
+    let link =
+        |target: &Path, name: &str| std::os::unix::fs::symlink(target, root.join(name)).unwrap();
+    link(&outside.join("canary.wwz"), "link.wwz");
+    link(Path::new("../outside/canary.wwz"), "rel-link.wwz");
+    link(&outside, "linkdir");
+    link(&outside, "linkdir.wwz");
+    link(&root.join("site.wwz"), "alias.wwz");
+    link(Path::new("/"), "rootlink");
+    std::fs::create_dir_all(root.join("dir.wwz")).unwrap();
+    std::fs::write(root.join("dir.wwz/secret.txt"), CANARY).unwrap();
+    let fifo = std::ffi::CString::new(root.join("fifo.wwz").as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let socket = std::os::unix::net::UnixListener::bind(root.join("sock.wwz")).unwrap();
+    Trap {
+        site,
+        outside,
+        _socket: socket,
+    }
+}
+
+/// What a hostile URL may get: a client error, a redirect, or a good answer
+/// from inside the docroot; never a 5xx, never a canary byte.
+fn check_url(w: &Wwz, params: &[(String, Vec<u8>)], label: &str) -> u16 {
+    let reply = w.client().get(1, false, params);
+    assert!(
+        reply.status < 500,
+        "{label}: a hostile URL caused {}: {reply:?}",
+        reply.status
+    );
+    assert!(
+        !reply.body.windows(CANARY.len()).any(|win| win == CANARY),
+        "{label}: canary bytes from outside the docroot were served"
+    );
+    for (_, v) in &reply.headers {
+        assert!(!v.contains("CANARY"), "{label}: canary in a header");
+    }
+    reply.status
+}
+
+#[test]
+fn hostile_urls_never_leave_the_docroot() {
+    let t = trap();
+    let outside = t.outside.to_str().unwrap().to_owned();
+    let long_dirs = "a/".repeat(30_000);
+    let long_member = "m".repeat(60_000);
+    // (URI, expected status or 0 for "any non-5xx").
+    let cases: Vec<(Vec<u8>, u16)> = vec![
+        (b"/../outside/canary.wwz/secret.txt".to_vec(), 400),
+        (b"/%2e%2e/outside/canary.wwz/secret.txt".to_vec(), 400),
+        (b"/%2E%2E/outside/canary.wwz/secret.txt".to_vec(), 400),
+        (b"/.%2e/outside/canary.wwz/secret.txt".to_vec(), 400),
+        (b"/%252e%252e/outside/canary.wwz/secret.txt".to_vec(), 404),
+        (
+            b"/%25252e%25252e/outside/canary.wwz/secret.txt".to_vec(),
+            404,
+        ),
+        (
+            b"/site.wwz/../../outside/canary.wwz/secret.txt".to_vec(),
+            400,
+        ),
+        (
+            b"/site.wwz/%2e%2e/%2e%2e/outside/canary.wwz/secret.txt".to_vec(),
+            400,
+        ),
+        (b"/..%2foutside/canary.wwz/secret.txt".to_vec(), 400),
+        (b"/..%2Foutside%2Fcanary.wwz%2Fsecret.txt".to_vec(), 400),
+        (b"/..%5coutside/canary.wwz/secret.txt".to_vec(), 400),
+        (b"/..\\outside/canary.wwz/secret.txt".to_vec(), 400),
+        (b"/site.wwz/..\\..\\outside".to_vec(), 400),
+        (b"/site.wwz\\style.css".to_vec(), 400),
+        (b"/site.wwz/style.css%5c".to_vec(), 400),
+        (b"/%c0%ae%c0%ae/outside/canary.wwz/secret.txt".to_vec(), 400),
+        (
+            b"/%e0%80%ae%e0%80%ae/outside/canary.wwz/secret.txt".to_vec(),
+            400,
+        ),
+        (b"/%c0%af../outside/canary.wwz/secret.txt".to_vec(), 400),
+        (b"/site.wwz/%c0%ae%c0%ae/x".to_vec(), 400),
+        (b"/site.wwz/%ff".to_vec(), 400),
+        (b"/site.wwz%00/style.css".to_vec(), 400),
+        (b"/site.wwz/style.css%00.html".to_vec(), 400),
+        (b"/link.wwz%00.txt/secret.txt".to_vec(), 400),
+        (b"/site.wwz/%0d%0aSet-Cookie:x=1".to_vec(), 400),
+        (b"/site.wwz/%7f".to_vec(), 400),
+        (b"/site.wwz/%".to_vec(), 400),
+        (b"/site.wwz/%2".to_vec(), 400),
+        (b"/site.wwz/%zz".to_vec(), 400),
+        (b"/site.wwz/%u002e%u002e/style.css".to_vec(), 400),
+        (b"site.wwz/style.css".to_vec(), 400),
+        (b"*".to_vec(), 400),
+        (b"".to_vec(), 400),
+        (b"/site.wwz/..".to_vec(), 400),
+        (b"/link.wwz/../site.wwz/style.css".to_vec(), 400),
+        (b"/linkdir/../site.wwz/style.css".to_vec(), 400),
+        // Symlinks that resolve outside the docroot.
+        (b"/link.wwz/secret.txt".to_vec(), 404),
+        (b"/link.wwz/".to_vec(), 404),
+        (b"/link.wwz".to_vec(), 404),
+        (b"/rel-link.wwz/secret.txt".to_vec(), 404),
+        (b"/linkdir/canary.wwz/secret.txt".to_vec(), 404),
+        (b"/linkdir/canary.wwz/".to_vec(), 404),
+        (b"/linkdir.wwz/canary.wwz/secret.txt".to_vec(), 404),
+        (
+            format!("/rootlink{outside}/canary.wwz/secret.txt").into_bytes(),
+            404,
+        ),
+        (format!("{outside}/canary.wwz/secret.txt").into_bytes(), 404),
+        (
+            format!("/{outside}/canary.wwz/secret.txt").into_bytes(),
+            404,
+        ),
+        (b"/outside/canary.wwz/secret.txt".to_vec(), 404),
+        (b"/%2fetc%2fpasswd.wwz/x".to_vec(), 404),
+        (b"/proc/self/root/etc/passwd.wwz/x".to_vec(), 404),
+        // Things named like archives that are not regular files.
+        (b"/dir.wwz/secret.txt".to_vec(), 404),
+        (b"/dir.wwz/".to_vec(), 404),
+        (b"/fifo.wwz/x".to_vec(), 404),
+        (b"/fifo.wwz/".to_vec(), 404),
+        (b"/sock.wwz/x".to_vec(), 404),
+        (b"/sock.wwz/".to_vec(), 404),
+        // Folding, dots and look-alikes.
+        (b"//site.wwz//style.css".to_vec(), 200),
+        (b"/./site.wwz/./style.css".to_vec(), 200),
+        (b"/site.wwz/%2fstyle.css".to_vec(), 200),
+        (
+            b"/site.wwz/style.css?../../outside/canary.wwz".to_vec(),
+            200,
+        ),
+        (b"/site.wwz/style.css#/../../outside".to_vec(), 200),
+        (b"/alias.wwz/style.css".to_vec(), 200),
+        (b"/site.wwz./style.css".to_vec(), 404),
+        (b"/site.wwz/style.css.".to_vec(), 404),
+        (b"/site.wwz/style.css/".to_vec(), 404),
+        (b"/site.wwz/..../style.css".to_vec(), 404),
+        (b"/site.wwz/.../style.css".to_vec(), 404),
+        (b"/site.wwz/..;/style.css".to_vec(), 404),
+        (b"/SITE.WWZ/style.css".to_vec(), 404),
+        (b"/.wwz/x".to_vec(), 404),
+        (b"/site.wwz.wwz/x".to_vec(), 404),
+        (b"/".to_vec(), 404),
+        // Very long paths: 60 KB of directories, and a 60 KB member name.
+        (format!("/{long_dirs}x.wwz/y").into_bytes(), 404),
+        (format!("/site.wwz/{long_member}").into_bytes(), 404),
+        (format!("/{long_member}.wwz/y").into_bytes(), 404),
+    ];
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+    let mut w = Wwz::start(&t.site, Transport::Unix, &[]);
+    for (uri, expect) in &cases {
+        let label = String::from_utf8_lossy(&uri[..uri.len().min(120)]).into_owned();
+        let status = check_url(&w, &uri_params(uri), &label);
+        if *expect != 0 {
+            assert_eq!(status, *expect, "{label}");
+        }
+    }
+    // The same escapes through the split parameters a web server sends after
+    // `fastcgi_split_path_info`, and through DOCUMENT_URI / SCRIPT_NAME.
+    let root = t.site.docroot.to_str().unwrap().to_owned();
+    let split = |script: String, info: &str| {
+        vec![
+            ("REQUEST_METHOD".to_owned(), b"GET".to_vec()),
+            ("SCRIPT_FILENAME".to_owned(), script.into_bytes()),
+            ("PATH_INFO".to_owned(), info.as_bytes().to_vec()),
+        ]
+    };
+    let split_cases = [
+        split(format!("{root}/../outside/canary.wwz"), "/secret.txt"),
+        split(format!("{root}/link.wwz"), "/secret.txt"),
+        split(
+            format!("{root}/site.wwz"),
+            "/../../outside/canary.wwz/secret.txt",
+        ),
+        split(format!("{outside}/canary.wwz"), "/secret.txt"),
+        split(format!("{root}/linkdir/canary.wwz"), "/secret.txt"),
+        split(format!("{root}/fifo.wwz"), "/x"),
+        split(format!("{root}/site.wwz"), "/..\\..\\x"),
+        vec![
+            ("REQUEST_METHOD".to_owned(), b"GET".to_vec()),
+            (
+                "DOCUMENT_URI".to_owned(),
+                b"/../outside/canary.wwz/secret.txt".to_vec(),
+            ),
+        ],
+        vec![
+            ("REQUEST_METHOD".to_owned(), b"GET".to_vec()),
+            ("SCRIPT_NAME".to_owned(), b"/linkdir/canary.wwz".to_vec()),
+            ("PATH_INFO".to_owned(), b"/secret.txt".to_vec()),
+        ],
+    ];
+    for (i, params) in split_cases.iter().enumerate() {
+        check_url(&w, params, &format!("split case {i}"));
+    }
+    // Still serving, and the FIFO was never opened for writing by anyone: no hang.
+    w.assert_healthy(&t.site);
+    assert!(!w.proc.stderr().contains("CANARY"));
+}
+
+/// Regression: a unix socket named `sock.wwz` in the docroot was opened,
+/// failed with ENXIO and answered 500 (and the error was cached as a broken
+/// archive); anything that is not a regular file is now a 404 without being opened.
+#[test]
+fn socket_named_like_an_archive_is_a_404_not_a_500() {
+    let t = trap();
+    let w = Wwz::start(&t.site, Transport::Unix, &[]);
+    for _ in 0..2 {
+        let r = w.client().get(1, false, &uri_params(b"/sock.wwz/x"));
+        assert_eq!(r.status, 404, "{r:?}");
+    }
+}
