@@ -6,10 +6,8 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStringExt;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::archive::inflate::Inflater;
 use crate::archive::Cache;
 use crate::http::response::GZIP_HEADER;
 use crate::http::{Body, OwnedParams, Response, Service};
@@ -87,26 +85,17 @@ fn write(out: &mut File, resp: &Response) -> io::Result<()> {
             }
             out.write_all(tail.as_bytes())?;
         }
-        Body::Inflate {
-            archive,
-            offset,
-            compressed_len,
-            size,
-            skip,
-            take,
-        } => {
-            let mut inflater = Inflater::new(Arc::clone(archive), *offset, *compressed_len, *size);
-            inflater.skip(*skip)?;
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut left = *take;
-            while left > 0 {
-                let want = usize::try_from(left).unwrap_or(buf.len()).min(buf.len());
-                let n = inflater.read(buf.get_mut(..want).unwrap_or_default())?;
-                if n == 0 {
-                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        Body::Inflate { .. } => {
+            if let Some((mut inflater, skip)) = resp.body.inflater() {
+                inflater.skip(skip)?;
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = inflater.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    out.write_all(buf.get(..n).unwrap_or_default())?;
                 }
-                out.write_all(buf.get(..n).unwrap_or_default())?;
-                left -= n as u64;
             }
         }
     }

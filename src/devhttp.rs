@@ -142,7 +142,7 @@ fn mapped(archive: &Arc<Archive>, offset: u64, len: u64) -> Bytes {
 /// A response body: ready chunks, then an optional inflate stream.
 pub struct PreviewBody {
     chunks: VecDeque<Bytes>,
-    inflate: Option<(Inflater, u64)>,
+    inflate: Option<Inflater>,
     remaining: u64,
 }
 
@@ -181,18 +181,12 @@ impl PreviewBody {
                 }
                 chunks.push_back(Bytes::from(tail));
             }
-            Body::Inflate {
-                archive,
-                offset,
-                compressed_len,
-                size,
-                skip,
-                take,
-            } => {
-                let mut inflater = Inflater::new(archive, offset, compressed_len, size);
-                match inflater.skip(skip) {
-                    Ok(()) => inflate = Some((inflater, take)),
-                    Err(e) => log::error(format_args!("inflating member: {e}")),
+            body @ Body::Inflate { .. } => {
+                if let Some((mut inflater, skip)) = body.inflater() {
+                    match inflater.skip(skip) {
+                        Ok(()) => inflate = Some(inflater),
+                        Err(e) => log::error(format_args!("inflating member: {e}")),
+                    }
                 }
             }
         }
@@ -216,18 +210,15 @@ impl http_body::Body for PreviewBody {
             self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
-        let Some((inflater, left)) = &mut self.inflate else {
+        let cap = usize::try_from(self.remaining).map_or(64 * 1024, |r| r.min(64 * 1024));
+        let Some(inflater) = &mut self.inflate else {
             return Poll::Ready(None);
         };
-        if *left == 0 {
-            return Poll::Ready(None);
-        }
-        let mut buf = vec![0u8; usize::try_from(*left).unwrap_or(64 * 1024).min(64 * 1024)];
+        let mut buf = vec![0u8; cap];
         let result = match inflater.read(&mut buf) {
-            Ok(0) => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            Ok(0) => return Poll::Ready(None),
             Ok(n) => {
                 buf.truncate(n);
-                *left -= n as u64;
                 Ok(Frame::data(Bytes::from(buf)))
             }
             Err(e) => Err(e),

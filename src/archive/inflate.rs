@@ -27,6 +27,8 @@ pub struct Inflater {
     /// Bytes produced so far, and the declared uncompressed size.
     produced: u64,
     size: u64,
+    /// How many more bytes [`Inflater::read`] may return (a Range's length).
+    left: u64,
 }
 
 impl Inflater {
@@ -42,13 +44,26 @@ impl Inflater {
             dec: Decompress::new(false),
             produced: 0,
             size,
+            left: size,
         }
     }
 
-    /// Fills `out` as far as it can; 0 only when all `size` bytes were produced.
-    /// A stream that ends early or is corrupt is an error.
+    /// After the bytes skipped so far, return at most `take` more.
+    pub fn limit(mut self, take: u64) -> Inflater {
+        self.left = take;
+        self
+    }
+
+    /// Fills `out` as far as it can; 0 only when the limit (at most the
+    /// declared size) is reached. A stream that ends early or is corrupt is an error.
     pub fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let want = usize::try_from(self.size - self.produced)
+        let n = self.inflate(out, self.left)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn inflate(&mut self, out: &mut [u8], limit: u64) -> io::Result<usize> {
+        let want = usize::try_from((self.size - self.produced).min(limit))
             .unwrap_or(usize::MAX)
             .min(out.len());
         let Some(out) = out.get_mut(..want) else {
@@ -99,7 +114,7 @@ impl Inflater {
         let mut scratch = vec![0; 16 * 1024];
         while n > 0 {
             let take = usize::try_from(n).unwrap_or(usize::MAX).min(scratch.len());
-            let got = self.read(scratch.get_mut(..take).unwrap_or_default())?;
+            let got = self.inflate(scratch.get_mut(..take).unwrap_or_default(), u64::MAX)?;
             if got == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
             }

@@ -381,18 +381,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Body::Mapped { archive, .. }
             | Body::Gzip { archive, .. }
             | Body::Multipart { archive, .. } => Some(archive.as_ref()),
-            Body::Inflate {
-                archive,
-                offset,
-                compressed_len,
-                size,
-                skip,
-                take,
-            } => {
-                let mut inflater =
-                    Inflater::new(Arc::clone(archive), *offset, *compressed_len, *size);
-                self.stream_inflated(active.id, &mut inflater, *skip, *take, limits)
-                    .await?;
+            body @ Body::Inflate { .. } => {
+                if let Some((mut inflater, skip)) = body.inflater() {
+                    self.stream_inflated(active.id, &mut inflater, skip, limits)
+                        .await?;
+                }
                 None
             }
             _ => None,
@@ -410,7 +403,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         id: u16,
         inflater: &mut Inflater,
         skip: u64,
-        take: u64,
         limits: &Limits,
     ) -> Result<(), ConnError> {
         let broken = |e: io::Error| {
@@ -428,21 +420,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             tokio::task::yield_now().await;
         }
         let mut buf = vec![0u8; CHUNK];
-        let mut left = take;
-        while left > 0 {
-            let want = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
-            let n = inflater
-                .read(buf.get_mut(..want).unwrap_or_default())
-                .map_err(broken)?;
+        loop {
+            let n = inflater.read(&mut buf).map_err(broken)?;
             if n == 0 {
-                return Err(broken(io::Error::from(io::ErrorKind::UnexpectedEof)));
+                return Ok(());
             }
             self.tx.own(id, buf.get(..n).unwrap_or_default());
             self.tx.close_record(id);
-            left -= n as u64;
             self.flush(None, limits).await?;
         }
-        Ok(())
     }
 
     /// Writes everything queued in `tx`, mapped segments from `archive`.

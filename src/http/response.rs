@@ -192,6 +192,30 @@ impl Body {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// For [`Body::Inflate`]: the inflater, limited to the bytes to send, and
+    /// how many bytes to skip first (the front decides how to pace that).
+    pub fn inflater(&self) -> Option<(crate::archive::inflate::Inflater, u64)> {
+        match self {
+            Body::Inflate {
+                archive,
+                offset,
+                compressed_len,
+                size,
+                skip,
+                take,
+            } => {
+                let inflater = crate::archive::inflate::Inflater::new(
+                    Arc::clone(archive),
+                    *offset,
+                    *compressed_len,
+                    *size,
+                );
+                Some((inflater.limit(*take), *skip))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -20,7 +20,7 @@ use clap::Args;
 use super::read::{declared_alignment, read_local, Directory};
 use super::{display_name, json_str, printable};
 use crate::zip::format::{FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED};
-use crate::zip::{Index, ReadAt};
+use crate::zip::{Index, IndexError, ReadAt};
 
 #[derive(Args, Debug, Clone)]
 #[command(
@@ -181,9 +181,14 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
             return report;
         }
     };
-    if let Err(e) = Index::build(&file) {
-        whole(&mut report, format!("not servable: {e}"));
-        return report;
+    match Index::build(&file) {
+        Ok(_) => {}
+        // The member checks below name the members that overlap.
+        Err(IndexError::OverlappingMembers { .. }) => {}
+        Err(e) => {
+            whole(&mut report, format!("not servable: {e}"));
+            return report;
+        }
     }
     let dir = match Directory::read(&file, path) {
         Ok(d) => d,
