@@ -117,9 +117,11 @@ fn ten_thousand_idle_connections_are_held_then_timed_out() {
     for _ in 0..idle_count {
         idle.push(UnixStream::connect(path).expect("connect an idle client"));
     }
-    wait_until("all idle connections accepted", Duration::from_secs(14), || {
-        open_fds(pid) >= base_fds + idle_count
-    });
+    wait_until(
+        "all idle connections accepted",
+        Duration::from_secs(14),
+        || open_fds(pid) >= base_fds + idle_count,
+    );
     let fds = open_fds(pid);
     let (_, rss) = memory_kib(pid);
     let reply = w.client().get(1, false, &get_params("/site.wwz/style.css"));
