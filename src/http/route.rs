@@ -307,6 +307,14 @@ mod tests {
             "/x.wwz/%2e%2e",
             "/x.wwz/.%2e/y",
             "/x.wwz/%252e%252e/%00",
+            "/x.wwz/a/b/../../../../etc/passwd",
+            "/x.wwz/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+            "/x.wwz/..%2f",
+            "/x.wwz/%c2%85next-line",
+            "/x.wwz/tab%09name",
+            "/x.wwz/%e2%80",
+            "/x.wwz/\\server\\share",
+            "/.wwz/../x",
         ];
         for p in bad {
             assert!(
