@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -138,22 +137,6 @@ fn sighup_keeps_the_connection_and_sees_a_replaced_archive() {
 // The --http preview
 // ---------------------------------------------------------------------------
 
-fn curl(port: u16, path: &str, args: &[&str]) -> HttpResponse {
-    let tool: PathBuf = require_tool("curl", "curl");
-    let out = Command::new(tool)
-        .args(["-s", "-S", "-i", "--max-time", "10"])
-        .args(args)
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl {args:?} {path}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_http(&out.stdout)
-}
-
 /// `wwz serve --http`: a stored member, a deflated one with and without
 /// `--compressed`, a listing (HTML and JSON), 304 and Range, then SIGTERM.
 #[test]
@@ -169,19 +152,19 @@ fn http_preview_serves_members_and_listings() {
     wait_for(&Addr::Tcp(([127, 0, 0, 1], port).into()), &mut proc);
 
     let blob = site.file("data/blob.bin");
-    let r = curl(port, "/site.wwz/data/blob.bin", &[]);
+    let r = curl_get(port, "/site.wwz/data/blob.bin", &[]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert_eq!(r.header("Content-Length"), blob.len().to_string());
     assert!(r.body == blob);
     let etag = r.header("ETag").to_owned();
-    let r = curl(
+    let r = curl_get(
         port,
         "/site.wwz/data/blob.bin",
         &["-H", &format!("If-None-Match: {etag}")],
     );
     assert_eq!(r.status, 304);
     assert!(r.body.is_empty());
-    let r = curl(port, "/site.wwz/data/blob.bin", &["-r", "10-19"]);
+    let r = curl_get(port, "/site.wwz/data/blob.bin", &["-r", "10-19"]);
     assert_eq!(r.status, 206);
     assert_eq!(
         r.header("Content-Range"),
@@ -190,18 +173,18 @@ fn http_preview_serves_members_and_listings() {
     assert_eq!(r.body, blob[10..20]);
 
     let text = site.file("logs/big.txt");
-    let r = curl(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
+    let r = curl_get(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Encoding"), "gzip");
     assert!(r.body == text);
-    let r = curl(port, "/deflated.wwz/logs/big.txt", &[]);
+    let r = curl_get(port, "/deflated.wwz/logs/big.txt", &[]);
     assert_eq!(r.status, 200);
     assert!(r.opt_header("Content-Encoding").is_none());
     assert_eq!(r.header("Content-Length"), text.len().to_string());
     assert!(r.body == text);
 
     // logs/ has no index.html: a listing.
-    let r = curl(port, "/site.wwz/logs/", &[]);
+    let r = curl_get(port, "/site.wwz/logs/", &[]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert!(r.header("Content-Type").starts_with("text/html"));
     let html = String::from_utf8_lossy(&r.body);
@@ -209,7 +192,7 @@ fn http_preview_serves_members_and_listings() {
         html.contains("build.txt") && html.contains("big.txt"),
         "{html}"
     );
-    let r = curl(port, "/site.wwz/logs/?format=json", &[]);
+    let r = curl_get(port, "/site.wwz/logs/?format=json", &[]);
     assert_eq!(r.status, 200);
     assert!(r.header("Content-Type").starts_with("application/json"));
     let json = String::from_utf8_lossy(&r.body);
@@ -217,7 +200,7 @@ fn http_preview_serves_members_and_listings() {
         json.contains("\"build.txt\"") || json.contains("build.txt"),
         "{json}"
     );
-    let r = curl(port, "/site.wwz", &[]);
+    let r = curl_get(port, "/site.wwz", &[]);
     assert_eq!(r.status, 301);
     assert_eq!(r.header("Location"), "./site.wwz/");
 

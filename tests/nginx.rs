@@ -123,74 +123,9 @@ http {{
     }
 }
 
-fn curl() -> PathBuf {
-    require_tool("curl", "curl")
-}
-
 /// `curl -s -i` (or `-I` for HEAD) of one URL path.
 fn fetch(port: u16, path: &str, head: bool) -> HttpResponse {
-    let out = Command::new(curl())
-        .args(["-s", "-S", "--path-as-is", "--max-time", "5"])
-        .arg(if head { "-I" } else { "-i" })
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl {path} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_http(&out.stdout)
-}
-
-/// Fetches every sample file from `archive` in one curl run (one client
-/// connection, so nginx reuses its upstream connection when allowed) and
-/// compares each body with its source.
-fn fetch_all_files(site: &Site, port: u16, archive: &str) {
-    let out_dir = site.path(&format!("fetched-{}", archive.replace(' ', "_")));
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let mut cmd = Command::new(curl());
-    cmd.args([
-        "-s",
-        "-S",
-        "--path-as-is",
-        "--fail-early",
-        "--max-time",
-        "5",
-    ])
-    .args(["-w", "%{http_code} %{size_download}\\n"]);
-    for (i, (rel, _)) in site.files.iter().enumerate() {
-        let url = format!(
-            "http://127.0.0.1:{port}/{}/{}",
-            url_encode_path(archive),
-            url_encode_path(rel)
-        );
-        cmd.arg("-o").arg(out_dir.join(i.to_string())).arg(url);
-    }
-    let out = cmd.output().expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = report.lines().collect();
-    assert_eq!(lines.len(), site.files.len(), "{report}");
-    for (i, (rel, content)) in site.files.iter().enumerate() {
-        assert_eq!(
-            lines[i],
-            format!("200 {}", content.len()),
-            "{archive}/{rel}: status and size"
-        );
-        // curl writes no file for an empty body.
-        let got = std::fs::read(out_dir.join(i.to_string())).unwrap_or_default();
-        assert!(
-            &got == content,
-            "{archive}/{rel}: body differs ({} bytes, want {})",
-            got.len(),
-            content.len()
-        );
-    }
+    curl_get(port, path, if head { &["-I"] } else { &[] })
 }
 
 fn through_nginx(keep_conn: bool) {
@@ -208,8 +143,8 @@ fn through_nginx(keep_conn: bool) {
     let port = nginx.port;
 
     // Every file, from archives made by Info-ZIP (zip -0 -r) and Python's zipfile.
-    fetch_all_files(&site, port, "site.wwz");
-    fetch_all_files(&site, port, "py.wwz");
+    curl_fetch_all(&site, port, "site.wwz", &[]);
+    curl_fetch_all(&site, port, "py.wwz", &[]);
 
     // The headers of one response as nginx passes them on.
     let r = fetch(port, "/site.wwz/index.html", false);
@@ -291,22 +226,6 @@ fn nginx_with_keep_conn_and_upstream_keepalive() {
     through_nginx(true);
 }
 
-/// `curl -s -i` with extra arguments (headers, --compressed, -r).
-fn fetch_with(port: u16, path: &str, args: &[&str]) -> HttpResponse {
-    let out = Command::new(curl())
-        .args(["-s", "-S", "--path-as-is", "--max-time", "5", "-i"])
-        .args(args)
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl {path} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_http(&out.stdout)
-}
-
 /// Python's zipfile with ZIP_DEFLATED (DOS times only, no directory entries).
 fn python_zip_deflated(src: &Path, out: &Path) {
     let status = Command::new(require_tool("python3", "python3"))
@@ -351,7 +270,7 @@ fn http_semantics_through_nginx() {
     let first = fetch(port, "/site.wwz/logs/build.txt", false);
     assert_eq!(first.status, 200);
     let etag = first.header("ETag").to_owned();
-    let again = fetch_with(
+    let again = curl_get(
         port,
         "/site.wwz/logs/build.txt",
         &["-H", &format!("If-None-Match: {etag}")],
@@ -359,7 +278,7 @@ fn http_semantics_through_nginx() {
     assert_eq!(again.status, 304, "{again:?}");
     assert!(again.body.is_empty());
     assert_eq!(again.header("ETag"), etag);
-    let since = fetch_with(
+    let since = curl_get(
         port,
         "/site.wwz/logs/build.txt",
         &["-H", &format!("If-Modified-Since: {SAMPLE_MTIME_HTTP}")],
@@ -367,21 +286,21 @@ fn http_semantics_through_nginx() {
     assert_eq!(since.status, 304, "{since:?}");
 
     // 206 for a range, and 416 past the end.
-    let part = fetch_with(port, "/site.wwz/logs/build.txt", &["-r", "100-199"]);
+    let part = curl_get(port, "/site.wwz/logs/build.txt", &["-r", "100-199"]);
     assert_eq!(part.status, 206, "{part:?}");
     assert_eq!(
         part.header("Content-Range"),
         format!("bytes 100-199/{}", log.len())
     );
     assert_eq!(part.body, &log[100..200]);
-    let past = fetch_with(port, "/site.wwz/logs/build.txt", &["-r", "99999-"]);
+    let past = curl_get(port, "/site.wwz/logs/build.txt", &["-r", "99999-"]);
     assert_eq!(past.status, 416, "{past:?}");
 
     for archive in ["deflated.wwz", "pydeflated.wwz"] {
         for (rel, content) in &site.files {
             let path = format!("/{archive}/{}", url_encode_path(rel));
             // gzip passthrough, decoded by curl.
-            let gz = fetch_with(port, &path, &["--compressed"]);
+            let gz = curl_get(port, &path, &["--compressed"]);
             assert_eq!(gz.status, 200, "{path}: {gz:?}");
             assert_eq!(&gz.body, content, "{path}: gunzipped body differs");
             // Without Accept-Encoding: inflated by wwz.
@@ -390,7 +309,7 @@ fn http_semantics_through_nginx() {
             assert!(plain.opt_header("Content-Encoding").is_none());
         }
         // The raw gzip body passes gzip -t.
-        let raw = fetch_with(
+        let raw = curl_get(
             port,
             &format!("/{archive}/data/blob.bin"),
             &["-H", "Accept-Encoding: gzip"],
@@ -409,7 +328,7 @@ fn http_semantics_through_nginx() {
             "gzip -t rejects the passthrough body of {archive}"
         );
         // A range of a deflated member is a range of its bytes.
-        let part = fetch_with(
+        let part = curl_get(
             port,
             &format!("/{archive}/logs/build.txt"),
             &["-r", "10-19"],
@@ -438,16 +357,16 @@ fn http_semantics_through_nginx() {
     assert!(String::from_utf8_lossy(&logs.body).contains("href=\"./job-2/\""));
     let job = fetch(port, "/ci.wwz/logs/job-2/", false);
     assert!(String::from_utf8_lossy(&job.body).contains("href=\"./build.log\""));
-    let log = fetch_with(port, "/ci.wwz/logs/job-2/build.log", &["--compressed"]);
+    let log = curl_get(port, "/ci.wwz/logs/job-2/build.log", &["--compressed"]);
     assert_eq!(log.body, log_text(20_000));
     let tag = log.header("ETag").to_owned();
-    let revalidated = fetch_with(
+    let revalidated = curl_get(
         port,
         "/ci.wwz/logs/job-2/build.log",
         &["--compressed", "-H", &format!("If-None-Match: {tag}")],
     );
     assert_eq!(revalidated.status, 304);
-    let tail = fetch_with(port, "/ci.wwz/logs/job-2/build.log", &["-r", "-100"]);
+    let tail = curl_get(port, "/ci.wwz/logs/job-2/build.log", &["-r", "-100"]);
     assert_eq!(tail.status, 206);
     assert_eq!(tail.body, &log_text(20_000)[20_000 - 100..]);
 }

@@ -242,81 +242,16 @@ fn fcgid_dirs(site: &Site) -> String {
 // What every server must deliver
 // ---------------------------------------------------------------------------
 
-fn curl() -> PathBuf {
-    require_tool("curl", "curl")
-}
-
-/// `curl -s -i ARGS URL` of one path.
-fn get(port: u16, path: &str, args: &[&str]) -> HttpResponse {
-    let out = Command::new(curl())
-        .args(["-s", "-S", "-i", "--path-as-is", "--max-time", "10"])
-        .args(args)
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl {args:?} {path} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_http(&out.stdout)
-}
-
-/// Fetches every sample file of `archive` in one curl run and compares the
-/// bytes with the source.
-fn fetch_all(site: &Site, port: u16, archive: &str, args: &[&str]) {
-    let tag = format!("{}{}", archive.replace(' ', "_"), args.join("_"));
-    let out_dir = site.path(&format!("fetched-{tag}-{port}"));
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let mut cmd = Command::new(curl());
-    cmd.args(["-s", "-S", "--path-as-is", "--max-time", "10"])
-        .args(args)
-        .args(["-w", "%{http_code} %{size_download}\\n"]);
-    for (i, (rel, _)) in site.files.iter().enumerate() {
-        let url = format!(
-            "http://127.0.0.1:{port}/{}/{}",
-            url_encode_path(archive),
-            url_encode_path(rel)
-        );
-        cmd.arg("-o").arg(out_dir.join(i.to_string())).arg(url);
-    }
-    let out = cmd.output().expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = report.lines().collect();
-    assert_eq!(lines.len(), site.files.len(), "{report}");
-    let compressed = args.contains(&"--compressed");
-    for (i, (rel, content)) in site.files.iter().enumerate() {
-        let (code, size) = lines[i].split_once(' ').unwrap();
-        assert_eq!(code, "200", "{archive}/{rel} {args:?}: status");
-        if !compressed {
-            assert_eq!(size, content.len().to_string(), "{archive}/{rel}: size");
-        }
-        // curl writes no file for an empty body.
-        let got = std::fs::read(out_dir.join(i.to_string())).unwrap_or_default();
-        assert!(
-            &got == content,
-            "{archive}/{rel} {args:?}: body differs ({} bytes, want {})",
-            got.len(),
-            content.len()
-        );
-    }
-}
-
 /// The checks every configuration must pass.
 fn check_server(site: &Site, port: u16) {
     // Every member, stored and deflated (gzip passed through, or inflated by wwz).
-    fetch_all(site, port, "site.wwz", &[]);
-    fetch_all(site, port, "deflated.wwz", &["--compressed"]);
-    fetch_all(site, port, "deflated.wwz", &[]);
+    curl_fetch_all(site, port, "site.wwz", &[]);
+    curl_fetch_all(site, port, "deflated.wwz", &["--compressed"]);
+    curl_fetch_all(site, port, "deflated.wwz", &[]);
 
     // A stored member: the headers wwz sends, as the server passes them on.
     let big = site.file("data/blob.bin");
-    let r = get(port, "/site.wwz/data/blob.bin", &[]);
+    let r = curl_get(port, "/site.wwz/data/blob.bin", &[]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert_eq!(r.header("Content-Length"), big.len().to_string());
     assert_eq!(r.header("Last-Modified"), SAMPLE_MTIME_HTTP);
@@ -330,7 +265,7 @@ fn check_server(site: &Site, port: u16) {
     let etag = r.header("ETag").to_owned();
 
     // 304 for the ETag just received, without a body.
-    let r = get(
+    let r = curl_get(
         port,
         "/site.wwz/data/blob.bin",
         &["-H", &format!("If-None-Match: {etag}")],
@@ -340,7 +275,7 @@ fn check_server(site: &Site, port: u16) {
     assert_eq!(r.header("ETag"), etag);
 
     // Range: 206, Content-Range and exactly those bytes.
-    let r = get(port, "/site.wwz/data/blob.bin", &["-r", "1000-66999"]);
+    let r = curl_get(port, "/site.wwz/data/blob.bin", &["-r", "1000-66999"]);
     assert_eq!(r.status, 206, "{:?}", r.headers);
     assert_eq!(
         r.header("Content-Range"),
@@ -353,7 +288,7 @@ fn check_server(site: &Site, port: u16) {
     // it is, and the server must not compress it on its own (Apache's
     // mod_deflate would change the ETag and lose the 304).
     let text = site.file("logs/big.txt");
-    let r = get(port, "/site.wwz/logs/big.txt", &["--compressed"]);
+    let r = curl_get(port, "/site.wwz/logs/big.txt", &["--compressed"]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert!(
         r.opt_header("Content-Encoding").is_none(),
@@ -363,7 +298,7 @@ fn check_server(site: &Site, port: u16) {
     assert_eq!(r.header("Content-Length"), text.len().to_string());
     assert!(r.body == text);
     let stored_etag = r.header("ETag").to_owned();
-    let r = get(
+    let r = curl_get(
         port,
         "/site.wwz/logs/big.txt",
         &[
@@ -375,14 +310,14 @@ fn check_server(site: &Site, port: u16) {
     assert_eq!(r.status, 304, "{:?}", r.headers);
 
     // A deflated member: gzip passed through to a client that takes it ...
-    let r = get(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
+    let r = curl_get(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert_eq!(r.header("Content-Encoding"), "gzip");
     assert_eq!(r.header("Vary"), "Accept-Encoding");
     assert!(r.body == text, "gzip body differs");
     let gz_etag = r.header("ETag").to_owned();
     assert!(gz_etag.ends_with("-gz\""), "{gz_etag}");
-    let r = get(
+    let r = curl_get(
         port,
         "/deflated.wwz/logs/big.txt",
         &["--compressed", "-H", &format!("If-None-Match: {gz_etag}")],
@@ -391,7 +326,7 @@ fn check_server(site: &Site, port: u16) {
     assert!(r.body.is_empty());
 
     // ... inflated for one that does not, ranges from the uncompressed bytes.
-    let r = get(port, "/deflated.wwz/logs/big.txt", &[]);
+    let r = curl_get(port, "/deflated.wwz/logs/big.txt", &[]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert!(
         r.opt_header("Content-Encoding").is_none(),
@@ -401,13 +336,13 @@ fn check_server(site: &Site, port: u16) {
     assert_eq!(r.header("Content-Length"), text.len().to_string());
     assert!(r.body == text);
     let plain_etag = r.header("ETag").to_owned();
-    let r = get(
+    let r = curl_get(
         port,
         "/deflated.wwz/logs/big.txt",
         &["-H", &format!("If-None-Match: {plain_etag}")],
     );
     assert_eq!(r.status, 304, "{:?}", r.headers);
-    let r = get(port, "/deflated.wwz/logs/big.txt", &["-r", "70000-70099"]);
+    let r = curl_get(port, "/deflated.wwz/logs/big.txt", &["-r", "70000-70099"]);
     assert_eq!(r.status, 206, "{:?}", r.headers);
     assert_eq!(
         r.header("Content-Range"),
@@ -416,16 +351,16 @@ fn check_server(site: &Site, port: u16) {
     assert!(r.body == text[70000..70100]);
 
     // Percent-encoded names, redirects, directory index, 404.
-    let r = get(port, "/my%20site.wwz/with%20space/a%20file.txt", &[]);
+    let r = curl_get(port, "/my%20site.wwz/with%20space/a%20file.txt", &[]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert_eq!(r.body, site.file("with space/a file.txt"));
-    let r = get(port, "/sub/nested.wwz?x=1", &[]);
+    let r = curl_get(port, "/sub/nested.wwz?x=1", &[]);
     assert_eq!(r.status, 301, "{:?}", r.headers);
     assert_eq!(r.header("Location"), "./nested.wwz/?x=1");
-    let r = get(port, "/site.wwz/docs/", &[]);
+    let r = curl_get(port, "/site.wwz/docs/", &[]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert_eq!(r.body, site.file("docs/index.html"));
-    let r = get(port, "/site.wwz/no/such/file.txt", &[]);
+    let r = curl_get(port, "/site.wwz/no/such/file.txt", &[]);
     assert_eq!(r.status, 404, "{:?}", r.headers);
 }
 
@@ -522,14 +457,14 @@ fn apache_mod_deflate_without_no_gzip() {
     let port = apache.port;
 
     let text = site.file("logs/big.txt");
-    let r = get(port, "/site.wwz/logs/big.txt", &["--compressed"]);
+    let r = curl_get(port, "/site.wwz/logs/big.txt", &["--compressed"]);
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert_eq!(r.header("Content-Encoding"), "gzip");
     assert!(r.opt_header("Content-Length").is_none(), "{:?}", r.headers);
     assert!(r.body == text);
     let etag = r.header("ETag").to_owned();
     assert!(etag.ends_with("-gzip\""), "{etag}");
-    let r = get(
+    let r = curl_get(
         port,
         "/site.wwz/logs/big.txt",
         &["--compressed", "-H", &format!("If-None-Match: {etag}")],
@@ -541,11 +476,11 @@ fn apache_mod_deflate_without_no_gzip() {
     assert!(r.body == text);
 
     // wwz's gzip passes through once; identity clients are unaffected.
-    let r = get(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
+    let r = curl_get(port, "/deflated.wwz/logs/big.txt", &["--compressed"]);
     assert_eq!(r.header("Content-Encoding"), "gzip");
     assert!(r.header("ETag").ends_with("-gz\""));
     assert!(r.body == text);
-    let r = get(port, "/site.wwz/logs/big.txt", &[]);
+    let r = curl_get(port, "/site.wwz/logs/big.txt", &[]);
     assert_eq!(r.header("Content-Length"), text.len().to_string());
     assert!(r.body == text);
 }
@@ -782,7 +717,7 @@ fn haproxy_mpxs(options: &str) {
     let port = haproxy.port;
     let out_dir = site.path("mpxs");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let mut cmd = Command::new(curl());
+    let mut cmd = Command::new(require_tool("curl", "curl"));
     cmd.args([
         "-s",
         "-S",
@@ -895,7 +830,7 @@ fn check_scale_out(site: &Site, port: u16, wwz: &mut [(Wwz, PathBuf, ShowOnFailu
     check_server(site, port);
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..12 {
-        let r = get(port, "/site.wwz/style.css", &[]);
+        let r = curl_get(port, "/site.wwz/style.css", &[]);
         assert_eq!(r.status, 200);
         assert_eq!(r.body, site.file("style.css"));
         seen.insert(responder_of(&r));
@@ -911,7 +846,7 @@ fn check_scale_out(site: &Site, port: u16, wwz: &mut [(Wwz, PathBuf, ShowOnFailu
     killed.proc.child.wait().unwrap();
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..12 {
-        let r = get(port, "/site.wwz/data/blob.bin", &[]);
+        let r = curl_get(port, "/site.wwz/data/blob.bin", &[]);
         assert_eq!(r.status, 200, "with responder 2 gone: {:?}", r.headers);
         assert!(r.body == site.file("data/blob.bin"));
         seen.insert(responder_of(&r));

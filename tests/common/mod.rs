@@ -841,3 +841,76 @@ pub fn connected_unix_sockets(path: &Path) -> usize {
         })
         .count()
 }
+
+// ---------------------------------------------------------------------------
+// HTTP through a web server, with curl
+// ---------------------------------------------------------------------------
+
+/// `curl -s -i ARGS http://127.0.0.1:PORT/PATH` (the path sent as is).
+pub fn curl_get(port: u16, path: &str, args: &[&str]) -> HttpResponse {
+    let out = Command::new(require_tool("curl", "curl"))
+        .args(["-s", "-S", "-i", "--path-as-is", "--max-time", "10"])
+        .args(args)
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?} {path} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_http(&out.stdout)
+}
+
+/// Fetches every sample file of `archive` in one curl run (one client
+/// connection, so the server may reuse its upstream connection) and compares
+/// the bytes with the source.
+pub fn curl_fetch_all(site: &Site, port: u16, archive: &str, args: &[&str]) {
+    let tag = format!("{}{}", archive.replace(' ', "_"), args.join("_"));
+    let out_dir = site.path(&format!("fetched-{tag}-{port}"));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut cmd = Command::new(require_tool("curl", "curl"));
+    cmd.args([
+        "-s",
+        "-S",
+        "--path-as-is",
+        "--fail-early",
+        "--max-time",
+        "10",
+    ])
+    .args(args)
+    .args(["-w", "%{http_code} %{size_download}\\n"]);
+    for (i, (rel, _)) in site.files.iter().enumerate() {
+        let url = format!(
+            "http://127.0.0.1:{port}/{}/{}",
+            url_encode_path(archive),
+            url_encode_path(rel)
+        );
+        cmd.arg("-o").arg(out_dir.join(i.to_string())).arg(url);
+    }
+    let out = cmd.output().expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), site.files.len(), "{report}");
+    let compressed = args.contains(&"--compressed");
+    for (i, (rel, content)) in site.files.iter().enumerate() {
+        let (code, size) = lines[i].split_once(' ').unwrap();
+        assert_eq!(code, "200", "{archive}/{rel} {args:?}: status");
+        if !compressed {
+            assert_eq!(size, content.len().to_string(), "{archive}/{rel}: size");
+        }
+        // curl writes no file for an empty body.
+        let got = std::fs::read(out_dir.join(i.to_string())).unwrap_or_default();
+        assert!(
+            &got == content,
+            "{archive}/{rel} {args:?}: body differs ({} bytes, want {})",
+            got.len(),
+            content.len()
+        );
+    }
+}
