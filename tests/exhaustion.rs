@@ -32,6 +32,14 @@ fn open_fds(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// The tests here each push one resource to its limit; run one at a time so
+/// they measure wwz, not each other (10,000 connects racing a 64 MiB flood).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Waits (bounded) until `cond` holds.
 fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -98,6 +106,7 @@ fn raise_nofile(want: usize) -> usize {
 /// timeout closes them all.
 #[test]
 fn ten_thousand_idle_connections_are_held_then_timed_out() {
+    let _one = exclusive();
     let idle_count = raise_nofile(10_000);
     eprintln!("idle connections: {idle_count}");
     let site = Site::new();
@@ -106,7 +115,7 @@ fn ten_thousand_idle_connections_are_held_then_timed_out() {
         Transport::Unix,
         // Long enough that the first connection cannot time out before the
         // last is accepted, even on a loaded machine.
-        &["--max-connections", "12000", "--idle-timeout", "15"],
+        &["--max-connections", "12000", "--idle-timeout", "25"],
     );
     let pid = w.proc.child.id();
     let Addr::Unix(path) = &w.addr else {
@@ -150,6 +159,7 @@ fn ten_thousand_idle_connections_are_held_then_timed_out() {
 /// before the drip ends (it would take ~30 s), while other clients are served.
 #[test]
 fn slow_drip_records_hit_the_idle_timeout() {
+    let _one = exclusive();
     let site = Site::new();
     let w = Wwz::start(&site, Transport::Unix, &["--idle-timeout", "1"]);
     let Addr::Unix(path) = &w.addr else {
@@ -211,6 +221,7 @@ fn slow_drip_records_hit_the_idle_timeout() {
 /// memory; the server keeps serving.
 #[test]
 fn params_and_stdin_floods_are_bounded() {
+    let _one = exclusive();
     let site = Site::new();
     let mut w = Wwz::start(&site, Transport::Unix, &[]);
     let pid = w.proc.child.id();
@@ -259,6 +270,7 @@ fn params_and_stdin_floods_are_bounded() {
 /// all served, descriptors stay under the cap, memory stays bounded.
 #[test]
 fn thousands_of_archives_under_a_small_descriptor_limit() {
+    let _one = exclusive();
     const ARCHIVES: usize = 2_000;
     let site = Site::new();
     let many = site.docroot.join("many");
@@ -311,6 +323,7 @@ fn thousands_of_archives_under_a_small_descriptor_limit() {
 /// not remembered, and the archive opens once descriptors are free.
 #[test]
 fn emfile_is_a_503_and_the_archive_opens_once_descriptors_free_up() {
+    let _one = exclusive();
     let site = Site::new();
     let w = start_limited(&site, 64, &["--max-archives", "8"]);
     let pid = w.proc.child.id();
