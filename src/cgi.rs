@@ -9,8 +9,8 @@ use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
 use crate::archive::Cache;
-use crate::http::response::GZIP_HEADER;
-use crate::http::{Body, OwnedParams, Response, Service};
+use crate::http::response::Piece;
+use crate::http::{OwnedParams, Response, Service};
 
 /// Whether we were started as a CGI program.
 pub fn is_cgi() -> bool {
@@ -45,58 +45,34 @@ pub fn service(
     Service::with_options(docroot, Cache::new(1, Duration::ZERO), opts)
 }
 
-fn mapped(archive: &crate::archive::Archive, offset: u64, len: u64) -> io::Result<&[u8]> {
-    archive
-        .mapped(offset, len)
-        .ok_or_else(|| io::Error::other("member outside the archive"))
-}
-
 fn write(out: &mut File, resp: &Response) -> io::Result<()> {
     let mut head = Vec::with_capacity(512);
     resp.write_head(&mut head);
     out.write_all(&head)?;
-    match &resp.body {
-        Body::Empty => {}
-        Body::Static(s) => out.write_all(s.as_bytes())?,
-        Body::Owned(v) => out.write_all(v)?,
-        Body::Mapped {
-            archive,
-            offset,
-            len,
-        } => out.write_all(mapped(archive, *offset, *len)?)?,
-        Body::Gzip {
-            archive,
-            offset,
-            len,
-            trailer,
-        } => {
-            out.write_all(&GZIP_HEADER)?;
-            out.write_all(mapped(archive, *offset, *len)?)?;
-            out.write_all(trailer)?;
+    let mut result = Ok(());
+    resp.body.pieces(|piece| {
+        if result.is_ok() {
+            result = match piece {
+                Piece::Bytes(b) => out.write_all(b),
+                Piece::Mapped(offset, len) => resp
+                    .body
+                    .archive()
+                    .and_then(|a| a.mapped(offset, len))
+                    .ok_or_else(|| io::Error::other("member outside the archive"))
+                    .and_then(|bytes| out.write_all(bytes)),
+            };
         }
-        Body::Multipart {
-            archive,
-            parts,
-            tail,
-        } => {
-            for p in parts {
-                out.write_all(p.head.as_bytes())?;
-                out.write_all(mapped(archive, p.offset, p.len)?)?;
+    });
+    result?;
+    if let Some((mut inflater, skip)) = resp.body.inflater() {
+        inflater.skip(skip)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = inflater.read(&mut buf)?;
+            if n == 0 {
+                break;
             }
-            out.write_all(tail.as_bytes())?;
-        }
-        Body::Inflate { .. } => {
-            if let Some((mut inflater, skip)) = resp.body.inflater() {
-                inflater.skip(skip)?;
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = inflater.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    out.write_all(buf.get(..n).unwrap_or_default())?;
-                }
-            }
+            out.write_all(buf.get(..n).unwrap_or_default())?;
         }
     }
     Ok(())

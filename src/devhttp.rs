@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::archive::inflate::Inflater;
 use crate::archive::Archive;
-use crate::http::response::GZIP_HEADER;
+use crate::http::response::Piece;
 use crate::http::{Body, OwnedParams, Response, Service};
 use crate::log;
 
@@ -151,43 +151,19 @@ impl PreviewBody {
         let total = body.len();
         let mut chunks = VecDeque::new();
         let mut inflate = None;
-        match body {
-            Body::Empty => {}
-            Body::Static(s) => chunks.push_back(Bytes::from_static(s.as_bytes())),
-            Body::Owned(v) => chunks.push_back(Bytes::from(v)),
-            Body::Mapped {
-                archive,
-                offset,
-                len,
-            } => chunks.push_back(mapped(&archive, offset, len)),
-            Body::Gzip {
-                archive,
-                offset,
-                len,
-                trailer,
-            } => {
-                chunks.push_back(Bytes::from_static(&GZIP_HEADER));
-                chunks.push_back(mapped(&archive, offset, len));
-                chunks.push_back(Bytes::copy_from_slice(&trailer));
+        // Mapped pieces become Bytes that own an Arc of the archive: not copied.
+        let archive = body.archive().cloned();
+        body.pieces(|piece| match (piece, &archive) {
+            (Piece::Bytes(b), _) => chunks.push_back(Bytes::copy_from_slice(b)),
+            (Piece::Mapped(offset, len), Some(archive)) => {
+                chunks.push_back(mapped(archive, offset, len))
             }
-            Body::Multipart {
-                archive,
-                parts,
-                tail,
-            } => {
-                for p in parts {
-                    chunks.push_back(Bytes::from(p.head));
-                    chunks.push_back(mapped(&archive, p.offset, p.len));
-                }
-                chunks.push_back(Bytes::from(tail));
-            }
-            body @ Body::Inflate { .. } => {
-                if let Some((mut inflater, skip)) = body.inflater() {
-                    match inflater.skip(skip) {
-                        Ok(()) => inflate = Some(inflater),
-                        Err(e) => log::error(format_args!("inflating member: {e}")),
-                    }
-                }
+            (Piece::Mapped(..), None) => {}
+        });
+        if let Some((mut inflater, skip)) = body.inflater() {
+            match inflater.skip(skip) {
+                Ok(()) => inflate = Some(inflater),
+                Err(e) => log::error(format_args!("inflating member: {e}")),
             }
         }
         PreviewBody {

@@ -24,8 +24,8 @@ use super::params;
 use super::record::{self, kind, BeginRequest, Record};
 use crate::archive::inflate::Inflater;
 use crate::archive::Archive;
-use crate::http::response::GZIP_HEADER;
-use crate::http::{Body, Params, Response, Service};
+use crate::http::response::Piece;
+use crate::http::{Params, Response, Service};
 use crate::log;
 
 /// Per-connection limits, from the command line.
@@ -196,29 +196,10 @@ impl Outgoing {
         resp.write_head(&mut head);
         self.own(id, &head);
         self.head = head;
-        match &resp.body {
-            Body::Empty | Body::Inflate { .. } => {}
-            Body::Static(s) => self.own(id, s.as_bytes()),
-            Body::Owned(v) => self.own(id, v),
-            Body::Mapped { offset, len, .. } => self.map(id, *offset, *len),
-            Body::Gzip {
-                offset,
-                len,
-                trailer,
-                ..
-            } => {
-                self.own(id, &GZIP_HEADER);
-                self.map(id, *offset, *len);
-                self.own(id, trailer);
-            }
-            Body::Multipart { parts, tail, .. } => {
-                for part in parts {
-                    self.own(id, part.head.as_bytes());
-                    self.map(id, part.offset, part.len);
-                }
-                self.own(id, tail.as_bytes());
-            }
-        }
+        resp.body.pieces(|piece| match piece {
+            Piece::Bytes(b) => self.own(id, b),
+            Piece::Mapped(offset, len) => self.map(id, offset, len),
+        });
     }
 
     /// Ends the STDOUT stream and the request.
@@ -377,19 +358,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let resp = svc.respond(&FcgiParams(params));
         self.tx.clear();
         self.tx.response(active.id, &resp);
-        let archive = match &resp.body {
-            Body::Mapped { archive, .. }
-            | Body::Gzip { archive, .. }
-            | Body::Multipart { archive, .. } => Some(archive.as_ref()),
-            body @ Body::Inflate { .. } => {
-                if let Some((mut inflater, skip)) = body.inflater() {
-                    self.stream_inflated(active.id, &mut inflater, skip, limits)
-                        .await?;
-                }
-                None
-            }
-            _ => None,
-        };
+        if let Some((mut inflater, skip)) = resp.body.inflater() {
+            self.stream_inflated(active.id, &mut inflater, skip, limits)
+                .await?;
+        }
+        let archive = resp.body.archive().map(|a| a.as_ref());
         self.tx.end(active.id);
         self.flush(archive, limits).await?;
         Ok(active.keep_conn)

@@ -118,6 +118,13 @@ pub fn gzip_trailer(crc32: u32, size: u64) -> [u8; 8] {
     t
 }
 
+/// A piece of a body: bytes of ours, or `offset, len` in the archive's mapping.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    Bytes(&'a [u8]),
+    Mapped(u64, u64),
+}
+
 /// One part of a `multipart/byteranges` body.
 #[derive(Debug)]
 pub struct Part {
@@ -191,6 +198,47 @@ impl Body {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Walks the body as the bytes to send, in order: bytes of ours, and
+    /// ranges of the archive's mapping for the kernel to send. The one place
+    /// that knows each body's layout; [`Body::Inflate`] has no pieces (it is
+    /// streamed through [`Body::inflater`]).
+    pub fn pieces(&self, mut each: impl FnMut(Piece<'_>)) {
+        match self {
+            Body::Empty | Body::Inflate { .. } => {}
+            Body::Static(s) => each(Piece::Bytes(s.as_bytes())),
+            Body::Owned(v) => each(Piece::Bytes(v)),
+            Body::Mapped { offset, len, .. } => each(Piece::Mapped(*offset, *len)),
+            Body::Gzip {
+                offset,
+                len,
+                trailer,
+                ..
+            } => {
+                each(Piece::Bytes(&GZIP_HEADER));
+                each(Piece::Mapped(*offset, *len));
+                each(Piece::Bytes(trailer));
+            }
+            Body::Multipart { parts, tail, .. } => {
+                for part in parts {
+                    each(Piece::Bytes(part.head.as_bytes()));
+                    each(Piece::Mapped(part.offset, part.len));
+                }
+                each(Piece::Bytes(tail.as_bytes()));
+            }
+        }
+    }
+
+    /// The archive whose mapping the pieces refer to.
+    pub fn archive(&self) -> Option<&Arc<Archive>> {
+        match self {
+            Body::Mapped { archive, .. }
+            | Body::Gzip { archive, .. }
+            | Body::Multipart { archive, .. }
+            | Body::Inflate { archive, .. } => Some(archive),
+            Body::Empty | Body::Static(_) | Body::Owned(_) => None,
+        }
     }
 
     /// For [`Body::Inflate`]: the inflater, limited to the bytes to send, and
