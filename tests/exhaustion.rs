@@ -126,10 +126,12 @@ fn ten_thousand_idle_connections_are_held_then_timed_out() {
     for _ in 0..idle_count {
         idle.push(UnixStream::connect(path).expect("connect an idle client"));
     }
+    // `base_fds` may still count the probe connection that found the socket
+    // up; it closes at its own pace, so allow for it.
     wait_until(
         "all idle connections accepted",
-        Duration::from_secs(14),
-        || open_fds(pid) >= base_fds + idle_count,
+        Duration::from_secs(24),
+        || open_fds(pid) + 1 >= base_fds + idle_count,
     );
     let fds = open_fds(pid);
     let (_, rss) = memory_kib(pid);
