@@ -6,10 +6,12 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStringExt;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::archive::Archive;
 use crate::archive::Cache;
-use crate::http::response::Piece;
+use crate::http::body::{self, Sink};
 use crate::http::{OwnedParams, Response, Service};
 
 /// Whether we were started as a CGI program.
@@ -28,7 +30,7 @@ pub fn run(service: Service) -> u8 {
     // Unbuffered: std's line-buffered stdout would scan mapped bytes for newlines,
     // and only the kernel may read them.
     let out = io::stdout().as_fd().try_clone_to_owned().map(File::from);
-    match out.and_then(|mut out| write(&mut out, &resp)) {
+    match out.and_then(|out| write(out, &resp)) {
         Ok(()) => 0,
         Err(e) => {
             crate::log::debug(format_args!("writing the CGI response: {e}"));
@@ -45,35 +47,62 @@ pub fn service(
     Service::with_options(docroot, Cache::new(1, Duration::ZERO), opts)
 }
 
-fn write(out: &mut File, resp: &Response) -> io::Result<()> {
+fn write(out: File, resp: &Response) -> io::Result<()> {
     let mut head = Vec::with_capacity(512);
     resp.write_head(&mut head);
-    out.write_all(&head)?;
-    let mut result = Ok(());
-    resp.body.pieces(|piece| {
-        if result.is_ok() {
-            result = match piece {
-                Piece::Bytes(b) => out.write_all(b),
-                Piece::Mapped(offset, len) => resp
-                    .body
-                    .archive()
-                    .and_then(|a| a.mapped(offset, len))
-                    .ok_or_else(|| io::Error::other("member outside the archive"))
-                    .and_then(|bytes| out.write_all(bytes)),
-            };
+    let mut stdout = Stdout {
+        out,
+        queued: head,
+        error: None,
+    };
+    // Nothing here waits on anything else: the body is driven to the end on this thread.
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(body::send(&resp.body, &mut stdout))?;
+    stdout.write_queued()
+}
+
+/// The CGI way to write a body: straight to stdout, blocking.
+struct Stdout {
+    out: File,
+    /// Bytes of ours not yet written, so the head and small pieces go out together.
+    queued: Vec<u8>,
+    /// The first write error; later pieces are dropped.
+    error: Option<io::Error>,
+}
+
+impl Stdout {
+    fn write_queued(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
         }
-    });
-    result?;
-    if let Some((mut inflater, skip)) = resp.body.inflater() {
-        inflater.skip(skip)?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = inflater.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            out.write_all(buf.get(..n).unwrap_or_default())?;
-        }
+        let result = self.out.write_all(&self.queued);
+        self.queued.clear();
+        result
     }
-    Ok(())
+}
+
+impl Sink for Stdout {
+    const MAY_BLOCK: bool = true;
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.queued.extend_from_slice(bytes);
+    }
+
+    fn mapped(&mut self, archive: &Arc<Archive>, offset: u64, len: u64) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = self.write_queued().and_then(|()| {
+            let mapped = archive
+                .mapped(offset, len)
+                .ok_or_else(|| io::Error::other("member outside the archive"))?;
+            // write(2) from the mapping: the kernel reads the pages, not us.
+            self.out.write_all(&mapped.io_slice())
+        });
+        self.error = result.err();
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.write_queued()
+    }
 }

@@ -1,7 +1,7 @@
 //! A plain HTTP/1.1 front for local preview (`wwz serve --http ADDR`): browse
-//! CI artifacts or try a site without a web server. Same core, same headers;
-//! bodies are `Bytes` that own a reference to the mapping, so they are still
-//! not copied by us. It is a preview: no TLS, no HTTP/2, no access log, and it
+//! CI artifacts or try a site without a web server. Same core, same headers,
+//! same body stream ([`body::send`]); mapped pieces become `Bytes` that own a
+//! reference to the mapping, so they are still not copied by us. It is a preview: no TLS, no HTTP/2, no access log, and it
 //! trusts the local network; put a real web server in front for production.
 
 use std::collections::VecDeque;
@@ -18,10 +18,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc;
 
-use crate::archive::inflate::Inflater;
 use crate::archive::Archive;
-use crate::http::response::Piece;
+use crate::http::body::{self, Sink};
 use crate::http::{Body, OwnedParams, Response, Service};
 use crate::log;
 
@@ -52,7 +52,11 @@ pub async fn run(
                 let svc = Arc::clone(&svc);
                 async move { Ok::<_, Infallible>(handle(&svc, &req)) }
             });
+            // Vectored writes: hyper queues body frames (mapped pieces among
+            // them) and writes them with writev instead of copying them into
+            // its own buffer.
             if let Err(e) = http1::Builder::new()
+                .writev(true)
                 .serve_connection(TokioIo::new(stream), handler)
                 .await
             {
@@ -90,87 +94,115 @@ fn handle(svc: &Service, req: &hyper::Request<Incoming>) -> hyper::Response<Prev
 }
 
 fn convert(resp: Response) -> hyper::Response<PreviewBody> {
-    let mut head = Vec::with_capacity(512);
-    resp.write_head(&mut head);
-    let mut builder = hyper::Response::builder().status(resp.status);
-    for line in head.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let (name, value) = line.split_at(colon);
-        if name.eq_ignore_ascii_case(b"Status") {
-            continue;
+    let mut out = hyper::Response::new(PreviewBody::new(Body::Empty));
+    *out.status_mut() =
+        http::StatusCode::from_u16(resp.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    let mut bad = false;
+    let mut add = |name: &str, value: &[u8]| match (
+        http::HeaderName::from_bytes(name.as_bytes()),
+        http::HeaderValue::from_bytes(value),
+    ) {
+        (Ok(name), Ok(value)) => {
+            headers.append(name, value);
         }
-        let value = value.get(1..).unwrap_or_default();
-        let value = value.strip_prefix(b" ").unwrap_or(value);
-        builder = builder.header(name, value);
+        _ => bad = true,
+    };
+    if let Some(location) = &resp.location {
+        add("Location", location.as_bytes());
     }
-    let body = PreviewBody::new(resp.body);
-    builder.body(body).unwrap_or_else(|e| {
-        log::error(format_args!("building the HTTP response: {e}"));
+    let mut value = Vec::with_capacity(64);
+    resp.each_header(|name, v| {
+        value.clear();
+        v.push(&mut value);
+        add(name, &value);
+    });
+    if bad {
+        log::error(format_args!(
+            "a response header is not valid HTTP; answering 500"
+        ));
         let mut r = hyper::Response::new(PreviewBody::new(Body::Empty));
         *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-        r
-    })
-}
-
-/// Mapped bytes owned by a `Bytes`: the `Arc` keeps the mapping alive while
-/// hyper holds the buffer.
-struct MappedSlice {
-    archive: Arc<Archive>,
-    offset: u64,
-    len: u64,
-}
-
-impl AsRef<[u8]> for MappedSlice {
-    fn as_ref(&self) -> &[u8] {
-        self.archive
-            .mapped(self.offset, self.len)
-            .unwrap_or_default()
+        return r;
     }
+    *out.body_mut() = PreviewBody::new(resp.body);
+    out
 }
 
-fn mapped(archive: &Arc<Archive>, offset: u64, len: u64) -> Bytes {
-    Bytes::from_owner(MappedSlice {
-        archive: Arc::clone(archive),
-        offset,
-        len,
-    })
-}
-
-/// A response body: ready chunks, then an optional inflate stream.
+/// A response body: frames produced by [`body::send`] in a task of its own,
+/// handed over through a small channel, so hyper pulls while the task pushes
+/// (and inflating waits for hyper to take the last chunk).
 pub struct PreviewBody {
-    chunks: VecDeque<Bytes>,
-    inflate: Option<Inflater>,
+    frames: Option<mpsc::Receiver<io::Result<Bytes>>>,
     remaining: u64,
 }
 
 impl PreviewBody {
     fn new(body: Body) -> PreviewBody {
-        let total = body.len();
-        let mut chunks = VecDeque::new();
-        let mut inflate = None;
-        // Mapped pieces become Bytes that own an Arc of the archive: not copied.
-        let archive = body.archive().cloned();
-        body.pieces(|piece| match (piece, &archive) {
-            (Piece::Bytes(b), _) => chunks.push_back(Bytes::copy_from_slice(b)),
-            (Piece::Mapped(offset, len), Some(archive)) => {
-                chunks.push_back(mapped(archive, offset, len))
+        let remaining = body.len();
+        if remaining == 0 {
+            return PreviewBody {
+                frames: None,
+                remaining,
+            };
+        }
+        let (tx, rx) = mpsc::channel(2);
+        tokio::spawn(async move {
+            let mut frames = Frames {
+                tx,
+                queued: VecDeque::new(),
+                error: None,
+            };
+            let sent = match body::send(&body, &mut frames).await {
+                Ok(()) => frames.flush().await,
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = sent {
+                // hyper ends the connection on a body error: the client sees a
+                // truncated response, never a short one passed off as whole.
+                let _ = frames.tx.send(Err(e)).await;
             }
-            (Piece::Mapped(..), None) => {}
         });
-        if let Some((mut inflater, skip)) = body.inflater() {
-            match inflater.skip(skip) {
-                Ok(()) => inflate = Some(inflater),
-                Err(e) => log::error(format_args!("inflating member: {e}")),
-            }
-        }
         PreviewBody {
-            chunks,
-            inflate,
-            remaining: total,
+            frames: Some(rx),
+            remaining,
         }
+    }
+}
+
+/// The preview's way to write a body: `Bytes` frames; mapped pieces own a
+/// reference to the mapping rather than a copy.
+struct Frames {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    queued: VecDeque<Bytes>,
+    error: Option<io::Error>,
+}
+
+impl Sink for Frames {
+    const MAY_BLOCK: bool = false;
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.queued.push_back(Bytes::copy_from_slice(bytes));
+    }
+
+    fn mapped(&mut self, archive: &Arc<Archive>, offset: u64, len: u64) {
+        match archive.mapped_bytes(offset, len) {
+            Some(b) => self.queued.push_back(b),
+            None => self.error = Some(io::Error::other("member outside the archive")),
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        while let Some(frame) = self.queued.pop_front() {
+            self.tx
+                .send(Ok(frame))
+                .await
+                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        }
+        Ok(())
     }
 }
 
@@ -180,30 +212,20 @@ impl http_body::Body for PreviewBody {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        if let Some(chunk) = self.chunks.pop_front() {
-            self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
-            return Poll::Ready(Some(Ok(Frame::data(chunk))));
-        }
-        let cap = usize::try_from(self.remaining).map_or(64 * 1024, |r| r.min(64 * 1024));
-        let Some(inflater) = &mut self.inflate else {
+        let Some(frames) = &mut self.frames else {
             return Poll::Ready(None);
         };
-        let mut buf = vec![0u8; cap];
-        let result = match inflater.read(&mut buf) {
-            Ok(0) => return Poll::Ready(None),
-            Ok(n) => {
-                buf.truncate(n);
-                Ok(Frame::data(Bytes::from(buf)))
+        match frames.poll_recv(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                self.remaining = self.remaining.saturating_sub(data.len() as u64);
+                Poll::Ready(Some(Ok(Frame::data(data))))
             }
-            Err(e) => Err(e),
-        };
-        if let Ok(frame) = &result {
-            let n = frame.data_ref().map_or(0, |d| d.len() as u64);
-            self.remaining = self.remaining.saturating_sub(n);
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
-        Poll::Ready(Some(result))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -14,6 +14,10 @@
 //! - [`cli`]: the `wwz` command line.
 //! - [`tool`]: the companion subcommands (`pack`, `align`, `check`, `ls`) that make and verify archives.
 
+// Two exceptions, each allowed where it is justified: the archive mapping
+// (`archive::mmap`) and adopting systemd's socket (`listen`).
+#![deny(unsafe_code)]
+
 pub mod archive;
 pub mod cgi;
 pub mod cli;

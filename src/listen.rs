@@ -116,6 +116,7 @@ fn systemd() -> io::Result<Option<Listener>> {
     // SAFETY: systemd passes the listening sockets as fds 3.. to the process named in
     // LISTEN_PID (checked above); nothing else in this process has taken ownership of
     // fd 3, and this runs once at startup. Variables are removed so children don't inherit them.
+    #[allow(unsafe_code)]
     let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(SD_LISTEN_FDS_START) };
     std::env::remove_var("LISTEN_FDS");
     std::env::remove_var("LISTEN_PID");

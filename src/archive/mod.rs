@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::zip::{DataError, Entry, Index, IndexError};
+pub use mmap::MappedBytes;
 use mmap::Mapping;
 
 pub use cache::Cache;
@@ -143,15 +144,20 @@ impl Archive {
     pub fn raw_data(&self, entry: &Entry) -> Result<(u64, u64), DataError> {
         let offset = self.index.data_offset(entry, &self.file)?;
         let len = entry.compressed_size();
-        match self.map.slice(offset, len) {
+        match self.map.range(offset, len) {
             Some(_) => Ok((offset, len)),
             None => Err(DataError::BadLocalHeader),
         }
     }
 
-    /// The mapped bytes `offset..offset+len`; for `writev` only (see [`mmap`]).
-    pub fn mapped(&self, offset: u64, len: u64) -> Option<&[u8]> {
-        self.map.slice(offset, len)
+    /// The mapped bytes `offset..offset+len`, for the kernel to send (see [`mmap`]).
+    pub fn mapped(&self, offset: u64, len: u64) -> Option<MappedBytes<'_>> {
+        self.map.range(offset, len)
+    }
+
+    /// The same bytes as an owned buffer that keeps the mapping alive.
+    pub fn mapped_bytes(&self, offset: u64, len: u64) -> Option<bytes::Bytes> {
+        self.map.to_bytes(offset, len)
     }
 
     /// The open file, for ordinary reads of member data.

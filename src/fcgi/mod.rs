@@ -1,8 +1,11 @@
-//! The FastCGI front: the record codec (no I/O), name-value pairs, and the
-//! per-connection state machine that feeds the core.
+//! The FastCGI front: the record codec, name-value pairs, the protocol state
+//! machine and the STDOUT framing (none of which does I/O), and the
+//! connection that reads and writes for them.
 
 pub mod connection;
 pub mod params;
+pub mod protocol;
 pub mod record;
+pub mod stdout;
 
 pub use connection::{serve, Limits};

@@ -2,6 +2,7 @@
 //! Fronts (FastCGI, later CGI and HTTP preview) translate their wire format to
 //! [`Params`] and write the [`Response`]; they never decide HTTP semantics.
 
+pub mod body;
 pub mod conditional;
 pub mod listing;
 pub mod mime;
@@ -10,8 +11,9 @@ pub mod respond;
 pub mod response;
 pub mod route;
 
+pub use body::Body;
 pub use respond::Service;
-pub use response::{Body, Response};
+pub use response::Response;
 
 /// CGI-style request parameters (`REQUEST_METHOD`, `REQUEST_URI`, `HTTP_*`, …).
 pub trait Params {

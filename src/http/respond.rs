@@ -9,11 +9,12 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::body::{gzip_trailer, Body, Part};
 use super::conditional::{self, Conditions, Outcome, Validators};
 use super::listing::{self, Place};
 use super::mime;
 use super::range::{self, Ranges};
-use super::response::{gzip_trailer, Body, ContentRange, ETag, Part, Response, TEXT_PLAIN};
+use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
 use super::Params;
 use crate::archive::inflate::Inflater;

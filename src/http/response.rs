@@ -1,10 +1,9 @@
 //! What the core answers, independent of the front that sends it.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::archive::Archive;
+pub use super::body::Body;
 
 /// A strong validator derived from a member's content, so redeploying an
 /// unchanged member keeps caches warm and a changed one never matches.
@@ -106,164 +105,12 @@ pub fn push_http_date(out: &mut Vec<u8>, t: SystemTime) {
     out.extend_from_slice(b" GMT");
 }
 
-/// The gzip member header (RFC 1952) put before a deflated member's raw bytes:
-/// magic, CM=8, no flags, no mtime, no extra flags, OS=3 (Unix).
-pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
-
-/// The gzip trailer: CRC-32 and size mod 2^32, both little-endian.
-pub fn gzip_trailer(crc32: u32, size: u64) -> [u8; 8] {
-    let mut t = [0; 8];
-    t[..4].copy_from_slice(&crc32.to_le_bytes());
-    t[4..].copy_from_slice(&(size as u32).to_le_bytes());
-    t
-}
-
-/// A piece of a body: bytes of ours, or `offset, len` in the archive's mapping.
-#[derive(Debug, Clone, Copy)]
-pub enum Piece<'a> {
-    Bytes(&'a [u8]),
-    Mapped(u64, u64),
-}
-
-/// One part of a `multipart/byteranges` body.
-#[derive(Debug)]
-pub struct Part {
-    /// Boundary line and part headers.
-    pub head: String,
-    pub offset: u64,
-    pub len: u64,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentRange {
     /// `bytes first-last/total`
     Bytes { first: u64, last: u64, total: u64 },
     /// `bytes */total` (with 416)
     Unsatisfied { total: u64 },
-}
-
-#[derive(Debug)]
-pub enum Body {
-    Empty,
-    Static(&'static str),
-    Owned(Vec<u8>),
-    /// Bytes of an archive's mapping, sent by the kernel straight from the page cache.
-    Mapped {
-        archive: Arc<Archive>,
-        offset: u64,
-        len: u64,
-    },
-    /// A deflated member's raw bytes (mapped) between a gzip header and trailer.
-    Gzip {
-        archive: Arc<Archive>,
-        offset: u64,
-        len: u64,
-        trailer: [u8; 8],
-    },
-    /// Several ranges of the mapping, each after its part head, then the closing boundary.
-    Multipart {
-        archive: Arc<Archive>,
-        parts: Vec<Part>,
-        tail: String,
-    },
-    /// A deflated member inflated on the fly; `skip` bytes dropped, then `take` sent.
-    Inflate {
-        archive: Arc<Archive>,
-        offset: u64,
-        compressed_len: u64,
-        size: u64,
-        skip: u64,
-        take: u64,
-    },
-}
-
-impl Body {
-    pub fn len(&self) -> u64 {
-        match self {
-            Body::Empty => 0,
-            Body::Static(s) => s.len() as u64,
-            Body::Owned(v) => v.len() as u64,
-            Body::Mapped { len, .. } => *len,
-            Body::Gzip { len, .. } => GZIP_HEADER.len() as u64 + len + 8,
-            Body::Multipart { parts, tail, .. } => {
-                parts
-                    .iter()
-                    .map(|p| p.head.len() as u64 + p.len)
-                    .sum::<u64>()
-                    + tail.len() as u64
-            }
-            Body::Inflate { take, .. } => *take,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Walks the body as the bytes to send, in order: bytes of ours, and
-    /// ranges of the archive's mapping for the kernel to send. The one place
-    /// that knows each body's layout; [`Body::Inflate`] has no pieces (it is
-    /// streamed through [`Body::inflater`]).
-    pub fn pieces(&self, mut each: impl FnMut(Piece<'_>)) {
-        match self {
-            Body::Empty | Body::Inflate { .. } => {}
-            Body::Static(s) => each(Piece::Bytes(s.as_bytes())),
-            Body::Owned(v) => each(Piece::Bytes(v)),
-            Body::Mapped { offset, len, .. } => each(Piece::Mapped(*offset, *len)),
-            Body::Gzip {
-                offset,
-                len,
-                trailer,
-                ..
-            } => {
-                each(Piece::Bytes(&GZIP_HEADER));
-                each(Piece::Mapped(*offset, *len));
-                each(Piece::Bytes(trailer));
-            }
-            Body::Multipart { parts, tail, .. } => {
-                for part in parts {
-                    each(Piece::Bytes(part.head.as_bytes()));
-                    each(Piece::Mapped(part.offset, part.len));
-                }
-                each(Piece::Bytes(tail.as_bytes()));
-            }
-        }
-    }
-
-    /// The archive whose mapping the pieces refer to.
-    pub fn archive(&self) -> Option<&Arc<Archive>> {
-        match self {
-            Body::Mapped { archive, .. }
-            | Body::Gzip { archive, .. }
-            | Body::Multipart { archive, .. }
-            | Body::Inflate { archive, .. } => Some(archive),
-            Body::Empty | Body::Static(_) | Body::Owned(_) => None,
-        }
-    }
-
-    /// For [`Body::Inflate`]: the inflater, limited to the bytes to send, and
-    /// how many bytes to skip first (the front decides how to pace that).
-    pub fn inflater(&self) -> Option<(crate::archive::inflate::Inflater, u64)> {
-        match self {
-            Body::Inflate {
-                archive,
-                offset,
-                compressed_len,
-                size,
-                skip,
-                take,
-            } => {
-                let inflater = crate::archive::inflate::Inflater::new(
-                    Arc::clone(archive),
-                    *offset,
-                    *compressed_len,
-                    *size,
-                );
-                Some((inflater.limit(*take), *skip))
-            }
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -302,20 +149,9 @@ impl Response {
         }
     }
 
-    /// A short plain-text error page; it never names a server path.
+    /// A short plain-text error page (the reason phrase); it never names a server path.
     pub fn error(status: u16) -> Response {
-        let text: &'static str = match status {
-            400 => "Bad Request\n",
-            403 => "Forbidden\n",
-            404 => "Not Found\n",
-            405 => "Method Not Allowed\n",
-            412 => "Precondition Failed\n",
-            416 => "Range Not Satisfiable\n",
-            431 => "Request Header Fields Too Large\n",
-            501 => "Not Implemented\n",
-            503 => "Service Unavailable\n",
-            _ => "Internal Server Error\n",
-        };
+        let text = status_text(status);
         Response {
             content_type: Some(Cow::Borrowed(TEXT_PLAIN)),
             content_length: Some(text.len() as u64),
@@ -336,93 +172,129 @@ impl Response {
     /// comes later set the status, and a `Location` after `Status: 301`
     /// turned every redirect into a 302.
     pub fn write_head(&self, out: &mut Vec<u8>) {
-        let mut line = |name: &[u8], value: &[u8]| {
-            out.extend_from_slice(name);
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        };
         if let Some(loc) = &self.location {
-            line(b"Location: ", loc.as_bytes());
+            push_line(out, "Location", Value::Text(loc));
         }
-        line(b"Status: ", self.status_line().as_bytes());
+        let (code, text) = status_entry(self.status);
+        out.extend_from_slice(b"Status: ");
+        push_u64(out, u64::from(code));
+        out.push(b' ');
+        out.extend_from_slice(text.trim_end_matches('\n').as_bytes());
+        out.extend_from_slice(b"\r\n");
+        self.each_header(|name, value| push_line(out, name, value));
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Every header but `Status` and `Location`, in the order they are sent;
+    /// the one list of what a response says, for every front.
+    pub fn each_header(&self, mut each: impl FnMut(&'static str, Value<'_>)) {
         if let Some(mime) = &self.content_type {
-            line(b"Content-Type: ", mime.as_bytes());
+            each("Content-Type", Value::Text(mime));
         }
         if let Some(len) = self.content_length {
-            out.extend_from_slice(b"Content-Length: ");
-            push_u64(out, len);
-            out.extend_from_slice(b"\r\n");
+            each("Content-Length", Value::Number(len));
         }
-        match self.content_range {
-            Some(ContentRange::Bytes { first, last, total }) => {
-                out.extend_from_slice(b"Content-Range: bytes ");
+        if let Some(range) = self.content_range {
+            each("Content-Range", Value::Range(range));
+        }
+        if let Some(enc) = self.content_encoding {
+            each("Content-Encoding", Value::Text(enc));
+        }
+        if let Some(cc) = self.cache_control {
+            each("Cache-Control", Value::Text(cc));
+        }
+        if let Some(vary) = self.vary {
+            each("Vary", Value::Text(vary));
+        }
+        if let Some(allow) = self.allow {
+            each("Allow", Value::Text(allow));
+        }
+        if let Some(t) = self.last_modified {
+            each("Last-Modified", Value::Date(t));
+        }
+        if let Some(etag) = self.etag {
+            each("ETag", Value::ETag(etag));
+        }
+        if self.accept_ranges {
+            each("Accept-Ranges", Value::Text("bytes"));
+        }
+        each("X-Content-Type-Options", Value::Text("nosniff"));
+    }
+}
+
+/// A header value, formatted only when written.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Text(&'a str),
+    Number(u64),
+    Range(ContentRange),
+    Date(SystemTime),
+    ETag(ETag),
+}
+
+impl Value<'_> {
+    /// Appends the value as it goes on the wire.
+    pub fn push(&self, out: &mut Vec<u8>) {
+        match *self {
+            Value::Text(s) => out.extend_from_slice(s.as_bytes()),
+            Value::Number(n) => push_u64(out, n),
+            Value::Range(ContentRange::Bytes { first, last, total }) => {
+                out.extend_from_slice(b"bytes ");
                 push_u64(out, first);
                 out.push(b'-');
                 push_u64(out, last);
                 out.push(b'/');
                 push_u64(out, total);
-                out.extend_from_slice(b"\r\n");
             }
-            Some(ContentRange::Unsatisfied { total }) => {
-                out.extend_from_slice(b"Content-Range: bytes */");
+            Value::Range(ContentRange::Unsatisfied { total }) => {
+                out.extend_from_slice(b"bytes */");
                 push_u64(out, total);
-                out.extend_from_slice(b"\r\n");
             }
-            None => {}
+            Value::Date(t) => push_http_date(out, t),
+            Value::ETag(etag) => etag.push(out),
         }
-        let mut line = |name: &[u8], value: &[u8]| {
-            out.extend_from_slice(name);
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        };
-        if let Some(enc) = self.content_encoding {
-            line(b"Content-Encoding: ", enc.as_bytes());
-        }
-        if let Some(cc) = self.cache_control {
-            line(b"Cache-Control: ", cc.as_bytes());
-        }
-        if let Some(vary) = self.vary {
-            line(b"Vary: ", vary.as_bytes());
-        }
-        if let Some(allow) = self.allow {
-            line(b"Allow: ", allow.as_bytes());
-        }
-        if let Some(t) = self.last_modified {
-            out.extend_from_slice(b"Last-Modified: ");
-            push_http_date(out, t);
-            out.extend_from_slice(b"\r\n");
-        }
-        if let Some(etag) = self.etag {
-            out.extend_from_slice(b"ETag: ");
-            etag.push(out);
-            out.extend_from_slice(b"\r\n");
-        }
-        if self.accept_ranges {
-            out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
-        }
-        out.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n\r\n");
     }
+}
 
-    /// `200 OK`, `404 Not Found`, …
-    fn status_line(&self) -> &'static str {
-        match self.status {
-            200 => "200 OK",
-            206 => "206 Partial Content",
-            301 => "301 Moved Permanently",
-            302 => "302 Found",
-            304 => "304 Not Modified",
-            400 => "400 Bad Request",
-            403 => "403 Forbidden",
-            404 => "404 Not Found",
-            405 => "405 Method Not Allowed",
-            412 => "412 Precondition Failed",
-            416 => "416 Range Not Satisfiable",
-            431 => "431 Request Header Fields Too Large",
-            501 => "501 Not Implemented",
-            503 => "503 Service Unavailable",
-            _ => "500 Internal Server Error",
-        }
-    }
+fn push_line(out: &mut Vec<u8>, name: &str, value: Value<'_>) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    value.push(out);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Every status wwz sends, with its reason phrase and a newline: the status
+/// line takes the phrase, an error page the phrase and the newline.
+const STATUSES: &[(u16, &str)] = &[
+    (200, "OK\n"),
+    (206, "Partial Content\n"),
+    (301, "Moved Permanently\n"),
+    (302, "Found\n"),
+    (304, "Not Modified\n"),
+    (400, "Bad Request\n"),
+    (403, "Forbidden\n"),
+    (404, "Not Found\n"),
+    (405, "Method Not Allowed\n"),
+    (412, "Precondition Failed\n"),
+    (416, "Range Not Satisfiable\n"),
+    (431, "Request Header Fields Too Large\n"),
+    (500, "Internal Server Error\n"),
+    (501, "Not Implemented\n"),
+    (503, "Service Unavailable\n"),
+];
+
+/// The table's row for `status`; a status not in the table is sent as 500.
+fn status_entry(status: u16) -> (u16, &'static str) {
+    STATUSES
+        .iter()
+        .find(|(code, _)| *code == status)
+        .copied()
+        .unwrap_or((500, "Internal Server Error\n"))
+}
+
+/// The reason phrase and a newline, the body of an error page.
+fn status_text(status: u16) -> &'static str {
+    status_entry(status).1
 }
 
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";

@@ -1,0 +1,313 @@
+//! Response bodies, and the one way every front sends them.
+//!
+//! A [`Body`] says what to send; [`send`] walks it and hands each piece to a
+//! front's [`Sink`]: bytes of ours, ranges of the archive's mapping (which
+//! only the kernel reads), and inflated output. The layout of every body, the
+//! inflating, the pacing of a skip into a deflated member and what happens
+//! when a member cannot deliver the length its headers promised all live
+//! here; a front only says how to write a piece and where blocking work runs.
+//!
+//! ```text
+//! Mapped     [mapping offset..+len]
+//! Gzip       GZIP_HEADER [raw deflate, mapped] crc32 size
+//! Multipart  (part head [mapped range])* closing boundary
+//! Inflate    skip bytes (dropped), then take bytes, a chunk at a time
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+
+use crate::archive::inflate::Inflater;
+use crate::archive::Archive;
+use crate::log;
+
+/// The gzip member header (RFC 1952) put before a deflated member's raw bytes:
+/// magic, CM=8, no flags, no mtime, no extra flags, OS=3 (Unix).
+pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+
+/// The gzip trailer: CRC-32 and size mod 2^32, both little-endian.
+pub fn gzip_trailer(crc32: u32, size: u64) -> [u8; 8] {
+    let mut t = [0; 8];
+    t[..4].copy_from_slice(&crc32.to_le_bytes());
+    t[4..].copy_from_slice(&(size as u32).to_le_bytes());
+    t
+}
+
+/// Inflated bytes per chunk: fills one FastCGI STDOUT record exactly.
+pub const INFLATE_CHUNK: usize = 65528;
+/// Inflated bytes dropped per step when a Range starts deep in a deflated
+/// member: the work between two chances for others to run.
+const SKIP_SLICE: u64 = 1 << 20;
+
+/// A piece of a body: bytes of ours, or `offset, len` in the archive's mapping.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    Bytes(&'a [u8]),
+    Mapped(u64, u64),
+}
+
+/// One part of a `multipart/byteranges` body.
+#[derive(Debug)]
+pub struct Part {
+    /// Boundary line and part headers.
+    pub head: String,
+    pub offset: u64,
+    pub len: u64,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    Empty,
+    Static(&'static str),
+    Owned(Vec<u8>),
+    /// Bytes of an archive's mapping, sent by the kernel straight from the page cache.
+    Mapped {
+        archive: Arc<Archive>,
+        offset: u64,
+        len: u64,
+    },
+    /// A deflated member's raw bytes (mapped) between a gzip header and trailer.
+    Gzip {
+        archive: Arc<Archive>,
+        offset: u64,
+        len: u64,
+        trailer: [u8; 8],
+    },
+    /// Several ranges of the mapping, each after its part head, then the closing boundary.
+    Multipart {
+        archive: Arc<Archive>,
+        parts: Vec<Part>,
+        tail: String,
+    },
+    /// A deflated member inflated on the fly; `skip` bytes dropped, then `take` sent.
+    Inflate {
+        archive: Arc<Archive>,
+        offset: u64,
+        compressed_len: u64,
+        size: u64,
+        skip: u64,
+        take: u64,
+    },
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Static(s) => s.len() as u64,
+            Body::Owned(v) => v.len() as u64,
+            Body::Mapped { len, .. } => *len,
+            Body::Gzip { len, .. } => GZIP_HEADER.len() as u64 + len + 8,
+            Body::Multipart { parts, tail, .. } => {
+                parts
+                    .iter()
+                    .map(|p| p.head.len() as u64 + p.len)
+                    .sum::<u64>()
+                    + tail.len() as u64
+            }
+            Body::Inflate { take, .. } => *take,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Walks the body as the bytes to send, in order: bytes of ours, and
+    /// ranges of the archive's mapping for the kernel to send. [`Body::Inflate`]
+    /// has no pieces: [`send`] streams it.
+    pub fn pieces(&self, mut each: impl FnMut(Piece<'_>)) {
+        match self {
+            Body::Empty | Body::Inflate { .. } => {}
+            Body::Static(s) => each(Piece::Bytes(s.as_bytes())),
+            Body::Owned(v) => each(Piece::Bytes(v)),
+            Body::Mapped { offset, len, .. } => each(Piece::Mapped(*offset, *len)),
+            Body::Gzip {
+                offset,
+                len,
+                trailer,
+                ..
+            } => {
+                each(Piece::Bytes(&GZIP_HEADER));
+                each(Piece::Mapped(*offset, *len));
+                each(Piece::Bytes(trailer));
+            }
+            Body::Multipart { parts, tail, .. } => {
+                for part in parts {
+                    each(Piece::Bytes(part.head.as_bytes()));
+                    each(Piece::Mapped(part.offset, part.len));
+                }
+                each(Piece::Bytes(tail.as_bytes()));
+            }
+        }
+    }
+
+    /// The archive whose mapping the pieces refer to.
+    pub fn archive(&self) -> Option<&Arc<Archive>> {
+        match self {
+            Body::Mapped { archive, .. }
+            | Body::Gzip { archive, .. }
+            | Body::Multipart { archive, .. }
+            | Body::Inflate { archive, .. } => Some(archive),
+            Body::Empty | Body::Static(_) | Body::Owned(_) => None,
+        }
+    }
+
+    /// For [`Body::Inflate`]: the inflater, limited to the bytes to send, and
+    /// how many bytes to skip first.
+    fn inflater(&self) -> Option<(Inflater, u64)> {
+        match self {
+            Body::Inflate {
+                archive,
+                offset,
+                compressed_len,
+                size,
+                skip,
+                take,
+            } => {
+                let inflater = Inflater::new(Arc::clone(archive), *offset, *compressed_len, *size);
+                Some((inflater.limit(*take), *skip))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How a front writes a body. Pieces are queued; [`Sink::flush`] writes what
+/// is queued and is called between inflated chunks, so memory stays bounded.
+/// [`send`] does not flush at the end: the front does, with whatever it sends
+/// after the body (FastCGI's END_REQUEST goes in the same `writev`).
+pub trait Sink {
+    /// Whether blocking work (file reads, inflating) may run right here: true
+    /// only where nothing else waits on this thread (CGI, one request per
+    /// process). Otherwise it runs on the blocking pool, off the event loop.
+    const MAY_BLOCK: bool;
+
+    /// Queues bytes of ours.
+    fn bytes(&mut self, bytes: &[u8]);
+
+    /// Queues `len` bytes of `archive`'s mapping at `offset`, by reference.
+    fn mapped(&mut self, archive: &Arc<Archive>, offset: u64, len: u64);
+
+    /// Writes what is queued.
+    fn flush(&mut self) -> impl Future<Output = io::Result<()>>;
+}
+
+/// Why a body could not be sent whole. Either way the response is cut short
+/// after its headers promised a length, so the front must end the exchange
+/// (close the connection, exit non-zero) rather than let a short body pass
+/// as a whole one.
+#[derive(Debug)]
+pub enum SendError {
+    /// The member could not deliver its bytes (corrupt or truncated deflate
+    /// stream, file cut under us); logged here, once.
+    Member(io::Error),
+    /// Writing failed: usually the peer went away.
+    Write(io::Error),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Member(e) => write!(f, "inflating member: {e}"),
+            SendError::Write(e) => write!(f, "writing the body: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+impl From<SendError> for io::Error {
+    fn from(e: SendError) -> io::Error {
+        match e {
+            SendError::Member(e) | SendError::Write(e) => e,
+        }
+    }
+}
+
+/// Sends `body` through `sink`: queues its pieces, and streams an inflated
+/// member a chunk at a time, each flushed as it is made (the head goes out
+/// with the first). Pieces of a body that is not inflated stay queued for the
+/// front's own final flush.
+pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
+    if let Some(archive) = body.archive() {
+        body.pieces(|piece| match piece {
+            Piece::Bytes(b) => sink.bytes(b),
+            Piece::Mapped(offset, len) => sink.mapped(archive, offset, len),
+        });
+    } else {
+        body.pieces(|piece| {
+            if let Piece::Bytes(b) = piece {
+                sink.bytes(b);
+            }
+        });
+    }
+    let Some((inflater, skip)) = body.inflater() else {
+        return Ok(());
+    };
+    let mut job = InflateJob {
+        inflater,
+        skip,
+        buf: vec![0; INFLATE_CHUNK],
+        made: Ok(0),
+    };
+    loop {
+        let skipping = job.skip > 0;
+        job = run_blocking::<S, _>(job, InflateJob::step).await?;
+        let made = match std::mem::replace(&mut job.made, Ok(0)) {
+            Ok(n) => n,
+            Err(e) => {
+                log::error(format_args!("inflating member: {e}"));
+                return Err(SendError::Member(e));
+            }
+        };
+        if skipping {
+            continue; // one slice of the skip done
+        }
+        if made == 0 {
+            return Ok(());
+        }
+        sink.bytes(job.buf.get(..made).unwrap_or_default());
+        sink.flush().await.map_err(SendError::Write)?;
+    }
+}
+
+/// The inflate state moved between the event loop and the blocking pool.
+struct InflateJob {
+    inflater: Inflater,
+    /// Bytes still to drop before the first byte sent.
+    skip: u64,
+    buf: Vec<u8>,
+    /// What the last step produced into `buf`.
+    made: io::Result<usize>,
+}
+
+impl InflateJob {
+    /// One bounded step: a slice of the skip, or one chunk of output.
+    fn step(mut self) -> Self {
+        self.made = if self.skip > 0 {
+            let slice = self.skip.min(SKIP_SLICE);
+            self.inflater.skip(slice).map(|()| {
+                self.skip -= slice;
+                0
+            })
+        } else {
+            self.inflater.read(&mut self.buf)
+        };
+        self
+    }
+}
+
+/// Runs `work` where the sink says blocking work may run.
+async fn run_blocking<S: Sink, T: Send + 'static>(
+    input: T,
+    work: fn(T) -> T,
+) -> Result<T, SendError> {
+    if S::MAY_BLOCK {
+        return Ok(work(input));
+    }
+    tokio::task::spawn_blocking(move || work(input))
+        .await
+        .map_err(|e| SendError::Member(io::Error::other(e)))
+}
