@@ -6,6 +6,8 @@ pub mod body;
 pub mod conditional;
 pub mod listing;
 pub mod mime;
+pub mod multipart;
+pub mod negotiate;
 pub mod range;
 pub mod respond;
 pub mod response;

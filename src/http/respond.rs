@@ -1,18 +1,21 @@
 //! The static-file semantics: from a routed request to a response.
 //!
 //! Order of work for a member: pick the representation (identity, or gzip
-//! passthrough for a deflated member when the client takes gzip), compute its
-//! validators, evaluate preconditions (304/412), then Range (206/416).
+//! passthrough for a deflated member when the client takes gzip; see
+//! [`super::negotiate`]), compute its validators, evaluate preconditions
+//! (304/412), then Range (206/416, several ranges in [`super::multipart`]).
 
 use std::borrow::Cow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::body::{gzip_trailer, Body, Part};
+use super::body::{gzip_trailer, Body};
 use super::conditional::{self, Conditions, Outcome, Validators};
 use super::listing::{self, Place};
 use super::mime;
+use super::multipart;
+use super::negotiate::accepts_gzip;
 use super::range::{self, Ranges};
 use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
@@ -226,56 +229,34 @@ enum Repr {
     Inflated,
 }
 
+/// A member about to be answered: where its bytes are and how they go out.
+struct Member<'a> {
+    entry: &'a Entry,
+    repr: Repr,
+    /// The raw (possibly compressed) data in the mapping.
+    offset: u64,
+    raw_len: u64,
+}
+
 fn member_response<P: Params + ?Sized>(
     ctx: &Ctx<'_>,
     name: &str,
     entry: &Entry,
     req: &P,
 ) -> Response {
-    let archive = ctx.archive;
-    if entry.is_encrypted() {
-        log::warn(format_args!(
-            "{}: member {name:?} is encrypted; not served",
-            ctx.route.archive()
-        ));
-        return Response::error(501);
-    }
     // Range is defined for GET only (RFC 9110 §14.2); HEAD answers as a plain GET would.
     let range_header = req
         .param("HTTP_RANGE")
         .filter(|h| !h.is_empty() && !ctx.head);
-    let repr = match entry.method() {
-        METHOD_STORED => Repr::Stored,
-        // A Range names bytes of the identity representation; gzip only for whole bodies.
-        METHOD_DEFLATED
-            if range_header.is_none() && accepts_gzip(req.param("HTTP_ACCEPT_ENCODING")) =>
-        {
-            Repr::Gzip
-        }
-        METHOD_DEFLATED => Repr::Inflated,
-        other => {
-            log::warn(format_args!(
-                "{}: member {name:?} uses compression method {other}, which wwz does not serve",
-                ctx.route.archive()
-            ));
-            return Response::error(501);
-        }
-    };
-    let (offset, raw_len) = match archive.raw_data(entry) {
-        Ok(d) => d,
-        Err(e) => {
-            log::error(format_args!(
-                "{}: member {name:?}: {e}",
-                ctx.route.archive()
-            ));
-            return Response::error(500);
-        }
+    let member = match locate(ctx, name, entry, req, range_header.is_some()) {
+        Ok(m) => m,
+        Err(status) => return Response::error(status),
     };
     let etag = ETag {
         crc32: entry.crc32(),
         size: entry.size(),
         mtime: entry.mtime(),
-        gzip: repr == Repr::Gzip,
+        gzip: member.repr == Repr::Gzip,
     };
     // Formatted only when a precondition compares it: the common request needs no allocation.
     let if_range = req.param("HTTP_IF_RANGE");
@@ -294,14 +275,13 @@ fn member_response<P: Params + ?Sized>(
     };
     let validators = Validators {
         etag: &etag_text,
-        last_modified: archive.member_mtime(entry),
+        last_modified: ctx.archive.member_mtime(entry),
     };
-    let vary = (repr != Repr::Stored).then_some("Accept-Encoding");
     let base = Response {
         last_modified: Some(validators.last_modified),
         etag: Some(etag),
         cache_control: Some(ctx.cache_control),
-        vary,
+        vary: (member.repr != Repr::Stored).then_some("Accept-Encoding"),
         ..Response::new(200)
     };
     match conditional::evaluate(&conditions, &validators) {
@@ -320,32 +300,83 @@ fn member_response<P: Params + ?Sized>(
             }
         }
     }
-
-    let content_type = match mime::for_name(name) {
-        Some(ct) => ct,
-        None => sniff(archive, entry, offset, raw_len),
-    };
-    let size = entry.size();
     let ranges = match range_header {
-        // Ranges apply to GET only (HEAD answers as GET would, so it is included).
         Some(h) if if_range.is_none_or(|v| conditional::if_range_holds(v, &validators)) => {
-            range::resolve(h, size)
+            range::resolve(h, entry.size())
         }
         _ => Ranges::Whole,
     };
-    let resp = Response {
-        content_type: Some(content_type),
-        accept_ranges: true,
-        ..base
+    let content_type = match mime::for_name(name) {
+        Some(ct) => ct,
+        None => sniff(ctx.archive, &member),
     };
-    match (repr, ranges) {
+    with_body(
+        ctx.archive,
+        &member,
+        ranges,
+        Response {
+            content_type: Some(content_type),
+            accept_ranges: true,
+            ..base
+        },
+    )
+}
+
+/// Chooses how `entry` goes out and finds its data; the error status if it cannot.
+fn locate<'a, P: Params + ?Sized>(
+    ctx: &Ctx<'_>,
+    name: &'a str,
+    entry: &'a Entry,
+    req: &P,
+    ranged: bool,
+) -> Result<Member<'a>, u16> {
+    if entry.is_encrypted() {
+        log::warn(format_args!(
+            "{}: member {name:?} is encrypted; not served",
+            ctx.route.archive()
+        ));
+        return Err(501);
+    }
+    let repr = match entry.method() {
+        METHOD_STORED => Repr::Stored,
+        // A Range names bytes of the identity representation; gzip only for whole bodies.
+        METHOD_DEFLATED if !ranged && accepts_gzip(req.param("HTTP_ACCEPT_ENCODING")) => Repr::Gzip,
+        METHOD_DEFLATED => Repr::Inflated,
+        other => {
+            log::warn(format_args!(
+                "{}: member {name:?} uses compression method {other}, which wwz does not serve",
+                ctx.route.archive()
+            ));
+            return Err(501);
+        }
+    };
+    match ctx.archive.raw_data(entry) {
+        Ok((offset, raw_len)) => Ok(Member {
+            entry,
+            repr,
+            offset,
+            raw_len,
+        }),
+        Err(e) => {
+            log::error(format_args!(
+                "{}: member {name:?}: {e}",
+                ctx.route.archive()
+            ));
+            Err(500)
+        }
+    }
+}
+
+/// Completes `resp` (validators and type set) with the body `ranges` ask for.
+fn with_body(archive: &Arc<Archive>, m: &Member<'_>, ranges: Ranges, resp: Response) -> Response {
+    let size = m.entry.size();
+    match (m.repr, ranges) {
         (Repr::Gzip, _) => {
-            let len = raw_len;
             let body = Body::Gzip {
                 archive: Arc::clone(archive),
-                offset,
-                len,
-                trailer: gzip_trailer(entry.crc32(), size),
+                offset: m.offset,
+                len: m.raw_len,
+                trailer: gzip_trailer(m.entry.crc32(), size),
             };
             Response {
                 content_length: Some(body.len()),
@@ -358,11 +389,6 @@ fn member_response<P: Params + ?Sized>(
             content_range: Some(ContentRange::Unsatisfied { total: size }),
             ..Response::error(416)
         },
-        (_, Ranges::Whole) => Response {
-            content_length: Some(size),
-            body: whole_body(repr, archive, entry, offset, raw_len, 0, size),
-            ..resp
-        },
         (_, Ranges::Some(list)) if list.len() == 1 => {
             let r = list.first().cloned().unwrap_or(0..size);
             Response {
@@ -373,82 +399,45 @@ fn member_response<P: Params + ?Sized>(
                     last: r.end - 1,
                     total: size,
                 }),
-                body: whole_body(
-                    repr,
-                    archive,
-                    entry,
-                    offset,
-                    raw_len,
-                    r.start,
-                    r.end - r.start,
-                ),
+                body: identity_body(archive, m, r.start, r.end - r.start),
                 ..resp
             }
         }
-        // Several ranges of a deflated member would mean inflating it once per
-        // range; the whole body with 200 is the allowed alternative.
-        (Repr::Inflated, Ranges::Some(_)) => Response {
-            content_length: Some(size),
-            body: whole_body(repr, archive, entry, offset, raw_len, 0, size),
-            ..resp
-        },
-        (_, Ranges::Some(list)) => {
-            let boundary = format!("wwz{:08x}{:x}", entry.crc32(), size);
-            let part_type = resp
-                .content_type
-                .clone()
-                .unwrap_or(Cow::Borrowed(TEXT_PLAIN));
-            let parts: Vec<Part> = list
-                .iter()
-                .map(|r| Part {
-                    head: format!(
-                        "\r\n--{boundary}\r\nContent-Type: {part_type}\r\nContent-Range: bytes {}-{}/{size}\r\n\r\n",
-                        r.start,
-                        r.end - 1
-                    ),
-                    offset: offset + r.start,
-                    len: r.end - r.start,
-                })
-                .collect();
-            let body = Body::Multipart {
-                archive: Arc::clone(archive),
-                parts,
-                tail: format!("\r\n--{boundary}--\r\n"),
-            };
+        (Repr::Stored, Ranges::Some(list)) => {
+            let part_type = resp.content_type.as_deref().unwrap_or(TEXT_PLAIN);
+            let (body, content_type) =
+                multipart::byteranges(archive, m.offset, size, m.entry.crc32(), &list, part_type);
             Response {
                 status: 206,
-                content_type: Some(Cow::Owned(format!(
-                    "multipart/byteranges; boundary={boundary}"
-                ))),
+                content_type: Some(Cow::Owned(content_type)),
                 content_length: Some(body.len()),
                 body,
                 ..resp
             }
         }
+        // Several ranges of a deflated member would mean inflating it once per
+        // range; the whole body with 200 is the allowed alternative.
+        (_, Ranges::Whole | Ranges::Some(_)) => Response {
+            content_length: Some(size),
+            body: identity_body(archive, m, 0, size),
+            ..resp
+        },
     }
 }
 
 /// The body for `len` bytes of the identity representation starting at `start`.
-fn whole_body(
-    repr: Repr,
-    archive: &Arc<Archive>,
-    entry: &Entry,
-    offset: u64,
-    raw_len: u64,
-    start: u64,
-    len: u64,
-) -> Body {
-    match repr {
+fn identity_body(archive: &Arc<Archive>, m: &Member<'_>, start: u64, len: u64) -> Body {
+    match m.repr {
         Repr::Stored => Body::Mapped {
             archive: Arc::clone(archive),
-            offset: offset + start,
+            offset: m.offset + start,
             len,
         },
         Repr::Gzip | Repr::Inflated => Body::Inflate {
             archive: Arc::clone(archive),
-            offset,
-            compressed_len: raw_len,
-            size: entry.size(),
+            offset: m.offset,
+            compressed_len: m.raw_len,
+            size: m.entry.size(),
             skip: start,
             take: len,
         },
@@ -457,16 +446,16 @@ fn whole_body(
 
 /// Content-Type of an extension-less member from its first bytes, read with
 /// `pread` (or inflated) rather than from the mapping.
-fn sniff(archive: &Arc<Archive>, entry: &Entry, offset: u64, raw_len: u64) -> Cow<'static, str> {
+fn sniff(archive: &Arc<Archive>, m: &Member<'_>) -> Cow<'static, str> {
     let mut head = [0u8; SNIFF_LEN];
-    let want = usize::try_from(entry.size())
+    let want = usize::try_from(m.entry.size())
         .unwrap_or(SNIFF_LEN)
         .min(SNIFF_LEN);
     let buf = &mut head[..want];
-    let got = if entry.method() == METHOD_STORED {
-        archive.file().read_exact_at(buf, offset).map(|()| want)
+    let got = if m.entry.method() == METHOD_STORED {
+        archive.file().read_exact_at(buf, m.offset).map(|()| want)
     } else {
-        let mut inflater = Inflater::new(Arc::clone(archive), offset, raw_len, entry.size());
+        let mut inflater = Inflater::new(Arc::clone(archive), m.offset, m.raw_len, m.entry.size());
         let mut filled = 0;
         loop {
             match inflater.read(buf.get_mut(filled..).unwrap_or_default()) {
@@ -482,34 +471,6 @@ fn sniff(archive: &Arc<Archive>, entry: &Entry, offset: u64, raw_len: u64) -> Co
         }
         _ => Cow::Borrowed("application/octet-stream"),
     }
-}
-
-/// Whether `Accept-Encoding` allows gzip (RFC 9110 §12.5.3): named with q > 0,
-/// or not named and `*` with q > 0.
-pub fn accepts_gzip(header: Option<&[u8]>) -> bool {
-    let Some(header) = header.and_then(|h| std::str::from_utf8(h).ok()) else {
-        return false;
-    };
-    let mut star = None;
-    for item in header.split(',') {
-        let mut fields = item.split(';');
-        let coding = fields.next().unwrap_or("").trim();
-        let q = fields
-            .filter_map(|f| {
-                f.trim()
-                    .strip_prefix("q=")
-                    .or_else(|| f.trim().strip_prefix("Q="))
-            })
-            .find_map(|v| v.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-            return q > 0.0;
-        }
-        if coding == "*" {
-            star = Some(q > 0.0);
-        }
-    }
-    star.unwrap_or(false)
 }
 
 /// The query string: QUERY_STRING, or what follows `?` in REQUEST_URI when a server omits it.
@@ -577,23 +538,6 @@ fn segment_location(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accept_encoding() {
-        assert!(accepts_gzip(Some(b"gzip")));
-        assert!(accepts_gzip(Some(b"gzip, deflate, br")));
-        assert!(accepts_gzip(Some(b"br;q=1.0, gzip;q=0.8")));
-        assert!(accepts_gzip(Some(b"*")));
-        assert!(accepts_gzip(Some(b"x-gzip")));
-        assert!(!accepts_gzip(Some(b"gzip;q=0")));
-        assert!(!accepts_gzip(Some(b"gzip; q=0.000")));
-        assert!(!accepts_gzip(Some(b"*;q=0")));
-        assert!(!accepts_gzip(Some(b"gzip;q=0, *")));
-        assert!(!accepts_gzip(Some(b"identity")));
-        assert!(!accepts_gzip(Some(b"deflate, br")));
-        assert!(!accepts_gzip(Some(b"")));
-        assert!(!accepts_gzip(None));
-    }
 
     #[test]
     fn content_addressed_names() {
