@@ -607,3 +607,75 @@ fn socket_named_like_an_archive_is_a_404_not_a_500() {
         assert_eq!(r.status, 404, "{r:?}");
     }
 }
+
+/// CPU time (user + system) `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12) // utime, stime (fields 14 and 15 of stat(5))
+}
+
+/// The preview front has the same guarantee as the FastCGI one: a Range deep
+/// into the bomb inflates off the event loop, so with a single worker thread
+/// a small request on another connection is answered while the skip runs.
+/// (The preview used to skip in one blocking call on the worker, so the small
+/// request waited for the whole gigabyte.)
+#[test]
+fn preview_range_into_a_deflate_bomb_does_not_starve_other_connections() {
+    let site = Site::new();
+    make_hostile(&site.docroot.join("hostile"), true);
+    let port = free_port();
+    let mut cmd = Command::new(wwz_bin());
+    cmd.args([
+        "serve",
+        "--threads",
+        "1",
+        "--http",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .arg("--docroot")
+    .arg(&site.docroot)
+    .env_remove("LISTEN_FDS")
+    .env_remove("LISTEN_PID");
+    let mut proc = spawn(cmd, "wwz --http", site.path("preview.stderr"));
+    wait_for(&Addr::Tcp(([127, 0, 0, 1], port).into()), &mut proc);
+    let pid = proc.child.id();
+
+    let bomb_done = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&bomb_done);
+    let bomb = std::thread::spawn(move || {
+        let r = curl_get(
+            port,
+            "/hostile/bomb.wwz/zeros.bin",
+            &["--max-time", "120", "-r", "-16"],
+        );
+        done.store(true, Ordering::SeqCst);
+        r
+    });
+    // The skip is under way once the server has burnt a tenth of a second of CPU.
+    let before = cpu_ticks(pid);
+    let start = std::time::Instant::now();
+    while cpu_ticks(pid) < before + 10 && !bomb_done.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < WAIT, "the bomb request never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let small = curl_get(port, "/site.wwz/style.css", &[]);
+    let bomb_first = bomb_done.load(Ordering::SeqCst);
+    assert_eq!(small.status, 200);
+    let got = bomb.join().unwrap();
+    assert_eq!(got.status, 206, "{:?}", got.headers);
+    assert_eq!(got.body, vec![0u8; 16]);
+    assert!(
+        !bomb_first,
+        "a small request waited for a Range skip through 1 GiB of deflate"
+    );
+    proc.assert_running();
+}
