@@ -103,7 +103,8 @@ impl Cache {
             }
         }
 
-        let opened = open_confined(docroot, &path);
+        // Reading and indexing a central directory can take milliseconds.
+        let opened = off_the_event_loop(|| open_confined(docroot, &path));
         let (state, identity) = match opened {
             Ok(archive) => {
                 let id = archive.identity();
@@ -195,6 +196,20 @@ fn evict_lru(slots: &mut Slots) -> bool {
     }
     slots.open -= 1;
     true
+}
+
+/// Runs `work`, which reads files, without holding up the other connections
+/// of this thread: on a multi-threaded runtime's worker, the worker's other
+/// tasks move to another thread first. Elsewhere (CGI, the blocking pool)
+/// it just runs.
+fn off_the_event_loop<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
 }
 
 /// Opens `path` only if, with every symlink resolved, it still lies inside `docroot`.
