@@ -7,6 +7,8 @@ use std::fmt::Write;
 use crate::zip::format::{civil_from_days, METHOD_STORED};
 use crate::zip::Child;
 
+use super::url;
+
 /// Where the listing is: the URL path segments of the archive (relative to
 /// the docroot) and the directory inside it (empty or ending in `/`).
 pub struct Place<'a> {
@@ -167,18 +169,9 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// A relative link to one path segment: percent-encoded so `?`, `#`, `%`,
-/// spaces and quotes stay part of the name; `./` first so `a:b` is no scheme.
+/// A link to one path segment, for an `href` attribute.
 fn href(name: &str) -> String {
-    let mut out = String::from("./");
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~!$()*+,;=:@".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    url::segment(name, url::Context::HtmlAttribute)
 }
 
 fn json_str(out: &mut String, s: &str) {

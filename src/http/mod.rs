@@ -12,6 +12,7 @@ pub mod range;
 pub mod respond;
 pub mod response;
 pub mod route;
+pub mod url;
 
 pub use body::Body;
 pub use respond::Service;

@@ -19,6 +19,7 @@ use super::negotiate::accepts_gzip;
 use super::range::{self, Ranges};
 use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
+use super::url;
 use super::Params;
 use crate::archive::inflate::Inflater;
 use crate::archive::{Archive, Cache, OpenError};
@@ -521,16 +522,9 @@ fn redirect<P: Params + ?Sized>(mut location: String, req: &P) -> Response {
     }
 }
 
-/// `./segment/`, percent-encoded, so names with spaces, `?`, `#` or a colon stay one path segment.
+/// `./segment/`: a directory's relative reference, for a redirect.
 fn segment_location(segment: &str) -> String {
-    let mut out = String::from("./");
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let mut out = url::segment(segment, url::Context::Header);
     out.push('/');
     out
 }
