@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Archive, Identity, OpenError};
+use super::{confine, Archive, Identity, OpenError};
 use crate::log;
 
 /// Cached outcome of opening one path.
@@ -104,7 +104,9 @@ impl Cache {
         }
 
         // Reading and indexing a central directory can take milliseconds.
-        let opened = off_the_event_loop(|| open_confined(docroot, &path));
+        let opened = off_the_event_loop(|| {
+            confine::open_beneath(docroot, rel, &path).and_then(Archive::from_file)
+        });
         let (state, identity) = match opened {
             Ok(archive) => {
                 let id = archive.identity();
@@ -210,18 +212,4 @@ fn off_the_event_loop<T>(work: impl FnOnce() -> T) -> T {
         }
         _ => work(),
     }
-}
-
-/// Opens `path` only if, with every symlink resolved, it still lies inside `docroot`.
-fn open_confined(docroot: &Path, path: &Path) -> Result<Archive, OpenError> {
-    let root = docroot.canonicalize().map_err(|_| OpenError::NotFound)?;
-    let real = path.canonicalize().map_err(|_| OpenError::NotFound)?;
-    if !real.starts_with(&root) || real == root {
-        log::warn(format_args!(
-            "{}: resolves outside the docroot; refused",
-            path.display()
-        ));
-        return Err(OpenError::NotFound);
-    }
-    Archive::open(&real)
 }

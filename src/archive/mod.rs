@@ -1,6 +1,7 @@
 //! Open archives: a file, its mapping and its index, shared by every request.
 
 pub mod cache;
+pub mod confine;
 pub mod inflate;
 pub mod mmap;
 
@@ -61,6 +62,17 @@ impl OpenError {
     }
 }
 
+impl OpenError {
+    /// Sorts an error from opening the file: what the client may not see is
+    /// simply not there.
+    fn from_open(e: &io::Error) -> OpenError {
+        match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => OpenError::NotFound,
+            _ => OpenError::from_io(e),
+        }
+    }
+}
+
 impl From<IndexError> for OpenError {
     fn from(e: IndexError) -> Self {
         OpenError::Broken(e.to_string().into())
@@ -86,19 +98,18 @@ impl std::fmt::Debug for Archive {
 }
 
 impl Archive {
-    /// Opens, maps and indexes the archive at `path`, which the caller has
-    /// already confined to the docroot.
+    /// Opens, maps and indexes the archive at `path`, trusting the path (for
+    /// tools and benchmarks; the server opens through [`confine`]).
     pub fn open(path: &Path) -> Result<Archive, OpenError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            // A FIFO named like an archive must not block the opener.
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        let file = confine::open_flags()
             .open(path)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => OpenError::NotFound,
-                _ => OpenError::from_io(&e),
-            })?;
+            .map_err(|e| OpenError::from_open(&e))?;
+        Archive::from_file(file)
+    }
+
+    /// Maps and indexes an archive already opened (and confined to the
+    /// docroot) by [`confine::open_beneath`].
+    pub fn from_file(file: File) -> Result<Archive, OpenError> {
         let meta = file
             .metadata()
             .map_err(|e| OpenError::Broken(e.to_string().into()))?;
