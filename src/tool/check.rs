@@ -20,7 +20,8 @@ use clap::Args;
 use super::read::{declared_alignment, read_local, Directory};
 use super::{display_name, json_str, printable};
 use crate::zip::format::{FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED};
-use crate::zip::{Index, IndexError, ReadAt};
+use crate::zip::read::RangeReader;
+use crate::zip::{Index, IndexError};
 
 #[derive(Args, Debug, Clone)]
 #[command(
@@ -336,23 +337,6 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
         });
     }
     report
-}
-
-/// Reads `len` bytes at `offset` of a [`ReadAt`] as a stream.
-pub(crate) struct RangeReader<'a, R: ReadAt + ?Sized> {
-    pub src: &'a R,
-    pub pos: u64,
-    pub end: u64,
-}
-
-impl<R: ReadAt + ?Sized> Read for RangeReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (self.end.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
-        let dst = buf.get_mut(..n).unwrap_or_default();
-        self.src.read_exact_at(dst, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
 }
 
 /// Recomputes a member's CRC-32 (inflating if deflated); a problem if it or

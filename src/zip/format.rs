@@ -48,79 +48,11 @@ pub fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(*b.get(at..)?.first_chunk()?))
 }
 
-/// The end of central directory record, with ZIP64 values folded in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EndOfCentralDirectory {
-    pub entries: u64,
-    pub cd_size: u64,
-    pub cd_offset: u64,
-    /// Whether the counts came from a ZIP64 record (then they are exact, not mod 2^16).
-    pub zip64: bool,
-}
-
-/// The classic record at `b` (which starts at its signature).
-pub struct Eocd {
-    pub disk: u16,
-    pub cd_disk: u16,
-    pub entries: u16,
-    pub cd_size: u32,
-    pub cd_offset: u32,
-    pub comment_len: u16,
-}
-
-impl Eocd {
-    pub fn parse(b: &[u8]) -> Option<Eocd> {
-        if u32_at(b, 0)? != EOCD_SIG {
-            return None;
-        }
-        Some(Eocd {
-            disk: u16_at(b, 4)?,
-            cd_disk: u16_at(b, 6)?,
-            entries: u16_at(b, 10)?,
-            cd_size: u32_at(b, 12)?,
-            cd_offset: u32_at(b, 16)?,
-            comment_len: u16_at(b, 20)?,
-        })
-    }
-
-    /// Whether any field is saturated, so the real value lives in ZIP64 records.
-    pub fn needs_zip64(&self) -> bool {
-        self.entries == u16::MAX || self.cd_size == u32::MAX || self.cd_offset == u32::MAX
-    }
-}
-
-/// ZIP64 end of central directory record.
-pub struct Zip64Eocd {
-    pub entries: u64,
-    pub cd_size: u64,
-    pub cd_offset: u64,
-}
-
-impl Zip64Eocd {
-    pub fn parse(b: &[u8]) -> Option<Zip64Eocd> {
-        if u32_at(b, 0)? != ZIP64_EOCD_SIG {
-            return None;
-        }
-        Some(Zip64Eocd {
-            entries: u64_at(b, 32)?,
-            cd_size: u64_at(b, 40)?,
-            cd_offset: u64_at(b, 48)?,
-        })
-    }
-}
-
-/// Offset of the ZIP64 end record, from the locator at `b`.
-pub fn zip64_locator(b: &[u8]) -> Option<u64> {
-    if u32_at(b, 0)? != ZIP64_LOCATOR_SIG {
-        return None;
-    }
-    u64_at(b, 8)
-}
-
 /// One central directory header, borrowing its variable fields.
 #[derive(Debug, Clone, Copy)]
 pub struct CentralHeader<'a> {
     pub made_by: u16,
+    pub version_needed: u16,
     pub flags: u16,
     pub method: u16,
     pub dos_time: u16,
@@ -129,6 +61,7 @@ pub struct CentralHeader<'a> {
     pub compressed_size: u64,
     pub size: u64,
     pub local_offset: u64,
+    pub internal_attrs: u16,
     pub external_attrs: u32,
     pub name: &'a [u8],
     pub extra: &'a [u8],
@@ -150,6 +83,7 @@ impl<'a> CentralHeader<'a> {
         let total = extra_end + comment_len;
         let mut h = CentralHeader {
             made_by: u16_at(b, 4)?,
+            version_needed: u16_at(b, 6)?,
             flags: u16_at(b, 8)?,
             method: u16_at(b, 10)?,
             dos_time: u16_at(b, 12)?,
@@ -158,6 +92,7 @@ impl<'a> CentralHeader<'a> {
             compressed_size: u64::from(u32_at(b, 20)?),
             size: u64::from(u32_at(b, 24)?),
             local_offset: u64::from(u32_at(b, 42)?),
+            internal_attrs: u16_at(b, 36)?,
             external_attrs: u32_at(b, 38)?,
             name: b.get(CENTRAL_LEN..name_end)?,
             extra: b.get(name_end..extra_end)?,
