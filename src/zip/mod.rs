@@ -6,12 +6,14 @@
 //! - [`read`]: positional reads, and the central directory walked through one buffer.
 //! - [`index`]: member name → entry, and where each member's data starts.
 //! - [`tree`]: directory questions (is this a directory, what does it hold).
+//! - [`name`]: which member names are safe to serve.
 //! - [`error`]: why an archive or a member cannot be read.
 
 pub mod end;
 pub mod error;
 pub mod format;
 pub mod index;
+pub mod name;
 pub mod read;
 pub mod tree;
 
