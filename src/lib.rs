@@ -3,6 +3,7 @@
 //!
 //! Layers, bottom up:
 //! - [`zip`]: APPNOTE record layouts and the name index built from the central directory.
+//! - `time`: calendar arithmetic, DOS times and HTTP dates, shared by all of the above.
 //! - [`archive`]: an open archive (file, mapping, index) and the shared cache that
 //!   revalidates it against renames.
 //! - [`http`]: the protocol-neutral core: routing a request to archive and member,
@@ -27,5 +28,6 @@ pub mod http;
 pub mod listen;
 pub mod log;
 pub mod server;
+pub(crate) mod time;
 pub mod tool;
 pub mod zip;

@@ -3,6 +3,12 @@
 
 use std::time::SystemTime;
 
+/// An HTTP date; `None` when malformed, which makes the condition be
+/// ignored as §13.1.3 asks.
+pub use crate::time::parse_http_date as parse_date;
+// HTTP dates have one-second resolution: validators compare at that resolution.
+use crate::time::unix_seconds;
+
 /// A representation's validators.
 #[derive(Debug, Clone, Copy)]
 pub struct Validators<'a> {
@@ -38,7 +44,7 @@ pub fn evaluate(c: &Conditions<'_>, v: &Validators<'_>) -> Outcome {
             return Outcome::Failed;
         }
     } else if let Some(date) = c.if_unmodified_since.and_then(parse_date) {
-        if seconds(v.last_modified) > seconds(date) {
+        if unix_seconds(v.last_modified) > unix_seconds(date) {
             return Outcome::Failed;
         }
     }
@@ -47,7 +53,7 @@ pub fn evaluate(c: &Conditions<'_>, v: &Validators<'_>) -> Outcome {
             return Outcome::NotModified;
         }
     } else if let Some(date) = c.if_modified_since.and_then(parse_date) {
-        if seconds(v.last_modified) <= seconds(date) {
+        if unix_seconds(v.last_modified) <= unix_seconds(date) {
             return Outcome::NotModified;
         }
     }
@@ -61,7 +67,7 @@ pub fn if_range_holds(value: &[u8], v: &Validators<'_>) -> bool {
     if value.starts_with(b"\"") || value.starts_with(b"W/") {
         return !value.starts_with(b"W/") && value == v.etag.as_bytes();
     }
-    parse_date(value).is_some_and(|d| seconds(d) == seconds(v.last_modified))
+    parse_date(value).is_some_and(|d| unix_seconds(d) == unix_seconds(v.last_modified))
 }
 
 #[derive(Clone, Copy)]
@@ -143,21 +149,6 @@ fn trim(b: &[u8]) -> &[u8] {
         end -= 1;
     }
     b.get(..end).unwrap_or_default()
-}
-
-/// An HTTP date (any of the three formats); `None` when malformed, which makes
-/// the condition be ignored as §13.1.3 asks.
-pub fn parse_date(b: &[u8]) -> Option<SystemTime> {
-    let s = std::str::from_utf8(trim(b)).ok()?;
-    httpdate::parse_http_date(s).ok()
-}
-
-/// HTTP dates have one-second resolution; compare at that resolution.
-fn seconds(t: SystemTime) -> i64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::zip::format::{civil_from_days, METHOD_STORED};
+use crate::time::{iso8601, to_minute};
+use crate::zip::format::METHOD_STORED;
 use crate::zip::Child;
 
 use super::url;
@@ -82,7 +83,7 @@ pub fn html(place: &Place<'_>, children: &[Child<'_>], mtime_of: impl Fn(i64) ->
                     escape(&name),
                     entry.size(),
                     human_size(entry.size()),
-                    date(mtime_of(entry.mtime()))
+                    to_minute(mtime_of(entry.mtime()))
                 );
             }
         }
@@ -125,7 +126,7 @@ pub fn json(place: &Place<'_>, children: &[Child<'_>], mtime_of: impl Fn(i64) ->
                     ",\"type\":\"file\",\"size\":{},\"compressed_size\":{},\"method\":\"{method}\",\"mtime\":{t},\"modified\":\"{}\"}}",
                     entry.size(),
                     entry.compressed_size(),
-                    iso_date(t)
+                    iso8601(t)
                 );
             }
         }
@@ -204,23 +205,6 @@ fn human_size(n: u64) -> String {
     }
 }
 
-/// (year, month, day, hour, minute, second) in UTC.
-fn civil(t: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let secs = t.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(t.div_euclid(86_400));
-    (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
-fn date(t: i64) -> String {
-    let (y, mo, d, h, mi, _) = civil(t);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}")
-}
-
-fn iso_date(t: i64) -> String {
-    let (y, mo, d, h, mi, s) = civil(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,10 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn dates_and_sizes() {
-        assert_eq!(iso_date(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso_date(1_709_214_330), "2024-02-29T13:45:30Z");
-        assert_eq!(date(951_782_400), "2000-02-29 00:00");
+    fn sizes() {
         assert_eq!(human_size(1023), "1023 B");
         assert_eq!(human_size(1536), "1.5 KiB");
     }

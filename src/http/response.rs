@@ -70,41 +70,6 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// Appends an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7).
-/// Times outside 1970..=9999 are clamped: an archive can claim any time.
-pub fn push_http_date(out: &mut Vec<u8>, t: SystemTime) {
-    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
-    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(MAX))
-        .min(MAX);
-    let days = secs / 86_400;
-    let rest = secs % 86_400;
-    let (year, month, day) = crate::zip::format::civil_from_days(days);
-    let two = |out: &mut Vec<u8>, n: i64| {
-        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
-    };
-    out.extend_from_slice(DAYS[(days % 7) as usize]);
-    out.extend_from_slice(b", ");
-    two(out, day);
-    out.push(b' ');
-    out.extend_from_slice(MONTHS[(month - 1).clamp(0, 11) as usize]);
-    out.push(b' ');
-    push_u64(out, year as u64);
-    out.push(b' ');
-    two(out, rest / 3600);
-    out.push(b':');
-    two(out, rest % 3600 / 60);
-    out.push(b':');
-    two(out, rest % 60);
-    out.extend_from_slice(b" GMT");
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentRange {
     /// `bytes first-last/total`
@@ -250,7 +215,7 @@ impl Value<'_> {
                 out.extend_from_slice(b"bytes */");
                 push_u64(out, total);
             }
-            Value::Date(t) => push_http_date(out, t),
+            Value::Date(t) => crate::time::push_http_date(out, t),
             Value::ETag(etag) => etag.push(out),
         }
     }
@@ -313,39 +278,6 @@ mod tests {
             "Status: 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: 10\r\nX-Content-Type-Options: nosniff\r\n\r\n"
         );
-    }
-
-    #[test]
-    fn dates_match_httpdate() {
-        use std::time::Duration;
-        for secs in [
-            0u64,
-            1,
-            86_399,
-            951_782_400,
-            1_704_164_644,
-            4_102_444_800,
-            253_402_300_799,
-        ] {
-            let t = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-            let mut out = Vec::new();
-            push_http_date(&mut out, t);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                httpdate::fmt_http_date(t),
-                "{secs}"
-            );
-        }
-        // Before 1970 and after 9999: clamped, never a panic.
-        let mut out = Vec::new();
-        push_http_date(&mut out, SystemTime::UNIX_EPOCH - Duration::from_secs(1000));
-        assert_eq!(out, b"Thu, 01 Jan 1970 00:00:00 GMT");
-        out.clear();
-        push_http_date(
-            &mut out,
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 40),
-        );
-        assert_eq!(out, b"Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     #[test]

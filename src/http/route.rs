@@ -22,6 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::Params;
+use crate::zip::name::{self, Segment};
 
 /// Why a request has no archive to go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,19 +188,8 @@ fn normalise(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, usize), RouteError> {
         return Err(RouteError::BadPath("path does not start with /"));
     }
     let bytes = path.as_bytes();
-    let mut prev = 0u8;
-    for &b in bytes {
-        match b {
-            0 => return Err(RouteError::BadPath("NUL in path")),
-            b'\\' => return Err(RouteError::BadPath("backslash in path")),
-            // C0 controls and DEL; C1 controls (U+0080..U+009F) are C2 80..C2 9F in UTF-8.
-            0x01..=0x1f | 0x7f => return Err(RouteError::BadPath("control character in path")),
-            0x80..=0x9f if prev == 0xc2 => {
-                return Err(RouteError::BadPath("control character in path"))
-            }
-            _ => {}
-        }
-        prev = b;
+    if let Some(why) = name::byte_problem(bytes) {
+        return Err(RouteError::BadPath(why));
     }
     // One pass over the segments: refuse `..`, note what needs folding (`.`,
     // and empty segments other than a trailing slash), find the archive.
@@ -209,10 +199,10 @@ fn normalise(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, usize), RouteError> {
     let last = bytes.len().saturating_sub(1);
     for seg in bytes.split(|&b| b == b'/').skip(1) {
         end += 1 + seg.len();
-        match seg {
-            b".." => return Err(RouteError::BadPath("'..' segment")),
-            b"." => clean = false,
-            b"" if end <= last => clean = false,
+        match Segment::of(seg) {
+            Segment::Parent => return Err(RouteError::BadPath("'..' segment")),
+            Segment::Current => clean = false,
+            Segment::Empty if end <= last => clean = false,
             _ => {}
         }
         if archive_end.is_none() && seg.ends_with(ARCHIVE_SUFFIX.as_bytes()) {

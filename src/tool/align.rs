@@ -18,7 +18,6 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::check::RangeReader;
 use super::pack::{parse_align, Align};
 use super::read::{filter_extra, read_local, Central, Directory};
 use super::write::{Member, Writer};
@@ -26,6 +25,7 @@ use super::{fail, Error, Output};
 use crate::zip::format::{
     EXTRA_ALIGN, EXTRA_ZIP64, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED,
 };
+use crate::zip::read::RangeReader;
 
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Examples:

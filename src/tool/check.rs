@@ -20,7 +20,9 @@ use clap::Args;
 use super::read::{declared_alignment, read_local, Directory};
 use super::{display_name, json_str, printable};
 use crate::zip::format::{FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED};
-use crate::zip::{Index, IndexError, ReadAt};
+use crate::zip::name::member_name_problem;
+use crate::zip::read::RangeReader;
+use crate::zip::{Index, IndexError};
 
 #[derive(Args, Debug, Clone)]
 #[command(
@@ -125,43 +127,6 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     }
 }
 
-/// Why a member name is unsafe to serve or extract, if it is.
-pub fn name_problem(name: &[u8]) -> Option<&'static str> {
-    if name.is_empty() {
-        return Some("empty name");
-    }
-    if name.contains(&0) {
-        return Some("unsafe name: NUL byte");
-    }
-    if name.contains(&b'\\') {
-        return Some("unsafe name: backslash");
-    }
-    if name.iter().any(|&b| b < 0x20 || b == 0x7f) {
-        return Some("unsafe name: control character");
-    }
-    if name.first() == Some(&b'/') {
-        return Some("unsafe name: absolute path");
-    }
-    if let [d, b':', ..] = name {
-        if d.is_ascii_alphabetic() {
-            return Some("unsafe name: absolute path (drive letter)");
-        }
-    }
-    let body = name.strip_suffix(b"/").unwrap_or(name);
-    for seg in body.split(|&b| b == b'/') {
-        match seg {
-            b".." => return Some("unsafe name: `..` segment"),
-            b"." => return Some("unsafe name: `.` segment"),
-            b"" => return Some("unsafe name: empty segment (`//`)"),
-            _ => {}
-        }
-    }
-    if std::str::from_utf8(name).is_err() {
-        return Some("name is not UTF-8 (wwz looks members up by UTF-8 paths)");
-    }
-    None
-}
-
 /// Checks one archive; `align` is the alignment every stored member must have.
 pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
     let mut report = Report {
@@ -205,8 +170,8 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
     for (i, m) in dir.members.iter().enumerate() {
         let mut problems = Vec::new();
         let mut add = |p: String| problems.push(p);
-        if let Some(p) = name_problem(&m.name) {
-            add(p.to_string());
+        if let Some(p) = member_name_problem(&m.name) {
+            add(p);
         }
         if seen.insert(&m.name, i).is_some() {
             add("duplicate name (another member has the same name)".into());
@@ -338,23 +303,6 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
     report
 }
 
-/// Reads `len` bytes at `offset` of a [`ReadAt`] as a stream.
-pub(crate) struct RangeReader<'a, R: ReadAt + ?Sized> {
-    pub src: &'a R,
-    pub pos: u64,
-    pub end: u64,
-}
-
-impl<R: ReadAt + ?Sized> Read for RangeReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (self.end.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
-        let dst = buf.get_mut(..n).unwrap_or_default();
-        self.src.read_exact_at(dst, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
 /// Recomputes a member's CRC-32 (inflating if deflated); a problem if it or
 /// the size disagrees with the directory.
 fn verify_data(file: &File, data_offset: u64, m: &super::read::Central) -> Option<String> {
@@ -407,33 +355,4 @@ fn verify_data(file: &File, data_offset: u64, m: &super::read::Central) -> Optio
             m.crc32
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names() {
-        for ok in ["a", "a/b.txt", "dir/", "é/ü.html", "a..b", ".hidden"] {
-            assert_eq!(name_problem(ok.as_bytes()), None, "{ok}");
-        }
-        for (bad, why) in [
-            ("../x", "`..`"),
-            ("a/../x", "`..`"),
-            ("a/..", "`..`"),
-            ("/etc/passwd", "absolute"),
-            ("C:/x", "drive"),
-            ("a\\b", "backslash"),
-            ("a\0b", "NUL"),
-            ("a\nb", "control"),
-            ("a//b", "empty segment"),
-            ("./a", "`.`"),
-            ("", "empty"),
-        ] {
-            let p = name_problem(bad.as_bytes()).unwrap_or_default();
-            assert!(p.contains(why), "{bad:?}: {p}");
-        }
-        assert!(name_problem(b"\xff").is_some());
-    }
 }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::read::{declared_alignment, read_local, Directory};
-use super::{display_name, fail, format_time, json_str, Error};
+use super::{display_name, fail, json_str, Error};
+use crate::time::iso8601;
 
 #[derive(Args, Debug, Clone)]
 #[command(
@@ -93,7 +94,7 @@ pub fn ls(args: &LsArgs) -> Result<String, Error> {
                 m.compressed_size,
                 dash(offset),
                 dash(align.map(u64::from)),
-                format_time(m.mtime),
+                iso8601(m.mtime),
                 super::printable(&name)
             ));
         }

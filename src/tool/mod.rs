@@ -155,18 +155,6 @@ pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
-pub(crate) fn format_time(secs: i64) -> String {
-    let (y, m, d) = crate::zip::format::civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
 /// A file being written beside its final path, renamed into place by
 /// [`Output::commit`] after an fsync, removed if dropped before that. A live
 /// archive is therefore never rewritten in place: readers that have it mapped
@@ -252,11 +240,5 @@ mod tests {
         assert_eq!(s, r#""a\"b\\c\n\u0001é""#);
         assert_eq!(printable("a\u{1b}[31m\0b"), "a\\u{1b}[31m\\u{0}b");
         assert_eq!(printable("plain é"), "plain é");
-    }
-
-    #[test]
-    fn times() {
-        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_time(1_709_214_330), "2024-02-29T13:45:30Z");
     }
 }

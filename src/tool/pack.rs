@@ -23,8 +23,9 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 
 use super::write::{Member, Writer, MAX_ALIGN};
-use super::{check, fail, Error, Output};
-use crate::zip::format::{self, FLAG_UTF8, METHOD_DEFLATED, METHOD_STORED};
+use super::{fail, Error, Output};
+use crate::zip::format::{FLAG_UTF8, METHOD_DEFLATED, METHOD_STORED};
+use crate::zip::name::member_name_problem;
 
 /// `--align auto`: members at least this large are page-aligned…
 pub const AUTO_LARGE: u64 = 64 * 1024;
@@ -269,7 +270,7 @@ fn walk(
             return Err(Error::input(&path, "file name is not UTF-8"));
         };
         let member = format!("{prefix}{name}");
-        if let Some(problem) = check::name_problem(member.as_bytes()) {
+        if let Some(problem) = member_name_problem(member.as_bytes()) {
             return Err(Error::input(
                 &path,
                 format!("cannot be a member: {problem}"),
@@ -335,7 +336,7 @@ fn ut_field(mtime: i64) -> [u8; 9] {
 }
 
 fn base_member<'a>(name: &'a str, mtime: i64, ut: &'a [u8; 9], mode: u32) -> Member<'a> {
-    let (dos_date, dos_time) = format::unix_to_dos(mtime);
+    let (dos_date, dos_time) = crate::time::unix_to_dos(mtime);
     Member {
         name: name.as_bytes(),
         flags: FLAG_UTF8,

@@ -1,14 +1,16 @@
 //! Reading a whole archive's metadata for the tools: every central directory
 //! header with all its fields (the serving index keeps only what serving
-//! needs), the archive comment, and local headers on demand. Reads go through
-//! [`ReadAt`], so nothing here can panic on a hostile archive.
+//! needs), the archive comment, and local headers on demand. The end records
+//! and the directory walk are the serving index's own ([`crate::zip::end`],
+//! [`crate::zip::read`]), so the tools accept exactly what the server does.
+//! Reads go through [`ReadAt`], so nothing here can panic on a hostile archive.
 
 use std::path::Path;
 
 use super::Error;
-use crate::zip::format::{self, CentralHeader, LocalHeader};
-use crate::zip::index::end_of_central_directory;
-use crate::zip::{IndexError, ReadAt};
+use crate::zip::format::{self, LocalHeader};
+use crate::zip::read::central_directory;
+use crate::zip::{EndOfCentralDirectory, ReadAt};
 
 /// One central directory header, owned.
 #[derive(Debug, Clone)]
@@ -48,35 +50,12 @@ impl Directory {
             path: path.to_path_buf(),
             source,
         };
-        let file_len = src.size();
-        let (end, eocd_offset) = end_of_central_directory(src).map_err(zip_err)?;
-        let cd_end = end.cd_offset.checked_add(end.cd_size);
-        if cd_end.is_none_or(|e| e > file_len) {
-            return Err(zip_err(IndexError::DirectoryOutOfBounds {
-                offset: end.cd_offset,
-                size: end.cd_size,
-                file_len,
-            }));
-        }
-        if end.entries > end.cd_size / format::CENTRAL_LEN as u64 {
-            return Err(zip_err(IndexError::ImpossibleEntryCount {
-                claimed: end.entries,
-                cd_size: end.cd_size,
-            }));
-        }
-        let cd_len = usize::try_from(end.cd_size).map_err(|_| zip_err(IndexError::TooLarge))?;
-        let mut cd = vec![0; cd_len];
-        src.read_exact_at(&mut cd, end.cd_offset)
-            .map_err(Error::io(path, "read"))?;
+        let end = EndOfCentralDirectory::read(src).map_err(zip_err)?;
         let mut members = Vec::with_capacity(usize::try_from(end.entries).unwrap_or(0));
-        let mut rest = &cd[..];
-        while !rest.is_empty() {
-            let index = members.len() as u64;
-            let (h, len) = CentralHeader::parse(rest)
-                .ok_or(zip_err(IndexError::BadCentralHeader { index }))?;
+        central_directory(src, &end, |h| {
             members.push(Central {
                 made_by: h.made_by,
-                version_needed: format::u16_at(rest, 6).unwrap_or(20),
+                version_needed: h.version_needed,
                 flags: h.flags,
                 method: h.method,
                 dos_time: h.dos_time,
@@ -85,45 +64,22 @@ impl Directory {
                 compressed_size: h.compressed_size,
                 size: h.size,
                 local_offset: h.local_offset,
-                internal_attrs: format::u16_at(rest, 36).unwrap_or(0),
+                internal_attrs: h.internal_attrs,
                 external_attrs: h.external_attrs,
                 mtime: h.mtime(),
                 name: h.name.to_vec(),
                 extra: h.extra.to_vec(),
                 comment: h.comment.to_vec(),
             });
-            rest = rest.get(len..).unwrap_or_default();
-        }
-        let found = members.len() as u64;
-        let count_ok = if end.zip64 {
-            found == end.entries
-        } else {
-            found % 65_536 == end.entries
-        };
-        if !count_ok {
-            return Err(zip_err(IndexError::EntryCountMismatch {
-                claimed: end.entries,
-                found,
-            }));
-        }
-        // The archive comment follows the classic end record.
-        let mut comment = Vec::new();
-        let mut len_buf = [0u8; 2];
-        if src.read_exact_at(&mut len_buf, eocd_offset + 20).is_ok() {
-            comment.resize(usize::from(u16::from_le_bytes(len_buf)), 0);
-            if src
-                .read_exact_at(&mut comment, eocd_offset + format::EOCD_LEN as u64)
-                .is_err()
-            {
-                comment.clear();
-            }
-        }
+            Ok(())
+        })
+        .map_err(zip_err)?;
         Ok(Directory {
             members,
             cd_offset: end.cd_offset,
             cd_size: end.cd_size,
-            file_len,
-            comment,
+            file_len: src.size(),
+            comment: end.comment(src),
         })
     }
 }

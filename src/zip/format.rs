@@ -48,79 +48,11 @@ pub fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(*b.get(at..)?.first_chunk()?))
 }
 
-/// The end of central directory record, with ZIP64 values folded in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EndOfCentralDirectory {
-    pub entries: u64,
-    pub cd_size: u64,
-    pub cd_offset: u64,
-    /// Whether the counts came from a ZIP64 record (then they are exact, not mod 2^16).
-    pub zip64: bool,
-}
-
-/// The classic record at `b` (which starts at its signature).
-pub struct Eocd {
-    pub disk: u16,
-    pub cd_disk: u16,
-    pub entries: u16,
-    pub cd_size: u32,
-    pub cd_offset: u32,
-    pub comment_len: u16,
-}
-
-impl Eocd {
-    pub fn parse(b: &[u8]) -> Option<Eocd> {
-        if u32_at(b, 0)? != EOCD_SIG {
-            return None;
-        }
-        Some(Eocd {
-            disk: u16_at(b, 4)?,
-            cd_disk: u16_at(b, 6)?,
-            entries: u16_at(b, 10)?,
-            cd_size: u32_at(b, 12)?,
-            cd_offset: u32_at(b, 16)?,
-            comment_len: u16_at(b, 20)?,
-        })
-    }
-
-    /// Whether any field is saturated, so the real value lives in ZIP64 records.
-    pub fn needs_zip64(&self) -> bool {
-        self.entries == u16::MAX || self.cd_size == u32::MAX || self.cd_offset == u32::MAX
-    }
-}
-
-/// ZIP64 end of central directory record.
-pub struct Zip64Eocd {
-    pub entries: u64,
-    pub cd_size: u64,
-    pub cd_offset: u64,
-}
-
-impl Zip64Eocd {
-    pub fn parse(b: &[u8]) -> Option<Zip64Eocd> {
-        if u32_at(b, 0)? != ZIP64_EOCD_SIG {
-            return None;
-        }
-        Some(Zip64Eocd {
-            entries: u64_at(b, 32)?,
-            cd_size: u64_at(b, 40)?,
-            cd_offset: u64_at(b, 48)?,
-        })
-    }
-}
-
-/// Offset of the ZIP64 end record, from the locator at `b`.
-pub fn zip64_locator(b: &[u8]) -> Option<u64> {
-    if u32_at(b, 0)? != ZIP64_LOCATOR_SIG {
-        return None;
-    }
-    u64_at(b, 8)
-}
-
 /// One central directory header, borrowing its variable fields.
 #[derive(Debug, Clone, Copy)]
 pub struct CentralHeader<'a> {
     pub made_by: u16,
+    pub version_needed: u16,
     pub flags: u16,
     pub method: u16,
     pub dos_time: u16,
@@ -129,6 +61,7 @@ pub struct CentralHeader<'a> {
     pub compressed_size: u64,
     pub size: u64,
     pub local_offset: u64,
+    pub internal_attrs: u16,
     pub external_attrs: u32,
     pub name: &'a [u8],
     pub extra: &'a [u8],
@@ -150,6 +83,7 @@ impl<'a> CentralHeader<'a> {
         let total = extra_end + comment_len;
         let mut h = CentralHeader {
             made_by: u16_at(b, 4)?,
+            version_needed: u16_at(b, 6)?,
             flags: u16_at(b, 8)?,
             method: u16_at(b, 10)?,
             dos_time: u16_at(b, 12)?,
@@ -158,6 +92,7 @@ impl<'a> CentralHeader<'a> {
             compressed_size: u64::from(u32_at(b, 20)?),
             size: u64::from(u32_at(b, 24)?),
             local_offset: u64::from(u32_at(b, 42)?),
+            internal_attrs: u16_at(b, 36)?,
             external_attrs: u32_at(b, 38)?,
             name: b.get(CENTRAL_LEN..name_end)?,
             extra: b.get(name_end..extra_end)?,
@@ -185,7 +120,8 @@ impl<'a> CentralHeader<'a> {
 
     /// Modification time in Unix seconds: the UT extra field when present, else the DOS time (as UTC).
     pub fn mtime(&self) -> i64 {
-        ut_mtime(self.extra).unwrap_or_else(|| dos_to_unix(self.dos_date, self.dos_time))
+        ut_mtime(self.extra)
+            .unwrap_or_else(|| crate::time::dos_to_unix(self.dos_date, self.dos_time))
     }
 }
 
@@ -210,57 +146,6 @@ fn ut_mtime(extra: &[u8]) -> Option<i64> {
         return None;
     }
     Some(i64::from(i32::from_le_bytes(*rest.first_chunk()?)))
-}
-
-/// MS-DOS date and time (2-second resolution, no zone) as Unix seconds, read as UTC.
-pub fn dos_to_unix(date: u16, time: u16) -> i64 {
-    let year = 1980 + i64::from(date >> 9);
-    let month = i64::from((date >> 5) & 0xf).clamp(1, 12);
-    let day = i64::from(date & 0x1f).max(1);
-    let hour = i64::from(time >> 11).min(23);
-    let minute = i64::from((time >> 5) & 0x3f).min(59);
-    let second = (i64::from(time & 0x1f) * 2).min(59);
-    days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Unix seconds as MS-DOS `(date, time)`, read as UTC, clamped to the DOS range
-/// (1980-01-01 to 2107-12-31); odd seconds round down.
-pub fn unix_to_dos(secs: i64) -> (u16, u16) {
-    let min = days_from_civil(1980, 1, 1) * 86_400;
-    let max = days_from_civil(2107, 12, 31) * 86_400 + 86_399;
-    let secs = secs.clamp(min, max);
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    // In range by the clamp above: year - 1980 < 128, month ≤ 12, day ≤ 31.
-    let date = ((year - 1980) << 9) | (month << 5) | day;
-    let time = ((rem / 3600) << 11) | (((rem / 60) % 60) << 5) | ((rem % 60) / 2);
-    (date as u16, time as u16)
-}
-
-/// The proleptic Gregorian `(year, month, day)` of a day count since 1970-01-01
-/// (the inverse of [`days_from_civil`]).
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// One local file header (APPNOTE 4.3.7), borrowing its name and extra field.
@@ -359,38 +244,6 @@ impl LocalFixed {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dos_times() {
-        // 1980-01-01 00:00:00
-        assert_eq!(dos_to_unix(0x0021, 0), 315_532_800);
-        // 2024-02-29 13:45:30: date = (44<<9)|(2<<5)|29, time = (13<<11)|(45<<5)|15
-        let date = (44 << 9) | (2 << 5) | 29;
-        let time = (13 << 11) | (45 << 5) | 15;
-        assert_eq!(dos_to_unix(date, time), 1_709_214_330);
-        // Nonsense fields are clamped, not trusted.
-        assert!(dos_to_unix(0xffff, 0xffff) > 0);
-        assert_eq!(dos_to_unix(0, 0), 315_532_800);
-    }
-
-    #[test]
-    fn dos_times_round_trip() {
-        for secs in [315_532_800, 1_709_214_330, 1_000_000_000, 4_354_819_198] {
-            let (date, time) = unix_to_dos(secs);
-            assert_eq!(dos_to_unix(date, time), secs);
-        }
-        // Odd seconds round down; out-of-range times clamp.
-        let (d, t) = unix_to_dos(1_709_214_331);
-        assert_eq!(dos_to_unix(d, t), 1_709_214_330);
-        let (d, t) = unix_to_dos(0);
-        assert_eq!(dos_to_unix(d, t), 315_532_800);
-        let (d, t) = unix_to_dos(i64::MAX);
-        assert_eq!(dos_to_unix(d, t), 4_354_819_198);
-        for days in [-1_000_000, -1, 0, 59, 11_016, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-    }
 
     #[test]
     fn local_header() {
