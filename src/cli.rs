@@ -86,14 +86,12 @@ pub struct ServeArgs {
     )]
     pub revalidate_ms: u64,
 
-    /// Maximum concurrent connections; more wait in the listen backlog.
-    #[arg(
-        long,
-        env = "WWZ_MAX_CONNECTIONS",
-        default_value_t = 1024,
-        value_name = "N"
-    )]
-    pub max_connections: usize,
+    /// Maximum concurrent connections (default: from the descriptor limit,
+    /// which is raised to its hard limit at start, less room for the archive
+    /// cache; at most 65536). At the limit, a new connection takes the place
+    /// of the one idle longest between requests.
+    #[arg(long, env = "WWZ_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 
     /// Maximum size of one request's FastCGI params, in bytes.
     #[arg(long, env = "WWZ_MAX_PARAMS", default_value_t = 64 * 1024, value_name = "BYTES")]
@@ -128,6 +126,12 @@ pub struct ServeArgs {
     /// Answer 403 for a directory without index.html instead of listing it.
     #[arg(long, env = "WWZ_NO_LISTING")]
     pub no_listing: bool,
+
+    /// Answer a status page (text; `?json`; `?openmetrics`) for requests of
+    /// exactly this path, e.g. `/wwz-status`. Off by default; expose it to
+    /// trusted clients only.
+    #[arg(long, env = "WWZ_STATUS_PATH", value_name = "PATH")]
+    pub status_path: Option<String>,
 
     /// Worker threads (default: one per core).
     #[arg(long, env = "WWZ_THREADS", value_name = "N")]
@@ -199,6 +203,7 @@ fn options(args: &ServeArgs) -> Options {
             .content_addressed
             .then(|| args.immutable_cache_control.clone()),
         listing: !args.no_listing,
+        status_path: args.status_path.clone(),
     }
 }
 
@@ -252,6 +257,16 @@ fn preview(addr: &str, args: &ServeArgs) -> ExitCode {
     }
 }
 
+/// Connections the descriptor limit allows, once raised to its hard limit:
+/// what is left after the archive cache (one descriptor per archive) and a
+/// margin for listeners, logs and the archives being swapped in.
+fn default_max_connections(limit: u64, max_archives: usize) -> usize {
+    const MARGIN: u64 = 64;
+    const CAP: u64 = 65_536;
+    let spare = limit.saturating_sub(max_archives as u64 + MARGIN);
+    usize::try_from(spare.clamp(16, CAP)).unwrap_or(16)
+}
+
 fn serve(args: ServeArgs) -> ExitCode {
     log::set_level(args.log_level);
     if let Some(addr) = &args.http {
@@ -293,7 +308,14 @@ fn serve(args: ServeArgs) -> ExitCode {
         Cache::new(args.max_archives, Duration::from_millis(args.revalidate_ms)),
         options(&args),
     );
-    let max_conns = args.max_connections.max(1);
+    let descriptors = listen::raise_descriptor_limit();
+    let max_conns = match args.max_connections {
+        Some(n) => n.max(1),
+        None => default_max_connections(descriptors, args.max_archives),
+    };
+    log::info(format_args!(
+        "descriptor limit {descriptors}; at most {max_conns} connections"
+    ));
     let server = Server {
         service: Arc::new(service),
         limits: Arc::new(Limits {

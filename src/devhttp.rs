@@ -31,6 +31,7 @@ pub async fn run(
     service: Arc<Service>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    crate::stats::mark_start();
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     tokio::pin!(shutdown);

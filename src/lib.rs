@@ -22,12 +22,14 @@
 pub mod archive;
 pub mod cgi;
 pub mod cli;
+pub mod connections;
 pub mod devhttp;
 pub mod fcgi;
 pub mod http;
 pub mod listen;
 pub mod log;
 pub mod server;
+pub mod stats;
 pub(crate) mod time;
 pub mod tool;
 pub mod zip;

@@ -152,3 +152,24 @@ pub fn peer_allowed(allowed: &[IpAddr], peer: IpAddr) -> bool {
     };
     allowed.contains(&peer)
 }
+
+/// Raises the soft limit on open descriptors to the hard limit (each
+/// connection and each open archive holds one) and returns the limit now in
+/// force.
+pub fn raise_descriptor_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let now = getrlimit(Resource::Nofile);
+    // "Unlimited" is not a number of descriptors; the kernel caps it at nr_open.
+    let hard = now.maximum.unwrap_or(1 << 20);
+    let soft = now.current.unwrap_or(hard);
+    if soft < hard {
+        let raised = Rlimit {
+            current: Some(hard),
+            maximum: now.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return hard;
+        }
+    }
+    soft
+}

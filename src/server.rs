@@ -1,7 +1,9 @@
 //! Accepting connections, bounding them, and shutting down gracefully.
 //!
-//! A permit is taken before each accept, so at most `max_conns` connections
-//! exist and the rest wait in the kernel's backlog. On shutdown the listener
+//! At most `max_conns` connections are served at once. When a new one comes
+//! at the limit, the connection idle longest between requests is closed to
+//! make room ([`crate::connections`]); if every connection is busy, the new
+//! one waits for a permit and the rest wait in the kernel's backlog. On shutdown the listener
 //! closes, idle connections end at once, busy ones finish their response, and
 //! we wait for them up to the grace period.
 
@@ -12,10 +14,12 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 
+use crate::connections::Registry;
 use crate::fcgi::{self, Limits};
 use crate::http::Service;
 use crate::listen::{self, Listener};
 use crate::log;
+use crate::stats::{self, STATS};
 
 pub struct Server {
     pub service: Arc<Service>,
@@ -37,6 +41,7 @@ impl Server {
         listener: Listener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        stats::mark_start();
         let accepting = match listener {
             Listener::Tcp(l) => {
                 l.set_nonblocking(true)?;
@@ -48,17 +53,11 @@ impl Server {
             }
         };
         let permits = Arc::new(Semaphore::new(self.limits.max_conns));
+        let registry = Registry::new();
         let hangups = tokio::spawn(reload_on_hangup(Arc::clone(&self.service)));
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::pin!(shutdown);
         loop {
-            let permit = tokio::select! {
-                p = Arc::clone(&permits).acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-                _ = &mut shutdown => break,
-            };
             let accepted = tokio::select! {
                 a = accept(&accepting) => a,
                 _ = &mut shutdown => break,
@@ -72,30 +71,60 @@ impl Server {
                     continue;
                 }
             };
-            let (svc, limits, stop) = (
+            if let Stream::Tcp(_, peer) = &stream {
+                if let Some(allowed) = &self.allowed_peers {
+                    if !listen::peer_allowed(allowed, *peer) {
+                        log::warn(format_args!(
+                            "refusing connection from {peer}: not in FCGI_WEB_SERVER_ADDRS"
+                        ));
+                        continue;
+                    }
+                }
+            }
+            STATS.accepted.inc();
+            let permit = match Arc::clone(&permits).try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    // At the limit with a connection waiting: the connection
+                    // idle longest between requests makes room, as nginx
+                    // reuses keep-alive connections; with none idle, the
+                    // first to finish its response and turn idle does. A
+                    // connection that closes frees its permit meanwhile.
+                    let permit = tokio::select! {
+                        p = Arc::clone(&permits).acquire_owned() => p,
+                        () = registry.make_room() => {
+                            STATS.idle_closed_at_limit.inc();
+                            tokio::select! {
+                                p = Arc::clone(&permits).acquire_owned() => p,
+                                _ = &mut shutdown => break,
+                            }
+                        }
+                        _ = &mut shutdown => break,
+                    };
+                    registry.stop_waiting();
+                    match permit {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    }
+                }
+            };
+            let (svc, limits, stop, slot) = (
                 Arc::clone(&self.service),
                 Arc::clone(&self.limits),
                 stop_rx.clone(),
+                registry.register(),
             );
             match stream {
-                Stream::Tcp(s, peer) => {
-                    if let Some(allowed) = &self.allowed_peers {
-                        if !listen::peer_allowed(allowed, peer) {
-                            log::warn(format_args!(
-                                "refusing connection from {peer}: not in FCGI_WEB_SERVER_ADDRS"
-                            ));
-                            continue;
-                        }
-                    }
+                Stream::Tcp(s, _) => {
                     let _ = s.set_nodelay(true);
                     tokio::spawn(async move {
-                        fcgi::serve(s, svc, limits, stop).await;
+                        fcgi::serve(s, svc, limits, stop, slot).await;
                         drop(permit);
                     });
                 }
                 Stream::Unix(s) => {
                     tokio::spawn(async move {
-                        fcgi::serve(s, svc, limits, stop).await;
+                        fcgi::serve(s, svc, limits, stop, slot).await;
                         drop(permit);
                     });
                 }

@@ -350,3 +350,125 @@ fn emfile_is_a_503_and_the_archive_opens_once_descriptors_free_up() {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body, site.file("style.css"));
 }
+
+/// 3,000 idle connections against `--max-connections 1000`: each new
+/// connection at the limit takes the place of the one idle longest, so a
+/// request on a fresh connection afterwards is answered (the time is
+/// printed; RELIABILITY.md records it). Connections in the middle of a
+/// request or a response are never the ones closed: a slow reader of an
+/// 8 MiB member and a half-sent request both complete. The status page counts
+/// the closed connections.
+#[test]
+fn idle_connections_make_room_for_new_ones_at_the_limit() {
+    let _one = exclusive();
+    let idle_count = raise_nofile(3_000);
+    let site = Site::new();
+    let big = noise(8 << 20, 0xb16);
+    zip_files(&site.docroot.join("big.wwz"), &[("big.bin", &big)]);
+    let w = Wwz::start(
+        &site,
+        Transport::Unix,
+        &[
+            "--max-connections",
+            "1000",
+            "--idle-timeout",
+            "120",
+            "--status-path",
+            "/wwz-status",
+            "--log-level",
+            "info",
+        ],
+    );
+    let Addr::Unix(path) = &w.addr else {
+        unreachable!()
+    };
+
+    // Mid-response: a slow reader that has taken one record of 8 MiB.
+    let mut slow = w.client();
+    if let Stream::Unix(s) = &slow.stream {
+        socket2::SockRef::from(s)
+            .set_recv_buffer_size(4096)
+            .unwrap();
+    }
+    slow.send(&request_bytes(1, true, &get_params("/big.wwz/big.bin")));
+    let mut stdout = Vec::new();
+    let first = slow.read_record();
+    assert_eq!(first.kind, kind::STDOUT);
+    stdout.extend_from_slice(&first.content);
+    // Mid-request: BEGIN_REQUEST and params without their end.
+    let mut half = w.client();
+    half.send(&record_bytes(
+        kind::BEGIN_REQUEST,
+        1,
+        &record::BeginRequest {
+            role: record::role::RESPONDER,
+            flags: record::KEEP_CONN,
+        }
+        .encode(),
+    ));
+    half.send_record(
+        kind::PARAMS,
+        1,
+        &encode_params(&get_params("/site.wwz/style.css")),
+    );
+
+    let mut idle = Vec::with_capacity(idle_count);
+    for _ in 0..idle_count {
+        idle.push(UnixStream::connect(path).expect("connect an idle client"));
+    }
+    let start = Instant::now();
+    let reply = w.client().get(1, false, &get_params("/site.wwz/style.css"));
+    let answered_after = start.elapsed();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, site.file("style.css"));
+
+    // The half-sent request completes and is answered.
+    half.send_record(kind::PARAMS, 1, &[]);
+    let r = half.read_reply(1);
+    assert_eq!(r.body, site.file("style.css"));
+    // The slow reader gets every byte.
+    loop {
+        let rec = slow.read_record();
+        match rec.kind {
+            kind::STDOUT => stdout.extend_from_slice(&rec.content),
+            kind::END_REQUEST => break,
+            other => panic!("unexpected record type {other}"),
+        }
+    }
+    let (status, _, body) = parse_cgi(&stdout);
+    assert_eq!(status, 200);
+    assert!(body == big, "the 8 MiB member arrived changed");
+
+    // Idle connections were closed to make room: at least the ones beyond the limit.
+    let mut closed = 0;
+    let mut buf = [0u8; 8];
+    for s in &mut idle {
+        s.set_nonblocking(true).unwrap();
+        if matches!(s.read(&mut buf), Ok(0)) {
+            closed += 1;
+        }
+    }
+    let status = w
+        .client()
+        .get(1, false, &get_params("/wwz-status?json"))
+        .body;
+    let status = String::from_utf8_lossy(&status);
+    let counted: u64 = status
+        .split("\"connections_idle_closed\":")
+        .nth(1)
+        .and_then(|v| v.split([',', '}']).next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no idle-closed count in {status}"));
+    eprintln!(
+        "{idle_count} idle connections at --max-connections 1000: a new request answered after \
+         {answered_after:?}; {closed} idle clients saw their connection closed, the status page \
+         counts {counted}"
+    );
+    let beyond = idle_count.saturating_sub(1000);
+    assert!(closed >= beyond, "only {closed} idle connections closed");
+    assert!(counted >= beyond as u64, "status page counts {counted}");
+    assert!(w
+        .proc
+        .stderr()
+        .contains("closing the connection idle longest"));
+}

@@ -834,14 +834,37 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
     wwz.assert_healthy(&site);
 }
 
+/// At the limit, a connection idle between requests makes room for a new
+/// one, as nginx reuses keep-alive connections (issue 13; before, the new
+/// connection waited in the backlog until the idle one timed out).
 #[test]
-fn max_connections_holds_further_connections_back() {
+fn max_connections_closes_the_idle_connection_for_a_new_one() {
     let site = Site::new();
     let wwz = Wwz::start(&site, Transport::Unix, &["--max-connections", "1"]);
     let mut first = wwz.client();
     let r = first.get(1, true, &get(&site, "/site.wwz/index.html"));
     assert_eq!(r.status, 200);
-    // The second connection sits in the backlog while the first is open …
+    let mut second = wwz.client();
+    let r = second.get(1, false, &get(&site, "/site.wwz/style.css"));
+    assert_eq!(r.body, site.file("style.css"));
+    first.assert_closed();
+}
+
+/// A connection in the middle of a request is never closed to make room: the
+/// new connection waits until the request is answered and its connection
+/// turns idle, then takes its place.
+#[test]
+fn max_connections_holds_new_connections_back_while_all_are_busy() {
+    let site = Site::new();
+    let wwz = Wwz::start(&site, Transport::Unix, &["--max-connections", "1"]);
+    let mut first = wwz.client();
+    // Mid-request: BEGIN_REQUEST and some params, not their end.
+    first.send(&begin_bytes(1, role::RESPONDER, true));
+    first.send_record(
+        kind::PARAMS,
+        1,
+        &encode_params(&get(&site, "/site.wwz/index.html")),
+    );
     let mut second = wwz.client();
     second.send(&request_bytes(1, false, &get(&site, "/site.wwz/style.css")));
     if let Stream::Unix(s) = &second.stream {
@@ -854,15 +877,18 @@ fn max_connections_holds_further_connections_back() {
                 e.kind(),
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
             ) => {}
-        other => panic!("second connection served past --max-connections 1: {other:?}"),
+        other => panic!("a busy connection was closed for a new one: {other:?}"),
     }
-    // … and is served once the first closes.
-    drop(first);
+    // The first request completes whole; then its connection makes room.
+    first.send_record(kind::PARAMS, 1, &[]);
+    let r = first.read_reply(1);
+    assert_eq!(r.body, site.file("index.html"));
     if let Stream::Unix(s) = &second.stream {
         s.set_read_timeout(Some(WAIT)).unwrap();
     }
     let r = second.read_reply(1);
     assert_eq!(r.body, site.file("style.css"));
+    first.assert_closed();
 }
 
 #[test]

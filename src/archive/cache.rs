@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{confine, Archive, Identity, OpenError};
 use crate::log;
+use crate::stats::Counter;
 
 /// Cached outcome of opening one path.
 struct Slot {
@@ -39,6 +40,24 @@ pub struct Cache {
     slots: Mutex<Slots>,
     max_open: usize,
     revalidate: Duration,
+    stats: CacheStats,
+}
+
+/// What the cache has done, for the status page.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Lookups answered from an open archive (after a revalidation or not).
+    pub hits: Counter,
+    /// Lookups of a path not open, or whose file changed.
+    pub misses: Counter,
+    /// Archives opened and indexed.
+    pub opens: Counter,
+    /// Archives closed to stay within `--max-archives`.
+    pub evictions: Counter,
+    /// Checks of an open archive against its file (a `stat`).
+    pub revalidations: Counter,
+    /// Versions of archives found broken (each logged once).
+    pub broken: Counter,
 }
 
 impl Cache {
@@ -47,7 +66,12 @@ impl Cache {
             slots: Mutex::new(Slots::default()),
             max_open: max_open.max(1),
             revalidate,
+            stats: CacheStats::default(),
         }
+    }
+
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
     }
 
     fn lock(&self) -> MutexGuard<'_, Slots> {
@@ -72,6 +96,7 @@ impl Cache {
                 Some(slot) => {
                     slot.used = clock;
                     if now.duration_since(slot.checked) <= self.revalidate {
+                        self.stats.hits.inc();
                         return slot.state.clone().map_err(OpenError::Broken);
                     }
                     Some(slot.identity)
@@ -80,6 +105,9 @@ impl Cache {
             }
         };
 
+        if known.is_some() {
+            self.stats.revalidations.inc();
+        }
         let path = docroot.join(rel);
         let meta = std::fs::metadata(&path).map_err(|_| {
             self.forget(docroot, rel);
@@ -99,16 +127,19 @@ impl Cache {
                 .and_then(|m| m.get_mut(rel_key))
             {
                 slot.checked = now;
+                self.stats.hits.inc();
                 return slot.state.clone().map_err(OpenError::Broken);
             }
         }
 
+        self.stats.misses.inc();
         // Reading and indexing a central directory can take milliseconds.
         let opened = off_the_event_loop(|| {
             confine::open_beneath(docroot, rel, &path).and_then(Archive::from_file)
         });
         let (state, identity) = match opened {
             Ok(archive) => {
+                self.stats.opens.inc();
                 let id = archive.identity();
                 (Ok(Arc::new(archive)), id)
             }
@@ -122,6 +153,7 @@ impl Cache {
                 return Err(OpenError::Unavailable(msg));
             }
             Err(OpenError::Broken(msg)) => {
+                self.stats.broken.inc();
                 log::error(format_args!("{}: {msg}", path.display()));
                 (Err(msg), Identity::of(&meta))
             }
@@ -146,6 +178,7 @@ impl Cache {
             if !evict_lru(&mut slots) {
                 break;
             }
+            self.stats.evictions.inc();
         }
         state.map_err(OpenError::Broken)
     }

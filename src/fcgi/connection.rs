@@ -21,6 +21,7 @@ use super::protocol::{Action, Protocol, ProtocolError};
 use super::record;
 use super::stdout::{Outgoing, Seg};
 use crate::archive::Archive;
+use crate::connections;
 use crate::http::body::{self, SendError, Sink};
 use crate::http::{Params, Response, Service};
 use crate::log;
@@ -79,6 +80,7 @@ pub async fn serve<S>(
     svc: Arc<Service>,
     limits: Arc<Limits>,
     shutdown: watch::Receiver<bool>,
+    slot: connections::Handle,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -89,6 +91,7 @@ pub async fn serve<S>(
         tx: Outgoing::default(),
         head: Vec::new(),
         progress: Instant::now(),
+        slot,
     };
     match conn.run(&svc, &limits, shutdown).await {
         Ok(()) => {}
@@ -107,6 +110,8 @@ struct Connection<S> {
     head: Vec<u8>,
     /// When the peer last made progress (sent bytes, or took bytes after a wait).
     progress: Instant,
+    /// Whether it waits between requests, for closing the idle longest at the limit.
+    slot: connections::Handle,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -165,6 +170,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if idle && stopping {
                 return Ok(());
             }
+            if idle {
+                self.slot.set_idle();
+            }
             self.rbuf.reserve(READ_RESERVE);
             let n = tokio::select! {
                 biased;
@@ -172,6 +180,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 _ = &mut stop, if !stopping => {
                     stopping = true;
                     continue;
+                }
+                () = self.slot.closing(), if idle => {
+                    log::info(format_args!(
+                        "closing the connection idle longest: the connection limit is reached"
+                    ));
+                    return Ok(());
                 }
                 () = &mut timer => {
                     let deadline = self.progress + limits.idle_timeout;
@@ -186,6 +200,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 if !idle {
                     log::debug(format_args!("peer closed the connection mid-request"));
                 }
+                return Ok(());
+            }
+            if !self.slot.set_busy() {
+                // Chosen to make room at the very moment its next request came.
+                log::info(format_args!(
+                    "closing the connection idle longest: the connection limit is reached"
+                ));
                 return Ok(());
             }
         }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use crate::archive::inflate::Inflater;
 use crate::archive::Archive;
 use crate::log;
+use crate::stats::STATS;
 
 /// The gzip member header (RFC 1952) put before a deflated member's raw bytes:
 /// magic, CM=8, no flags, no mtime, no extra flags, OS=3 (Unix).
@@ -231,18 +232,18 @@ impl From<SendError> for io::Error {
 /// with the first). Pieces of a body that is not inflated stay queued for the
 /// front's own final flush.
 pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
-    if let Some(archive) = body.archive() {
-        body.pieces(|piece| match piece {
-            Piece::Bytes(b) => sink.bytes(b),
-            Piece::Mapped(offset, len) => sink.mapped(archive, offset, len),
-        });
-    } else {
-        body.pieces(|piece| {
-            if let Piece::Bytes(b) = piece {
-                sink.bytes(b);
-            }
-        });
-    }
+    let archive = body.archive();
+    body.pieces(|piece| match (piece, archive) {
+        (Piece::Bytes(b), _) => {
+            STATS.bytes_copied.add(b.len() as u64);
+            sink.bytes(b);
+        }
+        (Piece::Mapped(offset, len), Some(archive)) => {
+            STATS.bytes_mapped.add(len);
+            sink.mapped(archive, offset, len);
+        }
+        (Piece::Mapped(..), None) => {}
+    });
     let Some((inflater, skip)) = body.inflater() else {
         return Ok(());
     };
@@ -268,6 +269,7 @@ pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
         if made == 0 {
             return Ok(());
         }
+        STATS.bytes_copied.add(made as u64);
         sink.bytes(job.buf.get(..made).unwrap_or_default());
         sink.flush().await.map_err(SendError::Write)?;
     }
@@ -290,10 +292,15 @@ impl InflateJob {
             let slice = self.skip.min(SKIP_SLICE);
             self.inflater.skip(slice).map(|()| {
                 self.skip -= slice;
+                STATS.bytes_inflated.add(slice);
                 0
             })
         } else {
-            self.inflater.read(&mut self.buf)
+            let made = self.inflater.read(&mut self.buf);
+            if let Ok(n) = made {
+                STATS.bytes_inflated.add(n as u64);
+            }
+            made
         };
         self
     }

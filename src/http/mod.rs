@@ -12,6 +12,7 @@ pub mod range;
 pub mod respond;
 pub mod response;
 pub mod route;
+pub mod status;
 pub mod url;
 
 pub use body::Body;

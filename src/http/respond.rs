@@ -19,11 +19,13 @@ use super::negotiate::accepts_gzip;
 use super::range::{self, Ranges};
 use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
+use super::status;
 use super::url;
 use super::Params;
 use crate::archive::inflate::Inflater;
 use crate::archive::{Archive, Cache, OpenError};
 use crate::log;
+use crate::stats::STATS;
 use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED};
 use crate::zip::Entry;
 
@@ -37,6 +39,8 @@ pub struct Options {
     pub immutable_cache_control: Option<String>,
     /// Directory listings when a directory has no index.html.
     pub listing: bool,
+    /// The request path that answers the status page instead of a member.
+    pub status_path: Option<String>,
 }
 
 impl Default for Options {
@@ -45,6 +49,7 @@ impl Default for Options {
             cache_control: DEFAULT_CACHE_CONTROL.into(),
             immutable_cache_control: None,
             listing: true,
+            status_path: None,
         }
     }
 }
@@ -62,6 +67,7 @@ pub struct Service {
     cache_control: &'static str,
     immutable_cache_control: Option<&'static str>,
     listing: bool,
+    status_path: Option<&'static str>,
 }
 
 const INDEX: &str = "index.html";
@@ -82,11 +88,18 @@ impl Service {
             cache_control: leak(opts.cache_control),
             immutable_cache_control: opts.immutable_cache_control.map(leak),
             listing: opts.listing,
+            status_path: opts.status_path.map(leak),
         }
     }
 
     /// Answers one request.
     pub fn respond<P: Params + ?Sized>(&self, req: &P) -> Response {
+        let resp = self.answer(req);
+        STATS.response(resp.status);
+        resp
+    }
+
+    fn answer<P: Params + ?Sized>(&self, req: &P) -> Response {
         let head = match req.param("REQUEST_METHOD").unwrap_or(b"GET") {
             b"GET" => false,
             b"HEAD" => true,
@@ -97,7 +110,10 @@ impl Service {
                 }
             }
         };
-        let resp = self.get(req, head);
+        let resp = match self.status_path {
+            Some(path) if request_path_is(req, path) => status::page(&self.cache, query(req)),
+            _ => self.get(req, head),
+        };
         if head {
             resp.without_body()
         } else {
@@ -472,6 +488,20 @@ fn sniff(archive: &Arc<Archive>, m: &Member<'_>) -> Cow<'static, str> {
         }
         _ => Cow::Borrowed("application/octet-stream"),
     }
+}
+
+/// Whether the request's path (before any query, as the client sent it) is `path`.
+fn request_path_is<P: Params + ?Sized>(req: &P, path: &str) -> bool {
+    if let Some(uri) = req.param("REQUEST_URI") {
+        let end = uri.iter().position(|&b| b == b'?').unwrap_or(uri.len());
+        return uri.get(..end) == Some(path.as_bytes());
+    }
+    if let Some(uri) = req.param("DOCUMENT_URI") {
+        return uri == path.as_bytes();
+    }
+    let script = req.param("SCRIPT_NAME").unwrap_or_default();
+    let info = req.param("PATH_INFO").unwrap_or_default();
+    path.as_bytes().strip_prefix(script) == Some(info)
 }
 
 /// The query string: QUERY_STRING, or what follows `?` in REQUEST_URI when a server omits it.
