@@ -36,6 +36,11 @@ impl Drop for Diagnostics {
 }
 
 fn start_nginx(site: &Site, wwz_sock: &Path, keep_conn: bool) -> Nginx {
+    start_nginx_with(site, wwz_sock, keep_conn, "")
+}
+
+/// nginx as above, with `extra` added to the server block.
+fn start_nginx_with(site: &Site, wwz_sock: &Path, keep_conn: bool, extra: &str) -> Nginx {
     let nginx = require_tool("nginx", "nginx");
     let stock_params = Path::new("/etc/nginx/fastcgi_params");
     assert!(
@@ -80,6 +85,7 @@ http {{
         root {root};
         {keep_conn_directive}
         include {snippet};
+        {extra}
     }}
 }}
 "#,
@@ -369,4 +375,141 @@ fn http_semantics_through_nginx() {
     let tail = curl_get(port, "/ci.wwz/logs/job-2/build.log", &["-r", "-100"]);
     assert_eq!(tail.status, 206);
     assert_eq!(tail.body, &log_text(20_000)[20_000 - 100..]);
+}
+
+/// The status page through nginx with the localhost-only recipe
+/// (`tools/servers/nginx-status.conf`): text, `?json` and `?openmetrics`
+/// (parsed by Python's prometheus_client OpenMetrics parser), counters that
+/// move as requests are made, the text format for an unknown query, 403 from
+/// another address, and a plain 404 when the option is off.
+#[test]
+fn status_page_through_nginx() {
+    let site = Site::new();
+    let w = Wwz::start(&site, Transport::Unix, &["--status-path", "/wwz-status"]);
+    let Addr::Unix(sock) = &w.addr else {
+        unreachable!()
+    };
+    let status_snippet =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-status.conf");
+    let nginx = start_nginx_with(
+        &site,
+        sock,
+        true,
+        &format!("include {};", status_snippet.display()),
+    );
+    let port = nginx.port;
+    let json_figure = |body: &[u8], key: &str| -> u64 {
+        let text = String::from_utf8_lossy(body);
+        text.split(&format!("\"{key}\":"))
+            .nth(1)
+            .and_then(|v| v.split([',', '}']).next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+    };
+
+    let text = fetch(port, "/wwz-status", false);
+    assert_eq!(text.status, 200);
+    assert!(text.header("Content-Type").starts_with("text/plain"));
+    assert_eq!(text.header("Cache-Control"), "no-store");
+    let body = String::from_utf8_lossy(&text.body).into_owned();
+    for label in [
+        "version:",
+        "start time:",
+        "accepted connections:",
+        "idle connections:",
+        "requests 2xx:",
+        "cache hits:",
+        "bytes sent mapped:",
+    ] {
+        assert!(body.contains(label), "{label} missing from\n{body}");
+    }
+    let unknown = fetch(port, "/wwz-status?full&x=1", false);
+    assert!(unknown.header("Content-Type").starts_with("text/plain"));
+    assert!(String::from_utf8_lossy(&unknown.body).contains("accepted connections:"));
+
+    let before = fetch(port, "/wwz-status?json", false);
+    assert!(before
+        .header("Content-Type")
+        .starts_with("application/json"));
+    let ok_before = json_figure(&before.body, "requests_2xx");
+    let mapped_before = json_figure(&before.body, "bytes_sent_mapped");
+    let missing_before = json_figure(&before.body, "requests_4xx");
+    for _ in 0..5 {
+        assert_eq!(fetch(port, "/site.wwz/data/blob.bin", false).status, 200);
+    }
+    assert_eq!(fetch(port, "/site.wwz/no-such-member", false).status, 404);
+    let after = fetch(port, "/wwz-status?json", false);
+    // Five members and the JSON page before this one.
+    assert!(json_figure(&after.body, "requests_2xx") >= ok_before + 6);
+    assert!(json_figure(&after.body, "requests_4xx") > missing_before);
+    assert!(
+        json_figure(&after.body, "bytes_sent_mapped")
+            >= mapped_before + 5 * site.file("data/blob.bin").len() as u64
+    );
+    assert!(json_figure(&after.body, "cache_hits") > 0);
+    assert_eq!(json_figure(&after.body, "archives_open"), 1);
+
+    let om = fetch(port, "/wwz-status?openmetrics", false);
+    assert!(om
+        .header("Content-Type")
+        .starts_with("application/openmetrics-text"));
+    let parser = r#"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+families = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}
+ok = [s.value for s in families["wwz_requests"].samples if s.labels.get("class") == "2xx"][0]
+print(len(families), families["wwz_requests"].type, int(ok), families["wwz_connections_accepted"].type)
+"#;
+    // Debian's Python, where the package python3-prometheus-client installs.
+    let mut child = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(parser)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(&om.body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client rejected the page (install python3-prometheus-client):\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&om.body)
+    );
+    let parsed = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = parsed.split_whitespace().collect();
+    assert!(fields[0].parse::<usize>().unwrap() >= 15, "{parsed}");
+    assert_eq!(fields[1], "counter");
+    assert!(
+        fields[2].parse::<u64>().unwrap() >= ok_before + 6,
+        "{parsed}"
+    );
+    assert_eq!(fields[3], "counter");
+
+    // HEAD says what GET would, without the body.
+    let head = fetch(port, "/wwz-status", true);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+
+    // The recipe allows localhost only: from another address, nginx answers 403.
+    let other = curl_get(port, "/wwz-status", &["--interface", "127.0.0.2"]);
+    assert_eq!(other.status, 403);
+
+    // Off by default: the same path is not the status page.
+    drop(nginx);
+    let plain = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &plain.addr else {
+        unreachable!()
+    };
+    let nginx = start_nginx_with(
+        &site,
+        sock,
+        true,
+        &format!("include {};", status_snippet.display()),
+    );
+    let off = fetch(nginx.port, "/wwz-status?json", false);
+    assert_eq!(off.status, 404);
+    assert!(!String::from_utf8_lossy(&off.body).contains("connections"));
 }

@@ -529,20 +529,31 @@ LoadModule setenvif_module {APACHE_MODULES}/mod_setenvif.so
 #[test]
 fn apache_mod_proxy_fcgi_enablereuse() {
     let (site, _bin) = open_site();
-    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let (_wwz, sock, _show) = daemon(&site, &["--status-path", "/wwz-status"]);
     let snippet = site.path("apache-proxy-fcgi.conf");
     std::fs::write(
         &snippet,
         recipe("apache-proxy-fcgi.conf", &[("/run/wwz.sock", s(&sock))]),
     )
     .unwrap();
+    let status = site.path("apache-status.conf");
+    std::fs::write(
+        &status,
+        recipe("apache-status.conf", &[("/run/wwz.sock", s(&sock))]),
+    )
+    .unwrap();
     let body = format!(
-        "Include {}\n<Directory {}>\n    Require all granted\n</Directory>\n",
+        "Include {}\nInclude {}\n<Directory {}>\n    Require all granted\n</Directory>\n",
         s(&snippet),
+        s(&status),
         s(&site.docroot)
     );
     let apache = start_apache(&site, "apache-proxy-fcgi", &body);
     check_server(&site, apache.port);
+    // The status page recipe, from this machine.
+    let page = curl_get(apache.port, "/wwz-status?json", &[]);
+    assert_eq!(page.status, 200, "{:?}", page.headers);
+    assert!(String::from_utf8_lossy(&page.body).contains("\"requests_2xx\":"));
     assert_kept_connection(&sock);
     let log = apache.logs[1].1.clone();
     assert_no_errors(
