@@ -4,10 +4,12 @@
 //! a request or a response.
 //!
 //! Each connection has a slot whose state is one atomic word: busy, closing,
-//! or the time it became idle. A connection turns busy with a compare-and-swap
-//! from the time it stored; the acceptor turns the oldest idle slot to closing
-//! with a compare-and-swap from the time it read. Only one of the two can win,
-//! so a connection that has started a request is never closed for being idle.
+//! or the time it became idle. The acceptor turns the oldest idle slot to
+//! closing with a compare-and-swap from the time it read, so a connection that
+//! turned busy meanwhile is not chosen. A chosen connection closes only if no
+//! request has begun to arrive; one that has takes itself back (busy again)
+//! and the acceptor chooses another. So a connection in the middle of a
+//! request is never closed for being idle.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,8 @@ pub struct Registry {
     /// next connection to become idle says so through `became_idle`.
     waiting: AtomicBool,
     became_idle: Notify,
+    /// A connection chosen to close had a request arriving and stayed.
+    stayed: Notify,
 }
 
 impl Registry {
@@ -47,6 +51,7 @@ impl Registry {
             next_id: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
             became_idle: Notify::new(),
+            stayed: Notify::new(),
         })
     }
 
@@ -94,6 +99,12 @@ impl Registry {
             }
             notified.await;
         }
+    }
+
+    /// Completes when a connection chosen to close turns out to have a
+    /// request arriving, so another must be chosen.
+    pub async fn chosen_one_stayed(&self) {
+        self.stayed.notified().await;
     }
 
     /// The new connection got its permit another way (a connection closed).
@@ -159,17 +170,16 @@ impl Handle {
         }
     }
 
-    /// The connection starts work on a request; false if it was just chosen
-    /// to close (it must close then, without answering).
-    pub fn set_busy(&mut self) -> bool {
-        let Some(since) = self.idle_since.take() else {
-            return true;
-        };
+    /// The connection starts work on a request (bytes of it have arrived).
+    /// If it had just been chosen to close, it stays, and says so.
+    pub fn set_busy(&mut self) {
+        if self.idle_since.take().is_none() {
+            return;
+        }
         STATS.idle.dec();
-        self.slot
-            .state
-            .compare_exchange(since, BUSY, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        if self.slot.state.swap(BUSY, Ordering::AcqRel) == CLOSING {
+            self.registry.stayed.notify_one();
+        }
     }
 
     /// Completes once the acceptor has chosen this (idle) connection to close.
@@ -200,20 +210,24 @@ mod tests {
         let mut a = registry.register();
         let mut b = registry.register();
         let mut c = registry.register();
-        assert!(a.set_busy());
+        a.set_busy();
         b.set_busy();
         // Idle times are in microseconds: make sure b's comes after c's.
         std::thread::sleep(std::time::Duration::from_millis(2));
         b.set_idle();
         assert!(registry.close_longest_idle());
-        // c was idle longest: it must close; b is still idle and may work.
-        assert!(!c.set_busy());
-        assert!(b.set_busy());
-        // a and b busy, c closing: nothing left to close.
+        // c was idle longest: chosen. b is still idle.
+        assert_eq!(c.slot.state.load(Ordering::SeqCst), CLOSING);
+        assert_ne!(b.slot.state.load(Ordering::SeqCst), CLOSING);
+        b.set_busy();
+        // a and b busy, c closing: nothing left to choose.
         assert!(!registry.close_longest_idle());
+        // c had a request arriving after all: it stays, busy.
+        c.set_busy();
+        assert_eq!(c.slot.state.load(Ordering::SeqCst), BUSY);
         a.set_idle();
         assert!(registry.close_longest_idle());
-        assert!(!a.set_busy());
+        assert_eq!(a.slot.state.load(Ordering::SeqCst), CLOSING);
         drop((a, b, c));
         assert!(registry.is_empty());
     }

@@ -90,21 +90,24 @@ impl Server {
                     // reuses keep-alive connections; with none idle, the
                     // first to finish its response and turn idle does. A
                     // connection that closes frees its permit meanwhile.
-                    let permit = tokio::select! {
-                        p = Arc::clone(&permits).acquire_owned() => p,
-                        () = registry.make_room() => {
-                            STATS.idle_closed_at_limit.inc();
-                            tokio::select! {
-                                p = Arc::clone(&permits).acquire_owned() => p,
-                                _ = &mut shutdown => break,
+                    let permit = loop {
+                        tokio::select! {
+                            p = Arc::clone(&permits).acquire_owned() => break p.ok(),
+                            () = registry.make_room() => {
+                                tokio::select! {
+                                    p = Arc::clone(&permits).acquire_owned() => break p.ok(),
+                                    // The one chosen had a request arriving: choose again.
+                                    () = registry.chosen_one_stayed() => continue,
+                                    _ = &mut shutdown => break None,
+                                }
                             }
+                            _ = &mut shutdown => break None,
                         }
-                        _ = &mut shutdown => break,
                     };
                     registry.stop_waiting();
                     match permit {
-                        Ok(p) => p,
-                        Err(_) => break,
+                        Some(p) => p,
+                        None => break,
                     }
                 }
             };

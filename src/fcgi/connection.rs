@@ -5,6 +5,7 @@
 //! [`body::send`]. This file does the rest: reads, `writev` with mapped
 //! segments, the idle timer, shutdown, and lingering before a close.
 
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::connections;
 use crate::http::body::{self, SendError, Sink};
 use crate::http::{Params, Response, Service};
 use crate::log;
+use crate::stats::STATS;
 
 /// Per-connection limits, from the command line.
 #[derive(Debug, Clone)]
@@ -182,10 +184,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     continue;
                 }
                 () = self.slot.closing(), if idle => {
-                    log::info(format_args!(
-                        "closing the connection idle longest: the connection limit is reached"
-                    ));
-                    return Ok(());
+                    // Chosen to make room: close, unless a request has begun to arrive.
+                    match self.read_if_ready().await? {
+                        Some(0) => return Ok(()),
+                        Some(_) => self.slot.set_busy(),
+                        None => {
+                            STATS.idle_closed_at_limit.inc();
+                            log::info(format_args!(
+                                "closing the connection idle longest: the connection limit is reached"
+                            ));
+                            return Ok(());
+                        }
+                    }
+                    continue;
                 }
                 () = &mut timer => {
                     let deadline = self.progress + limits.idle_timeout;
@@ -202,14 +213,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
                 return Ok(());
             }
-            if !self.slot.set_busy() {
-                // Chosen to make room at the very moment its next request came.
-                log::info(format_args!(
-                    "closing the connection idle longest: the connection limit is reached"
-                ));
-                return Ok(());
-            }
+            self.slot.set_busy();
         }
+    }
+
+    /// Reads what has already arrived, without waiting: `None` if nothing has.
+    async fn read_if_ready(&mut self) -> io::Result<Option<usize>> {
+        self.rbuf.reserve(READ_RESERVE);
+        let read = self.stream.read_buf(&mut self.rbuf);
+        tokio::pin!(read);
+        std::future::poll_fn(|cx| match read.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(r.map(Some)),
+            Poll::Pending => Poll::Ready(Ok(None)),
+        })
+        .await
     }
 
     /// Applies the next buffered record; `None` when more input is needed.
