@@ -127,6 +127,20 @@ pub struct ServeArgs {
     #[arg(long, env = "WWZ_NO_LISTING")]
     pub no_listing: bool,
 
+    /// Serve the archive's nearest 404.html / 403.html with a 404 / 403.
+    #[arg(
+        long,
+        env = "WWZ_ERROR_PAGES",
+        value_name = "on|off",
+        default_value = "on",
+        value_parser = ["on", "off"]
+    )]
+    pub error_pages: String,
+
+    /// Do not look for PATH.html when PATH is not a member.
+    #[arg(long, env = "WWZ_NO_CLEAN_URLS")]
+    pub no_clean_urls: bool,
+
     /// Answer a status page (text; `?json`; `?openmetrics`) for requests of
     /// exactly this path, e.g. `/wwz-status`. Off by default; expose it to
     /// trusted clients only.
@@ -204,6 +218,8 @@ fn options(args: &ServeArgs) -> Options {
             .then(|| args.immutable_cache_control.clone()),
         listing: !args.no_listing,
         status_path: args.status_path.clone(),
+        error_pages: args.error_pages == "on",
+        clean_urls: !args.no_clean_urls,
     }
 }
 

@@ -29,6 +29,7 @@ pub mod http;
 pub mod listen;
 pub mod log;
 pub mod server;
+pub mod site;
 pub mod stats;
 pub(crate) mod time;
 pub mod tool;

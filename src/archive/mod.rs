@@ -11,7 +11,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED};
 use crate::zip::{DataError, Entry, Index, IndexError};
+use inflate::Inflater;
 pub use mmap::MappedBytes;
 use mmap::Mapping;
 
@@ -86,6 +91,8 @@ pub struct Archive {
     index: Index,
     identity: Identity,
     mtime: SystemTime,
+    /// The site's `_redirects` rules, read on first use: once per version.
+    redirects: std::sync::OnceLock<crate::site::Redirects>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -124,6 +131,7 @@ impl Archive {
             index,
             identity: Identity::of(&meta),
             mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            redirects: std::sync::OnceLock::new(),
         })
     }
 
@@ -169,6 +177,62 @@ impl Archive {
     /// The same bytes as an owned buffer that keeps the mapping alive.
     pub fn mapped_bytes(&self, offset: u64, len: u64) -> Option<bytes::Bytes> {
         self.map.to_bytes(offset, len)
+    }
+
+    /// Up to `limit` bytes from the start of a stored or deflated member,
+    /// read with `pread` (or inflated), never from the mapping.
+    pub fn read_member(self: &Arc<Self>, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
+        let (offset, raw_len) = self
+            .raw_data(entry)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let want = usize::try_from(entry.size()).unwrap_or(limit).min(limit);
+        let mut buf = vec![0; want];
+        match entry.method() {
+            METHOD_STORED => self.file.read_exact_at(&mut buf, offset)?,
+            METHOD_DEFLATED => {
+                let mut inflater = Inflater::new(Arc::clone(self), offset, raw_len, entry.size());
+                let mut filled = 0;
+                while filled < want {
+                    match inflater.read(buf.get_mut(filled..).unwrap_or_default())? {
+                        0 => break,
+                        n => filled += n,
+                    }
+                }
+                buf.truncate(filled);
+            }
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("compression method {other}"),
+                ))
+            }
+        }
+        Ok(buf)
+    }
+
+    /// The site's `_redirects` rules at the archive root (none if absent),
+    /// parsed the first time they are asked for; problems are logged then.
+    pub fn redirects(self: &Arc<Self>) -> &crate::site::Redirects {
+        self.redirects.get_or_init(|| {
+            let Some(entry) = self.index.get(b"_redirects") else {
+                return crate::site::Redirects::default();
+            };
+            if entry.size() > crate::site::MAX_BYTES as u64 {
+                crate::log::warn(format_args!(
+                    "_redirects is {} bytes, over the {} byte limit: its rules are ignored",
+                    entry.size(),
+                    crate::site::MAX_BYTES
+                ));
+                return crate::site::Redirects::default();
+            }
+            match self.read_member(entry, crate::site::MAX_BYTES) {
+                Ok(text) => crate::site::Redirects::parse_logged(&text),
+                Err(e) => {
+                    crate::log::warn(format_args!("_redirects cannot be read: {e}; ignored"));
+                    crate::site::Redirects::default()
+                }
+            }
+        })
     }
 
     /// The open file, for ordinary reads of member data.

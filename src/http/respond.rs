@@ -6,13 +6,13 @@
 //! (304/412), then Range (206/416, several ranges in [`super::multipart`]).
 
 use std::borrow::Cow;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::body::{gzip_trailer, Body};
 use super::conditional::{self, Conditions, Outcome, Validators};
 use super::listing::{self, Place};
+use super::lookup::{self, Found};
 use super::mime;
 use super::multipart;
 use super::negotiate::accepts_gzip;
@@ -22,9 +22,9 @@ use super::route::{route, Route, RouteError};
 use super::status;
 use super::url;
 use super::Params;
-use crate::archive::inflate::Inflater;
 use crate::archive::{Archive, Cache, OpenError};
 use crate::log;
+use crate::site::{self, Action};
 use crate::stats::STATS;
 use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED};
 use crate::zip::Entry;
@@ -41,6 +41,10 @@ pub struct Options {
     pub listing: bool,
     /// The request path that answers the status page instead of a member.
     pub status_path: Option<String>,
+    /// A 404 or 403 serves the archive's nearest `404.html` / `403.html`.
+    pub error_pages: bool,
+    /// `PATH` finds `PATH.html` when `PATH` is not a member.
+    pub clean_urls: bool,
 }
 
 impl Default for Options {
@@ -50,6 +54,8 @@ impl Default for Options {
             immutable_cache_control: None,
             listing: true,
             status_path: None,
+            error_pages: true,
+            clean_urls: true,
         }
     }
 }
@@ -68,9 +74,10 @@ pub struct Service {
     immutable_cache_control: Option<&'static str>,
     listing: bool,
     status_path: Option<&'static str>,
+    error_pages: bool,
+    clean_urls: bool,
 }
 
-const INDEX: &str = "index.html";
 /// Bytes read to decide whether an extension-less member is text.
 const SNIFF_LEN: usize = 512;
 
@@ -89,6 +96,8 @@ impl Service {
             immutable_cache_control: opts.immutable_cache_control.map(leak),
             listing: opts.listing,
             status_path: opts.status_path.map(leak),
+            error_pages: opts.error_pages,
+            clean_urls: opts.clean_urls,
         }
     }
 
@@ -143,7 +152,7 @@ impl Service {
             Err(OpenError::Unavailable(_)) => return Response::error(503),
         };
         if route.is_bare_archive() {
-            return redirect(segment_location(route.archive_name()), req);
+            return redirect(segment_location(route.mount_name()), req);
         }
         let cache_control = match self.immutable_cache_control {
             Some(cc) if is_content_addressed(route.archive_name()) => cc,
@@ -159,39 +168,119 @@ impl Service {
     }
 
     fn member<P: Params + ?Sized>(&self, ctx: &Ctx<'_>, req: &P) -> Response {
-        let index = ctx.archive.index();
-        let member = ctx.route.member();
-        let is_dir = member.is_empty() || member.ends_with('/');
-        let with_index;
-        let name = if is_dir {
-            with_index = format!("{member}{INDEX}");
-            with_index.as_str()
-        } else {
-            member
+        let path = ctx.route.member();
+        let rules = ctx.archive.redirects();
+        if !rules.is_empty() {
+            if let Some(action) = rules.apply(path, true) {
+                return self.follow(ctx, req, action);
+            }
+        }
+        match lookup::find(ctx.archive.index(), path, self.clean_urls, true) {
+            Found::Member(name, entry) => member_response(ctx, &name, entry, req),
+            Found::AddSlash => {
+                let last = path.rsplit('/').next().unwrap_or(path);
+                redirect(segment_location(last), req)
+            }
+            Found::Listing => self.listing(ctx, path, req),
+            Found::Nothing => match rules.apply(path, false) {
+                Some(action) => self.follow(ctx, req, action),
+                None => self.error_page(ctx, req, 404),
+            },
+        }
+    }
+
+    /// Carries out the one `_redirects` rule a request matched.
+    fn follow<P: Params + ?Sized>(&self, ctx: &Ctx<'_>, req: &P, action: Action) -> Response {
+        let q = query(req).map(String::from_utf8_lossy);
+        match action {
+            Action::Redirect { status, to } => {
+                let location = if to.starts_with('/') {
+                    site::relative_location(ctx.route.member(), &to, q.as_deref())
+                } else {
+                    site::absolute_location(&to, q.as_deref())
+                };
+                Response {
+                    status,
+                    location: Some(location),
+                    ..Response::error(status)
+                }
+            }
+            // A rewrite is looked up once more, without rules or redirects.
+            Action::Rewrite(target) => {
+                match lookup::find(ctx.archive.index(), &target, self.clean_urls, false) {
+                    Found::Member(name, entry) => member_response(ctx, &name, entry, req),
+                    Found::Listing => self.listing(ctx, &target, req),
+                    Found::AddSlash | Found::Nothing => self.error_page(ctx, req, 404),
+                }
+            }
+        }
+    }
+
+    /// `status` (404 or 403) with the site's nearest `404.html` / `403.html`
+    /// when there is one that can be served, else the short built-in page.
+    /// Never a 5xx: a page that is missing, too big, encrypted or broken
+    /// gives the built-in page. Without validators, so a cache never mistakes
+    /// the error for the page.
+    fn error_page<P: Params + ?Sized>(&self, ctx: &Ctx<'_>, req: &P, status: u16) -> Response {
+        if !self.error_pages {
+            return Response::error(status);
+        }
+        let Some((name, entry)) =
+            lookup::error_page(ctx.archive.index(), ctx.route.member(), status)
+        else {
+            return Response::error(status);
         };
-        if let Some(entry) = index.get(name.as_bytes()) {
-            return member_response(ctx, name, entry, req);
+        if entry.size() > lookup::MAX_ERROR_PAGE || entry.is_encrypted() {
+            return Response::error(status);
         }
-        if is_dir {
-            return self.listing(ctx, member, req);
+        let Ok((offset, raw_len)) = ctx.archive.raw_data(entry) else {
+            return Response::error(status);
+        };
+        let gzip =
+            entry.method() == METHOD_DEFLATED && accepts_gzip(req.param("HTTP_ACCEPT_ENCODING"));
+        let archive = Arc::clone(ctx.archive);
+        let body = match entry.method() {
+            METHOD_STORED => Body::Mapped {
+                archive,
+                offset,
+                len: raw_len,
+            },
+            METHOD_DEFLATED if gzip => Body::Gzip {
+                archive,
+                offset,
+                len: raw_len,
+                trailer: gzip_trailer(entry.crc32(), entry.size()),
+            },
+            METHOD_DEFLATED => Body::Inflate {
+                archive,
+                offset,
+                compressed_len: raw_len,
+                size: entry.size(),
+                skip: 0,
+                take: entry.size(),
+            },
+            _ => return Response::error(status),
+        };
+        Response {
+            content_type: Some(mime::for_name(&name).unwrap_or(Cow::Borrowed(TEXT_PLAIN))),
+            content_length: Some(body.len()),
+            content_encoding: gzip.then_some("gzip"),
+            vary: (entry.method() == METHOD_DEFLATED).then_some("Accept-Encoding"),
+            cache_control: Some("no-cache"),
+            body,
+            ..Response::new(status)
         }
-        let dir = format!("{member}/");
-        if index.is_dir(dir.as_bytes()) {
-            let last = member.rsplit('/').next().unwrap_or(member);
-            return redirect(segment_location(last), req);
-        }
-        Response::error(404)
     }
 
     fn listing<P: Params + ?Sized>(&self, ctx: &Ctx<'_>, dir: &str, req: &P) -> Response {
         let Some(children) = ctx.archive.index().children(dir.as_bytes()) else {
-            return Response::error(404);
+            return self.error_page(ctx, req, 404);
         };
         if !self.listing {
-            return Response::error(403);
+            return self.error_page(ctx, req, 403);
         }
         let place = Place {
-            archive: ctx.route.archive(),
+            archive: ctx.route.mount(),
             dir,
         };
         let archive_mtime = ctx.archive.mtime();
@@ -464,28 +553,8 @@ fn identity_body(archive: &Arc<Archive>, m: &Member<'_>, start: u64, len: u64) -
 /// Content-Type of an extension-less member from its first bytes, read with
 /// `pread` (or inflated) rather than from the mapping.
 fn sniff(archive: &Arc<Archive>, m: &Member<'_>) -> Cow<'static, str> {
-    let mut head = [0u8; SNIFF_LEN];
-    let want = usize::try_from(m.entry.size())
-        .unwrap_or(SNIFF_LEN)
-        .min(SNIFF_LEN);
-    let buf = &mut head[..want];
-    let got = if m.entry.method() == METHOD_STORED {
-        archive.file().read_exact_at(buf, m.offset).map(|()| want)
-    } else {
-        let mut inflater = Inflater::new(Arc::clone(archive), m.offset, m.raw_len, m.entry.size());
-        let mut filled = 0;
-        loop {
-            match inflater.read(buf.get_mut(filled..).unwrap_or_default()) {
-                Ok(0) => break Ok(filled),
-                Ok(n) => filled += n,
-                Err(e) => break Err(e),
-            }
-        }
-    };
-    match got {
-        Ok(n) if mime::looks_like_text(head.get(..n).unwrap_or_default()) => {
-            Cow::Borrowed(TEXT_PLAIN)
-        }
+    match archive.read_member(m.entry, SNIFF_LEN) {
+        Ok(head) if mime::looks_like_text(&head) => Cow::Borrowed(TEXT_PLAIN),
         _ => Cow::Borrowed("application/octet-stream"),
     }
 }

@@ -15,6 +15,11 @@
 //! `..` segment), `//` and `/./` are folded, and it is split after the first
 //! segment ending in `.wwz`. The cache confines the archive to the docroot
 //! again after resolving symlinks.
+//!
+//! A whole site at a host's root (or under a prefix) names its archive
+//! instead: the parameter `WWZ_ARCHIVE` (a path below the docroot, set with
+//! `fastcgi_param` or `SetEnv`) makes the whole URL path the member path,
+//! less `WWZ_PREFIX` when the archive is mounted below the root.
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
@@ -43,6 +48,9 @@ pub struct Route<'a> {
     path: Cow<'a, str>,
     /// End of the archive part of `path`.
     archive_end: usize,
+    /// Where the archive's root is in the URL, when that is not the
+    /// archive's own path (a site at a host's root or under a prefix).
+    mount: Option<String>,
 }
 
 impl<'a> Route<'a> {
@@ -58,15 +66,30 @@ impl<'a> Route<'a> {
         rest.strip_prefix('/').unwrap_or(rest)
     }
 
-    /// Whether the URL named the archive itself without a trailing slash.
+    /// Whether the URL named the archive's root without a trailing slash
+    /// (`/site.wwz`, or `/docs` for a site mounted there).
     pub fn is_bare_archive(&self) -> bool {
         self.path.len() == self.archive_end
     }
 
-    /// The last segment of the archive path (for relative redirects).
+    /// The last segment of the archive path.
     pub fn archive_name(&self) -> &str {
         let a = self.archive();
         a.rsplit('/').next().unwrap_or(a)
+    }
+
+    /// The URL path (without slashes at either end) where the archive's root
+    /// is: the archive's own path, or the mount of a site named by
+    /// `WWZ_ARCHIVE` (empty at a host's root). Links and redirects are built
+    /// from it, so the archive's file name shows only when the URL has it.
+    pub fn mount(&self) -> &str {
+        self.mount.as_deref().unwrap_or_else(|| self.archive())
+    }
+
+    /// The last segment of [`Route::mount`] (for the redirect of a bare root).
+    pub fn mount_name(&self) -> &str {
+        let m = self.mount();
+        m.rsplit('/').next().unwrap_or(m)
     }
 }
 
@@ -85,29 +108,67 @@ pub fn route<'a, P: Params + ?Sized>(
             .map(|d| Path::new(OsStr::from_bytes(d)))
             .ok_or(RouteError::NoDocroot)?,
     };
-    let raw = url_path(params, docroot)?;
+    if let Some(archive) = params.param("WWZ_ARCHIVE").filter(|a| !a.is_empty()) {
+        return named(params, docroot, archive);
+    }
+    let (raw, split_by_server) = url_path(params, docroot)?;
     let (path, archive_end) = normalise(raw)?;
+    let mount = if split_by_server {
+        hidden_mount(params, &path, archive_end)
+    } else {
+        None
+    };
     Ok(Route {
         docroot,
         path,
         archive_end,
+        mount,
     })
 }
 
-/// The decoded URL path below the docroot, from whichever parameters the server sent.
-fn url_path<'a, P: Params + ?Sized>(
+/// A route for the archive `WWZ_ARCHIVE` names: the URL path, less
+/// `WWZ_PREFIX`, is the member path.
+fn named<'a, P: Params + ?Sized>(
     params: &'a P,
-    docroot: &Path,
-) -> Result<Cow<'a, [u8]>, RouteError> {
-    let path_info = params.param("PATH_INFO").unwrap_or_default();
-    if let Some(script) = params.param("SCRIPT_FILENAME") {
-        let root = trim_trailing_slashes(docroot.as_os_str().as_bytes());
-        if let Some(rest) = script.strip_prefix(root) {
-            if rest.starts_with(b"/") && rest.ends_with(ARCHIVE_SUFFIX.as_bytes()) {
-                return Ok(concat(rest, path_info));
-            }
-        }
+    docroot: &'a Path,
+    archive: &[u8],
+) -> Result<Route<'a>, RouteError> {
+    let archive = std::str::from_utf8(archive.strip_prefix(b"/").unwrap_or(archive))
+        .map_err(|_| RouteError::BadPath("WWZ_ARCHIVE is not UTF-8"))?;
+    let (archive_path, archive_end) = normalise(Cow::Owned(format!("/{archive}").into_bytes()))?;
+    if archive_end != archive_path.len() {
+        return Err(RouteError::BadPath("WWZ_ARCHIVE must name a .wwz file"));
     }
+    let url = request_url(params)?;
+    let url = std::str::from_utf8(&url).map_err(|_| RouteError::BadPath("not UTF-8"))?;
+    let prefix = params
+        .param("WWZ_PREFIX")
+        .map(|p| std::str::from_utf8(p).map_err(|_| RouteError::BadPath("WWZ_PREFIX is not UTF-8")))
+        .transpose()?
+        .unwrap_or("")
+        .trim_end_matches('/');
+    // The prefix ends at a segment boundary: /docs covers /docs and /docs/x, not /docsx.
+    let rest = match url.strip_prefix(prefix) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => return Err(RouteError::NoArchive),
+    };
+    let member = if rest.is_empty() {
+        Cow::Borrowed("")
+    } else {
+        fold(Cow::Owned(rest.as_bytes().to_vec()))?
+    };
+    let mut path = archive_path.into_owned();
+    path.push_str(&member);
+    Ok(Route {
+        docroot,
+        path: Cow::Owned(path),
+        archive_end,
+        mount: Some(prefix.trim_start_matches('/').to_owned()),
+    })
+}
+
+/// The decoded URL path the client asked for, whatever split the server made.
+fn request_url<P: Params + ?Sized>(params: &P) -> Result<Cow<'_, [u8]>, RouteError> {
     if let Some(uri) = params.param("REQUEST_URI") {
         let end = uri
             .iter()
@@ -119,10 +180,52 @@ fn url_path<'a, P: Params + ?Sized>(
         return Ok(Cow::Borrowed(uri));
     }
     let script_name = params.param("SCRIPT_NAME").unwrap_or_default();
+    let path_info = params.param("PATH_INFO").unwrap_or_default();
     if script_name.is_empty() && path_info.is_empty() {
         return Err(RouteError::BadPath("no request path"));
     }
     Ok(concat(script_name, path_info))
+}
+
+/// When the server named the archive in SCRIPT_FILENAME but the URL does
+/// not carry it (nginx with `SCRIPT_FILENAME /srv/www/site.wwz` and
+/// `PATH_INFO $uri`): where the archive's root is in the URL.
+fn hidden_mount<P: Params + ?Sized>(params: &P, path: &str, archive_end: usize) -> Option<String> {
+    let uri = params.param("REQUEST_URI")?;
+    let archive = path.get(..archive_end)?;
+    let end = uri
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(uri.len());
+    let url = percent_decode(uri.get(..end)?).ok()?;
+    let shown = url
+        .strip_prefix(archive.as_bytes())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"));
+    if shown {
+        return None;
+    }
+    let member = path.get(archive_end..).unwrap_or_default();
+    let mount = url.strip_suffix(member.as_bytes()).unwrap_or(&url);
+    let mount = String::from_utf8_lossy(mount);
+    Some(mount.trim_matches('/').to_owned())
+}
+
+/// The decoded URL path below the docroot, from whichever parameters the
+/// server sent, and whether the server split it at the archive (SCRIPT_FILENAME).
+fn url_path<'a, P: Params + ?Sized>(
+    params: &'a P,
+    docroot: &Path,
+) -> Result<(Cow<'a, [u8]>, bool), RouteError> {
+    if let Some(script) = params.param("SCRIPT_FILENAME") {
+        let root = trim_trailing_slashes(docroot.as_os_str().as_bytes());
+        if let Some(rest) = script.strip_prefix(root) {
+            if rest.starts_with(b"/") && rest.ends_with(ARCHIVE_SUFFIX.as_bytes()) {
+                let path_info = params.param("PATH_INFO").unwrap_or_default();
+                return Ok((concat(rest, path_info), true));
+            }
+        }
+    }
+    Ok((request_url(params)?, false))
 }
 
 fn trim_trailing_slashes(mut b: &[u8]) -> &[u8] {
@@ -176,6 +279,20 @@ fn hex_val(b: u8) -> Option<u8> {
 /// Checks a decoded path and folds `//` and `/./`; returns it and the end of
 /// the archive part.
 fn normalise(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, usize), RouteError> {
+    let path = fold(raw)?;
+    let mut end = 0;
+    for seg in path.split('/').skip(1) {
+        end += 1 + seg.len();
+        if seg.ends_with(ARCHIVE_SUFFIX) {
+            return Ok((path, end));
+        }
+    }
+    Err(RouteError::NoArchive)
+}
+
+/// Checks a decoded path (UTF-8, starts with `/`, no hostile bytes, no `..`
+/// segment) and folds `//` and `/./`, keeping a trailing slash.
+fn fold(raw: Cow<'_, [u8]>) -> Result<Cow<'_, str>, RouteError> {
     let path: Cow<'_, str> = match raw {
         Cow::Borrowed(b) => {
             Cow::Borrowed(std::str::from_utf8(b).map_err(|_| RouteError::BadPath("not UTF-8"))?)
@@ -192,9 +309,8 @@ fn normalise(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, usize), RouteError> {
         return Err(RouteError::BadPath(why));
     }
     // One pass over the segments: refuse `..`, note what needs folding (`.`,
-    // and empty segments other than a trailing slash), find the archive.
+    // and empty segments other than a trailing slash).
     let mut clean = true;
-    let mut archive_end = None;
     let mut end = 0;
     let last = bytes.len().saturating_sub(1);
     for seg in bytes.split(|&b| b == b'/').skip(1) {
@@ -205,15 +321,9 @@ fn normalise(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, usize), RouteError> {
             Segment::Empty if end <= last => clean = false,
             _ => {}
         }
-        if archive_end.is_none() && seg.ends_with(ARCHIVE_SUFFIX.as_bytes()) {
-            archive_end = Some(end);
-        }
     }
     if clean {
-        return match archive_end {
-            Some(end) => Ok((path, end)),
-            None => Err(RouteError::NoArchive),
-        };
+        return Ok(path);
     }
     let mut out = String::with_capacity(path.len());
     for seg in path.split('/').filter(|s| !s.is_empty() && *s != ".") {
@@ -223,15 +333,7 @@ fn normalise(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, usize), RouteError> {
     if path.ends_with('/') || path.ends_with("/.") || out.is_empty() {
         out.push('/');
     }
-    let path: Cow<'_, str> = Cow::Owned(out);
-    let mut end = 0;
-    for seg in path.split('/').skip(1) {
-        end += 1 + seg.len();
-        if seg.ends_with(ARCHIVE_SUFFIX) {
-            return Ok((path, end));
-        }
-    }
-    Err(RouteError::NoArchive)
+    Ok(Cow::Owned(out))
 }
 
 #[cfg(test)]
@@ -247,6 +349,99 @@ mod tests {
 
     fn ok(a: &str, m: &str) -> Result<(String, String), RouteError> {
         Ok((a.to_owned(), m.to_owned()))
+    }
+
+    fn named(params: &[(&str, &str)]) -> Result<(String, String, String), RouteError> {
+        route(params, Some(Path::new(ROOT))).map(|r| {
+            (
+                r.archive().to_owned(),
+                r.member().to_owned(),
+                r.mount().to_owned(),
+            )
+        })
+    }
+
+    #[test]
+    fn an_archive_named_by_wwz_archive_serves_the_whole_url() {
+        let at_root = |u| named(&[("WWZ_ARCHIVE", "sites/docs.wwz"), ("REQUEST_URI", u)]);
+        let ok3 = |a: &str, m: &str, mnt: &str| Ok((a.to_owned(), m.to_owned(), mnt.to_owned()));
+        assert_eq!(at_root("/"), ok3("sites/docs.wwz", "", ""));
+        assert_eq!(at_root("/about?x=1"), ok3("sites/docs.wwz", "about", ""));
+        assert_eq!(
+            at_root("/a%20b/c.html"),
+            ok3("sites/docs.wwz", "a b/c.html", "")
+        );
+        assert_eq!(at_root("//x/./y/"), ok3("sites/docs.wwz", "x/y/", ""));
+        assert_eq!(at_root("/x.wwz/y"), ok3("sites/docs.wwz", "x.wwz/y", ""));
+        assert!(matches!(
+            at_root("/../etc/passwd"),
+            Err(RouteError::BadPath(_))
+        ));
+        let prefixed = |u| {
+            named(&[
+                ("WWZ_ARCHIVE", "/docs.wwz"),
+                ("WWZ_PREFIX", "/docs/"),
+                ("REQUEST_URI", u),
+            ])
+        };
+        assert_eq!(prefixed("/docs/"), ok3("docs.wwz", "", "docs"));
+        assert_eq!(prefixed("/docs/a/b"), ok3("docs.wwz", "a/b", "docs"));
+        assert_eq!(prefixed("/docs"), ok3("docs.wwz", "", "docs"));
+        assert_eq!(prefixed("/docsx/a"), Err(RouteError::NoArchive));
+        assert_eq!(prefixed("/other"), Err(RouteError::NoArchive));
+        let bare = route(
+            &[
+                ("WWZ_ARCHIVE", "docs.wwz"),
+                ("WWZ_PREFIX", "/a/docs"),
+                ("REQUEST_URI", "/a/docs"),
+            ],
+            Some(Path::new(ROOT)),
+        )
+        .unwrap();
+        assert!(bare.is_bare_archive());
+        assert_eq!(bare.mount_name(), "docs");
+        for bad in ["", "x.zip", "../x.wwz", "a/../x.wwz", "x.wwz/inner"] {
+            let r = named(&[("WWZ_ARCHIVE", bad), ("REQUEST_URI", "/")]);
+            if bad.is_empty() {
+                assert_eq!(
+                    r,
+                    Err(RouteError::NoArchive),
+                    "empty WWZ_ARCHIVE is ignored"
+                );
+            } else {
+                assert!(r.is_err(), "{bad:?} accepted: {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_archive_in_script_filename_but_not_in_the_url_has_a_hidden_mount() {
+        let r = named(&[
+            ("SCRIPT_FILENAME", "/srv/www/site.wwz"),
+            ("PATH_INFO", "/guide/x.html"),
+            ("REQUEST_URI", "/guide/x.html"),
+        ]);
+        assert_eq!(r, Ok(("site.wwz".into(), "guide/x.html".into(), "".into())));
+        let r = named(&[
+            ("SCRIPT_FILENAME", "/srv/www/site.wwz"),
+            ("PATH_INFO", "/x.html"),
+            ("REQUEST_URI", "/docs/x.html"),
+        ]);
+        assert_eq!(r, Ok(("site.wwz".into(), "x.html".into(), "docs".into())));
+        // mod_fcgid: the archive is in the URL; the mount is the archive's path.
+        let r = named(&[
+            ("SCRIPT_FILENAME", "/srv/www/jobs/1.wwz"),
+            ("PATH_INFO", "/logs/a.txt"),
+            ("REQUEST_URI", "/jobs/1.wwz/logs/a.txt"),
+        ]);
+        assert_eq!(
+            r,
+            Ok((
+                "jobs/1.wwz".into(),
+                "logs/a.txt".into(),
+                "jobs/1.wwz".into()
+            ))
+        );
     }
 
     #[test]
