@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use common::*;
 
 const REBUILD: &str = "build and install the package from this tree: \
-                       tools/release --no-test && tools/deb && dpkg -i target/dist/wwz_*.deb \
+                       tools/deb --install \
                        (tools/test does this)";
 
 fn run(cmd: &mut Command) -> String {
