@@ -16,10 +16,14 @@ use crate::listen;
 use crate::log::{self, Level};
 use crate::server::{self, Server};
 
+/// `wwz --version`: the crate version and the commit it was built from
+/// (short hash and commit date, or "unknown"; see build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("WWZ_COMMIT"), ")");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "wwz",
-    version,
+    version = VERSION,
     about = "Serve static sites, CI logs and release artifacts out of zip archives (.wwz) over FastCGI",
     after_help = "Run with no arguments from a FastCGI server that passes a listening socket on fd 0 \
                   (Apache mod_fcgid, lighttpd bin-path, spawn-fcgi) to serve on it."
@@ -154,6 +158,12 @@ pub struct ServeArgs {
     /// Least severe messages to log on stderr.
     #[arg(long, env = "WWZ_LOG_LEVEL", value_enum, default_value = "warn")]
     pub log_level: Level,
+}
+
+/// The command-line definition, for generating man pages and shell
+/// completions (`tools/gen_docs.rs`).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 /// Exit status for usage errors and a missing socket, as clap uses.

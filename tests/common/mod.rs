@@ -365,9 +365,14 @@ pub fn wait_for(addr: &Addr, proc: &mut Proc) {
     }
 }
 
-/// The path of the binary under test.
+/// The path of the binary under test: `WWZ_TEST_BIN` when set (tools/release
+/// runs tests against the static release binary that way), else cargo's build.
 pub fn wwz_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_wwz")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| match std::env::var("WWZ_TEST_BIN") {
+        Ok(path) if !path.is_empty() => path,
+        _ => env!("CARGO_BIN_EXE_wwz").to_owned(),
+    })
 }
 
 static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
