@@ -40,15 +40,6 @@ fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Waits (bounded) until `cond` holds.
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn get_params(uri: &str) -> Vec<(String, Vec<u8>)> {
     vec![
         ("REQUEST_METHOD".into(), b"GET".to_vec()),
@@ -303,6 +294,7 @@ fn thousands_of_archives_under_a_small_descriptor_limit() {
         .collect();
     while threads.iter().any(|t| !t.is_finished()) {
         max_fds = max_fds.max(open_fds(pid));
+        // The sampling interval: what is measured is the maximum while the load runs.
         std::thread::sleep(Duration::from_millis(5));
     }
     for t in threads {

@@ -109,6 +109,7 @@ impl RssWatch {
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 m.fetch_max(memory_kib(pid).1, Ordering::Relaxed);
+                // The sampling interval: what is measured is the maximum while it runs.
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
@@ -227,15 +228,12 @@ fn hostile_archives_get_clean_errors_and_the_server_keeps_serving() {
             }
         }
         if got.status >= 500 || !got.complete {
-            // The log is written before the answer; give stderr a moment to land.
+            // The log is written before the answer; wait for it to land in the file.
             let mut logged = String::new();
-            for _ in 0..100 {
+            poll(WAIT, || {
                 logged = new_log(&before, &w.proc.stderr()).to_owned();
-                if !logged.is_empty() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
+                !logged.is_empty()
+            });
             assert!(
                 logged.contains("wwz["),
                 "{what}: no log line; stderr was:\n{}",
@@ -350,9 +348,15 @@ fn range_into_a_deflate_bomb_does_not_starve_other_connections() {
     let mut bomb = w.client();
     let mut params = uri_params(b"/hostile/bomb.wwz/zeros.bin");
     params.push(("HTTP_RANGE".into(), b"bytes=-16".to_vec()));
+    let pid = w.proc.child.id();
+    let idle = cpu_ticks(pid);
     bomb.send(&request_bytes(1, true, &params));
-    // Let the server pick the bomb request up first.
-    std::thread::sleep(Duration::from_millis(100));
+    // The server has picked the bomb request up once it spends CPU time on it
+    // (an idle wwz spends none): 30 ms at the usual 100 ticks per second,
+    // where skipping through 1 GiB of deflate takes seconds.
+    wait_until("wwz to start inflating the bomb", WAIT, || {
+        cpu_ticks(pid) >= idle + 3
+    });
     let small_done = Arc::new(AtomicBool::new(false));
     let done = Arc::clone(&small_done);
     let addr = w.addr.clone();
