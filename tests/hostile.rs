@@ -80,20 +80,6 @@ fn uri_params(uri: &[u8]) -> Vec<(String, Vec<u8>)> {
     ]
 }
 
-/// Peak and current resident memory of a process, in KiB, from /proc.
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let get = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (get("VmHWM:"), get("VmRSS:"))
-}
-
 /// Samples VmRSS every few milliseconds until dropped; keeps the maximum.
 struct RssWatch {
     max: Arc<AtomicU64>,

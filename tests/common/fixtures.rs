@@ -198,13 +198,5 @@ pub fn zip_files(out: &Path, files: &[(&str, &[u8])]) {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
     }
-    let zip = require_tool("zip", "zip");
-    run_ok(
-        Command::new(zip)
-            .args(["-0", "-r", "-q"])
-            .arg(out)
-            .arg(".")
-            .current_dir(scratch.path()),
-        "zip -0 -r",
-    );
+    zip_stored(scratch.path(), out);
 }
