@@ -6,7 +6,6 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 use wwz::fcgi::params;
@@ -276,15 +275,15 @@ fn systemd_wrapper(site: &Site, wrong_pid: bool, argv: &[&str]) -> (Proc, Addr) 
 
 fn read_pidfile(site: &Site, proc: &mut Proc) -> i32 {
     let pidfile = site.path("activated.pid");
-    let start = std::time::Instant::now();
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&pidfile) {
-            return s.trim().parse().unwrap();
+    let mut pid = None;
+    wait_until("the wrapper's pid file", WAIT, || {
+        pid = std::fs::read_to_string(&pidfile).ok();
+        pid.is_some() || {
+            proc.assert_running();
+            false
         }
-        proc.assert_running();
-        assert!(start.elapsed() < WAIT, "wrapper wrote no pid file");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
+    pid.unwrap().trim().parse().unwrap()
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::io::{Cursor, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use wwz::fcgi::record::{self, kind};
@@ -220,12 +220,10 @@ fn join(handles: Vec<std::thread::JoinHandle<Tally>>) -> Tally {
 
 /// Waits until `served` has grown by `n` (bounded).
 fn wait_served(served: &AtomicUsize, n: usize) {
-    let start = Instant::now();
     let target = served.load(Ordering::Relaxed) + n;
-    while served.load(Ordering::Relaxed) < target {
-        assert!(start.elapsed() < WAIT, "the load made no progress");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the load to make progress", WAIT, || {
+        served.load(Ordering::Relaxed) >= target
+    });
 }
 
 fn deploy_by_rename(docroot: &Path, name: &str, v: usize) {

@@ -13,19 +13,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use wwz::fcgi::record::{self, kind};
 
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let get = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (get("VmHWM:"), get("VmRSS:"))
-}
-
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
@@ -38,15 +25,6 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Waits (bounded) until `cond` holds.
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn get_params(uri: &str) -> Vec<(String, Vec<u8>)> {
@@ -303,6 +281,7 @@ fn thousands_of_archives_under_a_small_descriptor_limit() {
         .collect();
     while threads.iter().any(|t| !t.is_finished()) {
         max_fds = max_fds.max(open_fds(pid));
+        // The sampling interval: what is measured is the maximum while the load runs.
         std::thread::sleep(Duration::from_millis(5));
     }
     for t in threads {

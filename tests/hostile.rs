@@ -80,20 +80,6 @@ fn uri_params(uri: &[u8]) -> Vec<(String, Vec<u8>)> {
     ]
 }
 
-/// Peak and current resident memory of a process, in KiB, from /proc.
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let get = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (get("VmHWM:"), get("VmRSS:"))
-}
-
 /// Samples VmRSS every few milliseconds until dropped; keeps the maximum.
 struct RssWatch {
     max: Arc<AtomicU64>,
@@ -109,6 +95,7 @@ impl RssWatch {
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 m.fetch_max(memory_kib(pid).1, Ordering::Relaxed);
+                // The sampling interval: what is measured is the maximum while it runs.
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
@@ -227,15 +214,12 @@ fn hostile_archives_get_clean_errors_and_the_server_keeps_serving() {
             }
         }
         if got.status >= 500 || !got.complete {
-            // The log is written before the answer; give stderr a moment to land.
+            // The log is written before the answer; wait for it to land in the file.
             let mut logged = String::new();
-            for _ in 0..100 {
+            poll(WAIT, || {
                 logged = new_log(&before, &w.proc.stderr()).to_owned();
-                if !logged.is_empty() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
+                !logged.is_empty()
+            });
             assert!(
                 logged.contains("wwz["),
                 "{what}: no log line; stderr was:\n{}",
@@ -350,9 +334,15 @@ fn range_into_a_deflate_bomb_does_not_starve_other_connections() {
     let mut bomb = w.client();
     let mut params = uri_params(b"/hostile/bomb.wwz/zeros.bin");
     params.push(("HTTP_RANGE".into(), b"bytes=-16".to_vec()));
+    let pid = w.proc.child.id();
+    let idle = cpu_ticks(pid);
     bomb.send(&request_bytes(1, true, &params));
-    // Let the server pick the bomb request up first.
-    std::thread::sleep(Duration::from_millis(100));
+    // The server has picked the bomb request up once it spends CPU time on it
+    // (an idle wwz spends none): 30 ms at the usual 100 ticks per second,
+    // where skipping through 1 GiB of deflate takes seconds.
+    wait_until("wwz to start inflating the bomb", WAIT, || {
+        cpu_ticks(pid) >= idle + 3
+    });
     let small_done = Arc::new(AtomicBool::new(false));
     let done = Arc::clone(&small_done);
     let addr = w.addr.clone();
@@ -608,21 +598,6 @@ fn socket_named_like_an_archive_is_a_404_not_a_500() {
     }
 }
 
-/// CPU time (user + system) `pid` has used, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12) // utime, stime (fields 14 and 15 of stat(5))
-}
-
 /// The preview front has the same guarantee as the FastCGI one: a Range deep
 /// into the bomb inflates off the event loop, so with a single worker thread
 /// a small request on another connection is answered while the skip runs.
@@ -662,11 +637,9 @@ fn preview_range_into_a_deflate_bomb_does_not_starve_other_connections() {
     });
     // The skip is under way once the server has burnt a tenth of a second of CPU.
     let before = cpu_ticks(pid);
-    let start = std::time::Instant::now();
-    while cpu_ticks(pid) < before + 10 && !bomb_done.load(Ordering::SeqCst) {
-        assert!(start.elapsed() < WAIT, "the bomb request never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("the bomb request to start inflating", WAIT, || {
+        cpu_ticks(pid) >= before + 10 || bomb_done.load(Ordering::SeqCst)
+    });
     let small = curl_get(port, "/site.wwz/style.css", &[]);
     let bomb_first = bomb_done.load(Ordering::SeqCst);
     assert_eq!(small.status, 200);

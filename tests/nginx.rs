@@ -204,14 +204,11 @@ fn through_nginx(keep_conn: bool) {
         let open = connected_unix_sockets(sock);
         assert!(open >= 1, "no kept-alive upstream connection ({open})");
     } else {
-        let start = std::time::Instant::now();
-        while connected_unix_sockets(sock) > 0 {
-            assert!(
-                start.elapsed() < WAIT,
-                "upstream connections still open without keep-conn"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until(
+            "upstream connections to close without keep-conn",
+            WAIT,
+            || connected_unix_sockets(sock) == 0,
+        );
     }
 
     nginx.proc.assert_running();

@@ -733,6 +733,7 @@ fn replaced_archive_on_one_connection(extra: &[&str], pause: Duration) {
     assert_eq!(r1.body, b"version one\n");
     let s1 = c.get(1, true, &get(&site, "/swap.wwz/same.txt"));
     deploy(&site, "two, longer");
+    // Stays a sleep: the revalidation interval elapsing is the thing under test.
     std::thread::sleep(pause);
     let r2 = c.get(2, true, &get(&site, "/swap.wwz/v.txt"));
     assert_eq!(r2.status, 200);

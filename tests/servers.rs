@@ -23,7 +23,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -122,11 +122,11 @@ impl Drop for Server {
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
         }
         // Children of the group (spawned wwz processes) may outlive the leader briefly.
-        let start = Instant::now();
         // SAFETY: as above; signal 0 only checks whether the group still exists.
-        while unsafe { libc::kill(-pgid, 0) } == 0 && start.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll(
+            Duration::from_secs(5),
+            || unsafe { libc::kill(-pgid, 0) } != 0,
+        );
         // SAFETY: as above.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
     }
@@ -366,15 +366,11 @@ fn check_server(site: &Site, port: u16) {
 
 /// Waits (bounded) until the web server holds a connection to `sock` open.
 fn assert_kept_connection(sock: &Path) {
-    let start = Instant::now();
-    while connected_unix_sockets(sock) == 0 {
-        assert!(
-            start.elapsed() < WAIT,
-            "no kept-alive connection to {}",
-            sock.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        &format!("a kept-alive connection to {}", sock.display()),
+        WAIT,
+        || connected_unix_sockets(sock) > 0,
+    );
 }
 
 fn assert_no_errors(server: &Server, log: &Path, markers: &[&str]) {

@@ -14,6 +14,15 @@
 //!           --uri /site.wwz/small.txt --docroot /srv/www
 //! ```
 //!
+//! With `--cold RUNS -- COMMAND...` it measures a cold start instead: RUNS
+//! times, it starts COMMAND (a responder that listens on `--connect`), connects
+//! as soon as the socket accepts, sends one request for the first `--uri` and
+//! stops the clock at END_REQUEST with `Status: 200`; it prints the sorted
+//! times and a `COLD best_ms=.. median_ms=.. runs=..` line.
+//!
+//! The requests, and the parsing of the header blocks, are those of the tests'
+//! FastCGI client (`tools/fcgi_client.rs`).
+//!
 //! Exit status: 0 when every response was good, 1 when any failed, 2 on usage errors.
 
 use std::io;
@@ -25,13 +34,19 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use wwz::fcgi::params;
-use wwz::fcgi::record::{self, kind, role, BeginRequest, EndRequest, KEEP_CONN};
+use wwz::fcgi::record::{self, kind, EndRequest};
+
+#[allow(dead_code)] // the tests use more of it
+#[path = "fcgi_client.rs"]
+mod fcgi_client;
+use fcgi_client::{cgi_status, head_lines, request_bytes, split_field, stock_params, Addr};
 
 const USAGE: &str = "\
 usage: fcgi-load --connect unix:PATH|HOST:PORT [--connections N]
                  [--requests TOTAL | --duration SECS]
                  (--uri /a.wwz/x ... | --uri-file FILE) [--docroot DIR] [--threads N]
+       fcgi-load --cold RUNS --connect unix:PATH|HOST:PORT --uri /a.wwz/x [--docroot DIR]
+                 -- COMMAND [ARG...]
 
   --connections N   keep-alive connections, one request in flight on each (default 32)
   --requests TOTAL  stop after TOTAL requests
@@ -39,7 +54,9 @@ usage: fcgi-load --connect unix:PATH|HOST:PORT [--connections N]
   --uri PATH        request PATH (repeatable; round-robin)
   --uri-file FILE   request the paths in FILE, one per line (round-robin)
   --docroot DIR     sent as DOCUMENT_ROOT (default /)
-  --threads N       client threads (default 1, to leave the cores to the server)";
+  --threads N       client threads (default 1, to leave the cores to the server)
+  --cold RUNS       start COMMAND (which listens on --connect) RUNS times and time
+                    each start to the end of its first response";
 
 /// The one request id we use: one request in flight per connection.
 const ID: u16 = 1;
@@ -48,21 +65,6 @@ const READ_RESERVE: usize = 128 * 1024;
 /// A header block longer than this is an error, not something to buffer.
 const MAX_HEAD: usize = 64 * 1024;
 
-#[derive(Clone)]
-enum Target {
-    Unix(String),
-    Tcp(String),
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Target::Unix(p) => write!(f, "unix:{p}"),
-            Target::Tcp(a) => f.write_str(a),
-        }
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Stop {
     Requests(u64),
@@ -70,12 +72,14 @@ enum Stop {
 }
 
 struct Options {
-    target: Target,
+    target: Addr,
     connections: usize,
     stop: Stop,
     uris: Vec<String>,
     docroot: String,
     threads: usize,
+    /// `--cold RUNS -- COMMAND...`
+    cold: Option<(usize, Vec<String>)>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -92,17 +96,17 @@ fn parse_args() -> Result<Options, String> {
     let mut uris = Vec::new();
     let mut docroot = String::from("/");
     let mut threads = 1;
+    let mut cold_runs = None;
+    let mut command = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--connect" => {
-                let v = value()?;
-                target = Some(match v.strip_prefix("unix:") {
-                    Some(p) => Target::Unix(p.to_string()),
-                    None => Target::Tcp(v),
-                });
+                target = Some(Addr::parse(&value()?).map_err(|e| format!("--connect {e}"))?)
             }
+            "--cold" => cold_runs = Some(num::<usize>(&arg, &value()?)?),
+            "--" => command.extend(args.by_ref()),
             "--connections" => connections = num(&arg, &value()?)?,
             "--requests" => requests = Some(num::<u64>(&arg, &value()?)?),
             "--duration" => duration = Some(num::<f64>(&arg, &value()?)?),
@@ -125,6 +129,12 @@ fn parse_args() -> Result<Options, String> {
         }
     }
     let target = target.ok_or("--connect is required")?;
+    let cold = match (cold_runs, command.is_empty()) {
+        (Some(runs), false) if runs > 0 => Some((runs, command)),
+        (Some(_), _) => return Err("--cold needs RUNS > 0 and -- COMMAND".into()),
+        (None, false) => return Err("a COMMAND after -- needs --cold".into()),
+        (None, true) => None,
+    };
     if uris.is_empty() {
         return Err("give at least one --uri or a non-empty --uri-file".into());
     }
@@ -149,6 +159,7 @@ fn parse_args() -> Result<Options, String> {
         uris,
         docroot,
         threads: threads.max(1),
+        cold,
     })
 }
 
@@ -163,6 +174,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some((runs, command)) = &opts.cold {
+        return cold(&opts, *runs, command);
+    }
     let rt = if opts.threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -189,45 +203,70 @@ fn main() -> ExitCode {
     }
 }
 
-/// The whole request for `uri`: BEGIN_REQUEST, PARAMS, empty PARAMS, empty STDIN.
+/// The whole request for `uri`: BEGIN_REQUEST (KEEP_CONN), PARAMS, empty PARAMS, empty STDIN.
 fn encode_request(uri: &str, docroot: &str) -> Vec<u8> {
-    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let pairs: [(&str, &str); 19] = [
-        ("QUERY_STRING", query),
-        ("REQUEST_METHOD", "GET"),
-        ("CONTENT_TYPE", ""),
-        ("CONTENT_LENGTH", ""),
-        ("SCRIPT_NAME", path),
-        ("REQUEST_URI", uri),
-        ("DOCUMENT_URI", path),
-        ("DOCUMENT_ROOT", docroot),
-        ("SERVER_PROTOCOL", "HTTP/1.1"),
-        ("REQUEST_SCHEME", "http"),
-        ("GATEWAY_INTERFACE", "CGI/1.1"),
-        ("SERVER_SOFTWARE", "fcgi-load"),
-        ("REMOTE_ADDR", "127.0.0.1"),
-        ("REMOTE_PORT", "40000"),
-        ("SERVER_ADDR", "127.0.0.1"),
-        ("SERVER_PORT", "80"),
-        ("SERVER_NAME", "localhost"),
-        ("HTTP_HOST", "localhost"),
-        ("HTTP_USER_AGENT", "fcgi-load"),
-    ];
-    let mut block = Vec::new();
-    for (name, value) in pairs {
-        params::push_pair(&mut block, name.as_bytes(), value.as_bytes());
+    request_bytes(ID, true, &stock_params(docroot, "GET", uri))
+}
+
+/// `--cold`: RUNS fresh processes, each timed from just before its spawn to the
+/// end of its first response.
+fn cold(opts: &Options, runs: usize, command: &[String]) -> ExitCode {
+    let request = stock_params(&opts.docroot, "GET", &opts.uris[0]);
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        if let Addr::Unix(path) = &opts.target {
+            let _ = std::fs::remove_file(path);
+        }
+        let start = Instant::now();
+        let mut child = match std::process::Command::new(&command[0])
+            .args(&command[1..])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("fcgi-load: cannot start {}: {e}", command[0]);
+                return ExitCode::FAILURE;
+            }
+        };
+        let result = loop {
+            match fcgi_client::Client::try_connect(&opts.target) {
+                Ok(mut c) => break Ok(c.get(ID, false, &request)),
+                Err(e) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        break Err(format!("{} exited with {status}", command[0]));
+                    }
+                    if start.elapsed() > fcgi_client::WAIT {
+                        break Err(format!("{} did not accept: {e}", opts.target));
+                    }
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        };
+        let elapsed = start.elapsed();
+        let _ = child.kill();
+        let _ = child.wait();
+        match result {
+            Ok(reply) if reply.status == 200 => times.push(elapsed.as_secs_f64() * 1e3),
+            Ok(reply) => {
+                eprintln!("fcgi-load: first response: {reply:?}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("fcgi-load: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
     }
-    let mut out = Vec::with_capacity(block.len() + 64);
-    let begin = BeginRequest {
-        role: role::RESPONDER,
-        flags: KEEP_CONN,
-    };
-    out.extend_from_slice(&record::header(kind::BEGIN_REQUEST, ID, 8));
-    out.extend_from_slice(&begin.encode());
-    record::push_stream(&mut out, kind::PARAMS, ID, &block);
-    record::push_stream(&mut out, kind::PARAMS, ID, b"");
-    record::push_stream(&mut out, kind::STDIN, ID, b"");
-    out
+    times.sort_by(f64::total_cmp);
+    let list: Vec<String> = times.iter().map(|t| format!("{t:.2}")).collect();
+    println!("times ms: {}", list.join(" "));
+    println!(
+        "COLD best_ms={:.2} median_ms={:.2} runs={runs}",
+        times[0],
+        times[times.len() / 2]
+    );
+    ExitCode::SUCCESS
 }
 
 /// What all connections share.
@@ -318,18 +357,18 @@ async fn run(opts: &Options) -> (Stats, Duration) {
 }
 
 /// Runs one connection until the stop condition; reconnects after an I/O or protocol error.
-async fn connection(target: Target, shared: Arc<Shared>) -> Stats {
+async fn connection(target: Addr, shared: Arc<Shared>) -> Stats {
     let mut stats = Stats::default();
     let mut rbuf = BytesMut::with_capacity(READ_RESERVE);
     let mut head = Vec::new();
     loop {
         rbuf.clear();
         let result = match &target {
-            Target::Unix(path) => match tokio::net::UnixStream::connect(path).await {
+            Addr::Unix(path) => match tokio::net::UnixStream::connect(path).await {
                 Ok(s) => drive(s, &shared, &mut rbuf, &mut head, &mut stats).await,
                 Err(e) => Err(Failure::Connect(e)),
             },
-            Target::Tcp(addr) => match tokio::net::TcpStream::connect(addr).await {
+            Addr::Tcp(addr) => match tokio::net::TcpStream::connect(addr).await {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
                     drive(s, &shared, &mut rbuf, &mut head, &mut stats).await
@@ -454,21 +493,15 @@ impl<'a> Check<'a> {
             return;
         };
         self.body = (self.head.len() - pos - 4) as u64;
-        let block = &self.head[..pos];
-        let mut status_200 = false;
-        for line in block.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let Some(colon) = line.iter().position(|&b| b == b':') else {
-                continue;
-            };
-            let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        let mut status = None;
+        for (name, value) in head_lines(&self.head[..pos]).filter_map(split_field) {
             if name.eq_ignore_ascii_case(b"status") {
-                status_200 = value.starts_with(b"200");
+                status = Some(value);
             } else if name.eq_ignore_ascii_case(b"content-length") {
                 self.content_length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
             }
         }
-        self.status_200 = Some(status_200);
+        self.status_200 = Some(cgi_status(status) == Some(200));
     }
 
     /// The body length of a good response, or what is wrong with it.
