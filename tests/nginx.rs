@@ -8,6 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::nginx::{Diagnostics, Nginx};
 use common::*;
 
 /// The documented snippet, which the test config includes.
@@ -15,118 +16,14 @@ fn snippet() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx.conf")
 }
 
-struct Nginx {
-    proc: Proc,
-    port: u16,
-    error_log: PathBuf,
-}
-
-/// Prints nginx's error log and wwz's stderr when a test fails.
-struct Diagnostics(Vec<(&'static str, PathBuf)>);
-
-impl Drop for Diagnostics {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for (what, path) in &self.0 {
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                eprintln!("--- {what} ---\n{text}");
-            }
-        }
-    }
-}
-
 fn start_nginx(site: &Site, wwz_sock: &Path, keep_conn: bool) -> Nginx {
     start_nginx_with(site, wwz_sock, keep_conn, "")
 }
 
-/// nginx as above, with `extra` added to the server block.
+/// nginx with the documented snippet and `extra` in the server block.
 fn start_nginx_with(site: &Site, wwz_sock: &Path, keep_conn: bool, extra: &str) -> Nginx {
-    let nginx = require_tool("nginx", "nginx");
-    let stock_params = Path::new("/etc/nginx/fastcgi_params");
-    assert!(
-        stock_params.is_file(),
-        "/etc/nginx/fastcgi_params missing: install the Debian package `nginx` (nginx-common)"
-    );
-    let dir = site.path("nginx");
-    std::fs::create_dir_all(&dir).unwrap();
-    // `include fastcgi_params` resolves next to the main config file.
-    std::fs::copy(stock_params, dir.join("fastcgi_params")).unwrap();
-    let port = free_port();
-    let error_log = dir.join("error.log");
-    let d = dir.display();
-    let (keepalive, keep_conn_directive) = if keep_conn {
-        ("keepalive 8;", "fastcgi_keep_conn on;")
-    } else {
-        ("", "")
-    };
-    let conf = format!(
-        r#"
-daemon off;
-master_process off;
-user root;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/client_body;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    proxy_temp_path {d}/proxy_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
-    upstream wwz {{
-        server unix:{sock};
-        {keepalive}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        server_name localhost;
-        root {root};
-        {keep_conn_directive}
-        include {snippet};
-        {extra}
-    }}
-}}
-"#,
-        sock = wwz_sock.display(),
-        root = site.docroot.display(),
-        snippet = snippet().display(),
-    );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-
-    let test = Command::new(&nginx)
-        .arg("-t")
-        .arg("-e")
-        .arg(&error_log)
-        .arg("-p")
-        .arg(&dir)
-        .arg("-c")
-        .arg(&conf_path)
-        .output()
-        .expect("run nginx -t");
-    assert!(
-        test.status.success(),
-        "nginx -t rejected the config:\n{}",
-        String::from_utf8_lossy(&test.stderr)
-    );
-
-    let mut cmd = Command::new(&nginx);
-    cmd.arg("-e")
-        .arg(&error_log)
-        .arg("-p")
-        .arg(&dir)
-        .arg("-c")
-        .arg(&conf_path);
-    let mut proc = spawn(cmd, "nginx", dir.join("stderr"));
-    let addr = Addr::Tcp(([127, 0, 0, 1], port).into());
-    wait_for(&addr, &mut proc);
-    Nginx {
-        proc,
-        port,
-        error_log,
-    }
+    let server = format!("include {};\n        {extra}", snippet().display());
+    common::nginx::start(site, wwz_sock, keep_conn, &server)
 }
 
 /// `curl -s -i` (or `-I` for HEAD) of one URL path.

@@ -978,3 +978,290 @@ fn docs_quote_the_tested_recipes() {
         );
     }
 }
+
+// --- One site, one archive --------------------------------------------------
+
+const SITE_REDIRECTS: &str = "# each kind of rule, and one bad line\n\
+/old-page   /about                301\n\
+/moved/*    /guide/:splat         302\n\
+/u/:name    /guide/:name          308\n\
+/see        /about                303\n\
+/temp       /about                307\n\
+/ext        https://example.org/x 302\n\
+/app/*      /index.html           200\n\
+/p/:id/show /blog/2024/:id        200\n\
+/broken\n";
+
+/// A generated static site: nested directories, `index.html` at several
+/// levels and an `index.htm`, `404.html` at the root and in `guide/`, pages
+/// reachable only through clean URLs, and a `_redirects` with each rule kind.
+fn site_tree() -> Vec<(&'static str, Vec<u8>)> {
+    let page = |title: &str, links: &str| {
+        format!(
+            "<!doctype html>\n<html><head><title>{title}</title>\
+             <link rel=stylesheet href=\"/style.css\"></head>\n<body><h1>{title}</h1>\n{links}\n</body></html>\n"
+        )
+        .into_bytes()
+    };
+    vec![
+        (
+            "index.html",
+            page(
+                "home",
+                "<a href=\"about\">about</a> <a href=\"guide/\">guide</a> <a href=\"guide/intro\">intro</a> \
+                 <a href=\"manual/\">manual</a> <a href=\"blog/\">blog</a> <a href=\"old-page\">old</a>",
+            ),
+        ),
+        ("about.html", page("about", "<a href=\"./\">home</a>")),
+        ("style.css", b"body { background-color: rgb(1, 2, 3); color: #eee }\n".to_vec()),
+        (
+            "404.html",
+            page(
+                "not here",
+                "<script>addEventListener('load', () => { document.body.dataset.bg = \
+                 getComputedStyle(document.body).backgroundColor })</script>",
+            ),
+        ),
+        ("guide/index.html", page("guide", "<a href=\"intro\">intro</a> <a href=\"../\">up</a>")),
+        ("guide/intro.html", page("intro", "<a href=\"./\">guide</a>")),
+        ("guide/404.html", page("not in the guide", "")),
+        ("manual/index.htm", page("manual", "<a href=\"../about\">about</a>")),
+        ("blog/2024/post.html", page("post", "<a href=\"../../\">home</a>")),
+        ("_redirects", SITE_REDIRECTS.as_bytes().to_vec()),
+    ]
+}
+
+/// The site packed by `wwz pack` as `site.wwz` and `docs.wwz` in the docroot.
+fn site_archives(site: &Site) -> Vec<(&'static str, Vec<u8>)> {
+    let files = site_tree();
+    let src = site.path("site-src");
+    for (name, content) in &files {
+        let path = src.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    for archive in ["site.wwz", "docs.wwz"] {
+        let out = Command::new(wwz_bin())
+            .arg("pack")
+            .arg(&src)
+            .arg("-o")
+            .arg(site.docroot.join(archive))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    files
+}
+
+/// Every expected status, Location and body of the site, at the root (`""`)
+/// and under the prefix `/docs`. Locations are relative, so they are the
+/// same under both; none may name an archive.
+fn check_site(files: &[(&str, Vec<u8>)], port: u16, prefix: &str) {
+    let file = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c.clone())
+            .unwrap()
+    };
+    #[rustfmt::skip]
+    let cases: &[(&str, u16, Option<&str>, Option<&str>)] = &[
+        ("/", 200, None, Some("index.html")),
+        ("/about", 200, None, Some("about.html")),
+        ("/about.html", 200, None, Some("about.html")),
+        ("/guide", 301, Some("./guide/"), None),
+        ("/guide?q=1", 301, Some("./guide/?q=1"), None),
+        ("/guide/", 200, None, Some("guide/index.html")),
+        ("/guide/intro", 200, None, Some("guide/intro.html")),
+        ("/manual/", 200, None, Some("manual/index.htm")),
+        ("/nope", 404, None, Some("404.html")),
+        ("/site.wwz", 404, None, Some("404.html")),
+        ("/guide/nope", 404, None, Some("guide/404.html")),
+        ("/guide/deeper/nope", 404, None, Some("guide/404.html")),
+        ("/old-page?x=1", 301, Some("./about?x=1"), None),
+        ("/moved/a/b", 302, Some("./../../guide/a/b"), None),
+        ("/u/intro", 308, Some("./../guide/intro"), None),
+        ("/see", 303, Some("./about"), None),
+        ("/temp", 307, Some("./about"), None),
+        ("/ext", 302, Some("https://example.org/x"), None),
+        ("/app/deep/route", 200, None, Some("index.html")),
+        ("/p/post/show", 200, None, Some("blog/2024/post.html")),
+    ];
+    for (path, status, location, body) in cases {
+        let url = format!("{prefix}{path}");
+        let r = curl_get(port, &url, &[]);
+        assert_eq!(r.status, *status, "{url}: {:?}", r.headers);
+        assert_eq!(r.opt_header("Location"), *location, "{url}");
+        if let Some(name) = body {
+            assert!(r.body == file(name), "{url}: body is not {name}");
+            assert!(
+                r.header("Content-Type").starts_with("text/html"),
+                "{url}: {:?}",
+                r.headers
+            );
+        }
+        if *status == 404 {
+            assert!(r.opt_header("ETag").is_none() && r.opt_header("Last-Modified").is_none());
+        }
+    }
+    // HEAD of a missing page says what GET would.
+    let head = curl_get(port, &format!("{prefix}/nope"), &["-I"]);
+    assert_eq!(head.status, 404);
+    assert_eq!(
+        head.header("Content-Length"),
+        file("404.html").len().to_string()
+    );
+    // A listing (blog/ has no index) names no archive, in links or text.
+    let listing = curl_get(port, &format!("{prefix}/blog/"), &[]);
+    assert_eq!(listing.status, 200);
+    let html = String::from_utf8_lossy(&listing.body);
+    assert!(html.contains("2024/"), "{html}");
+    assert!(!html.contains(".wwz"), "{html}");
+    if !prefix.is_empty() {
+        let bare = curl_get(port, prefix, &[]);
+        assert_eq!(bare.status, 301);
+        assert_eq!(bare.header("Location"), "./docs/");
+    }
+}
+
+fn check_sites(files: &[(&str, Vec<u8>)], port: u16) {
+    check_site(files, port, "");
+    check_site(files, port, "/docs");
+}
+
+#[test]
+fn one_site_one_archive_nginx() {
+    let site = Site::new();
+    let files = site_archives(&site);
+    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-site.conf");
+    let nginx = common::nginx::start(&site, &sock, true, &format!("include {};", s(&recipe)));
+    check_sites(&files, nginx.port);
+}
+
+#[test]
+fn one_site_one_archive_apache_mod_proxy_fcgi() {
+    let (site, _bin) = open_site();
+    let files = site_archives(&site);
+    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let snippet = site.path("apache-site-proxy-fcgi.conf");
+    std::fs::write(
+        &snippet,
+        recipe(
+            "apache-site-proxy-fcgi.conf",
+            &[("/run/wwz.sock", s(&sock))],
+        ),
+    )
+    .unwrap();
+    let body = format!(
+        "Include {}\n<Directory {}>\n    Require all granted\n</Directory>\n",
+        s(&snippet),
+        s(&site.docroot)
+    );
+    let apache = start_apache(&site, "apache-site-proxy-fcgi", &body);
+    check_sites(&files, apache.port);
+}
+
+#[test]
+fn one_site_one_archive_apache_mod_fcgid_htaccess() {
+    let (site, bin) = open_site();
+    let files = site_archives(&site);
+    // The prefixed site: docs.wwz in its own directory with its own .htaccess.
+    let program = site.docroot.join("wwz.fcgi");
+    std::fs::copy(&bin, &program).unwrap();
+    chmod(&program, 0o755);
+    std::fs::write(
+        site.docroot.join(".htaccess"),
+        recipe("apache-site-fcgid.htaccess", &[]),
+    )
+    .unwrap();
+    let body = format!(
+        r#"LoadModule fcgid_module {APACHE_MODULES}/mod_fcgid.so
+LoadModule rewrite_module {APACHE_MODULES}/mod_rewrite.so
+LoadModule setenvif_module {APACHE_MODULES}/mod_setenvif.so
+LoadModule env_module {APACHE_MODULES}/mod_env.so
+{dirs}<Directory {root}>
+    AllowOverride FileInfo
+    Options +ExecCGI +FollowSymLinks
+    AddHandler fcgid-script .fcgi
+    Require all granted
+</Directory>
+"#,
+        dirs = fcgid_dirs(&site),
+        root = s(&site.docroot),
+    );
+    let apache = start_apache(&site, "apache-site-fcgid", &body);
+    check_site(&files, apache.port, "");
+}
+
+#[test]
+fn one_site_one_archive_lighttpd() {
+    let site = Site::new();
+    let files = site_archives(&site);
+    let lighttpd = require_tool("lighttpd", "lighttpd");
+    let dir = site.path("lighttpd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let snippet = dir.join("wwz-site.conf");
+    std::fs::write(
+        &snippet,
+        recipe(
+            "lighttpd-site.conf",
+            &[
+                ("/usr/local/bin/wwz", wwz_bin().to_owned()),
+                ("/run/wwz", s(&dir.join("wwz"))),
+            ],
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let error_log = dir.join("error.log");
+    let conf = format!(
+        "server.document-root = \"{root}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+         server.errorlog = \"{log}\"\ninclude \"{snippet}\"\n",
+        root = s(&site.docroot),
+        log = s(&error_log),
+        snippet = s(&snippet),
+    );
+    let conf_path = dir.join("lighttpd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let mut cmd = Command::new(&lighttpd);
+    cmd.arg("-D").arg("-f").arg(&conf_path);
+    let server = Server::start(cmd, "lighttpd", &dir, port, &[error_log]);
+    check_sites(&files, server.port);
+}
+
+#[test]
+fn one_site_one_archive_caddy() {
+    let site = Site::new();
+    let files = site_archives(&site);
+    let caddy = require_tool("caddy", "caddy");
+    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let dir = site.path("caddy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let path = dir.join("Caddyfile");
+    std::fs::write(
+        &path,
+        recipe(
+            "Caddyfile-site",
+            &[
+                ("/srv/www", s(&site.docroot)),
+                ("/run/wwz.sock", s(&sock)),
+                ("127.0.0.1:8080", format!("127.0.0.1:{port}")),
+            ],
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(caddy);
+    cmd.args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&path)
+        .env("HOME", &dir)
+        .env("XDG_DATA_HOME", &dir)
+        .env("XDG_CONFIG_HOME", &dir);
+    let server = Server::start(cmd, "caddy", &dir, port, &[]);
+    check_sites(&files, server.port);
+}

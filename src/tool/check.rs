@@ -19,6 +19,7 @@ use clap::Args;
 
 use super::read::{declared_alignment, read_local, Directory};
 use super::{display_name, json_str, printable};
+use crate::site;
 use crate::zip::format::{FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED};
 use crate::zip::name::member_name_problem;
 use crate::zip::read::RangeReader;
@@ -300,7 +301,73 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
             problem: format!("overlaps member {}", name(j).unwrap_or_default()),
         });
     }
+    report.problems.extend(site_problems(path));
     report
+}
+
+/// What a static site in the archive would trip over, judged by the code
+/// that serves it: `_redirects` lines the server skips (or a whole file it
+/// ignores), and no `index.html` at the root of an archive that looks like a
+/// site (HTML pages, a `404.html` or a `_redirects` at its root).
+fn site_problems(path: &Path) -> Vec<Problem> {
+    let Ok(archive) = crate::archive::Archive::open(path).map(std::sync::Arc::new) else {
+        return Vec::new();
+    };
+    let index = archive.index();
+    let mut problems = Vec::new();
+    let redirects = index.get(b"_redirects");
+    if let Some(entry) = redirects {
+        let problem = |problem: String| Problem {
+            member: Some("_redirects".into()),
+            problem,
+        };
+        if entry.size() > site::MAX_BYTES as u64 {
+            problems.push(problem(format!(
+                "{} bytes, over the {} byte limit: the server ignores every rule",
+                entry.size(),
+                site::MAX_BYTES
+            )));
+        } else {
+            match archive.read_member(entry, site::MAX_BYTES) {
+                Err(e) => problems.push(problem(format!("cannot be read: {e}"))),
+                Ok(text) => match site::Redirects::parse(&text) {
+                    Err(why) => {
+                        problems.push(problem(format!("{why}: the server ignores every rule")))
+                    }
+                    Ok((_, bad)) => problems.extend(bad.into_iter().map(|b| {
+                        problem(format!("line {}: {}; the server skips it", b.line, b.why))
+                    })),
+                },
+            }
+        }
+    }
+    let root_pages = index
+        .children(b"")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| match c {
+            crate::zip::Child::File(name, _) => Some(String::from_utf8_lossy(name).into_owned()),
+            crate::zip::Child::Dir(_) => None,
+        })
+        .collect::<Vec<_>>();
+    let looks_like_site = redirects.is_some()
+        || site::looks_like_site(
+            root_pages
+                .iter()
+                .map(|n| std::borrow::Cow::Borrowed(n.as_str())),
+        );
+    let has_index = ["index.html", "index.htm"]
+        .iter()
+        .any(|n| index.get(n.as_bytes()).is_some());
+    if looks_like_site && !has_index {
+        problems.push(Problem {
+            member: None,
+            problem: "looks like a site (HTML pages at its root) but has no index.html there: \
+                      its root URL would show a listing"
+                .into(),
+        });
+    }
+    problems
 }
 
 /// Recomputes a member's CRC-32 (inflating if deflated); a problem if it or

@@ -4,7 +4,8 @@
 //! - [`process`]: the real `wwz` binary (or any command) on a real socket;
 //! - [`fcgi`]: the FastCGI client, `tools/fcgi_client.rs`, shared with the
 //!   load generator `fcgi-load`;
-//! - [`curl`]: HTTP through a web server with curl, and curl's output parsed.
+//! - [`curl`]: HTTP through a web server with curl, and curl's output parsed;
+//! - [`nginx`]: nginx in front of wwz, around the recipes in `tools/servers/`.
 //!
 //! Every test gets its own temp dir, socket and ports, so tests run in parallel.
 
@@ -17,6 +18,7 @@ pub mod curl;
 #[path = "../../tools/fcgi_client.rs"]
 pub mod fcgi;
 pub mod fixtures;
+pub mod nginx;
 pub mod process;
 
 // Each test binary uses its own part of these.
