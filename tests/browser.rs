@@ -96,40 +96,7 @@ fn listing_renders_in_chromium_with_escaped_names_and_working_links() {
     let out = chromium(&["--dump-dom", &page], &user_dir);
     let dom = String::from_utf8(out.stdout).unwrap();
     assert!(dom.contains("<table>"), "no listing in the DOM: {dom}");
-    let script = r#"
-import sys, json
-from html.parser import HTMLParser
-from urllib.parse import urljoin
-base = sys.argv[1]
-class P(HTMLParser):
-    def __init__(self):
-        super().__init__(); self.links = []; self.href = None; self.text = ""; self.tags = []
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        if tag == "a": self.href = dict(attrs).get("href"); self.text = ""
-    def handle_data(self, data):
-        if self.href is not None: self.text += data
-    def handle_endtag(self, tag):
-        if tag == "a" and self.href is not None:
-            self.links.append([self.text, urljoin(base, self.href)]); self.href = None
-p = P(); p.feed(sys.stdin.read())
-print(json.dumps({"links": p.links, "bold": p.tags.count("b")}))
-"#;
-    let mut child = Command::new(require_tool("python3", "python3"))
-        .args(["-c", script, &page])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(dom.as_bytes())
-        .unwrap();
-    let parsed = child.wait_with_output().unwrap();
-    let parsed: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    let parsed = parse_dom(&dom, &page);
     assert_eq!(parsed["bold"], 0, "a name became markup");
     let links: Vec<(String, String)> = parsed["links"]
         .as_array()
@@ -179,4 +146,129 @@ print(json.dumps({"links": p.links, "bold": p.tags.count("b")}))
         let outside = url == &format!("http://127.0.0.1:{port}/");
         assert!(code == "200" || outside, "link {text:?} → {url}: {code}");
     }
+}
+
+/// Anchors of a DOM (as Chromium dumped it) with their text and their href
+/// resolved against `base`, and how many `<b>` elements it has.
+fn parse_dom(dom: &str, base: &str) -> serde_json::Value {
+    let script = r#"
+import sys, json
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+base = sys.argv[1]
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.links = []; self.href = None; self.text = ""; self.tags = []
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "a": self.href = dict(attrs).get("href"); self.text = ""
+    def handle_data(self, data):
+        if self.href is not None: self.text += data
+    def handle_endtag(self, tag):
+        if tag == "a" and self.href is not None:
+            self.links.append([self.text, urljoin(base, self.href)]); self.href = None
+p = P(); p.feed(sys.stdin.read())
+print(json.dumps({"links": p.links, "bold": p.tags.count("b")}))
+"#;
+    let mut child = Command::new(require_tool("python3", "python3"))
+        .args(["-c", script, base])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dom.as_bytes())
+        .unwrap();
+    let parsed = child.wait_with_output().unwrap();
+    serde_json::from_slice(&parsed.stdout).unwrap()
+}
+
+/// A whole site at a host's root, as a person browses it: Chromium follows
+/// every link from the root page across the site (nginx with the one-site
+/// recipe in front), no URL it reaches names an archive, and the site's own
+/// 404 page renders with its stylesheet (a screenshot is kept).
+#[test]
+fn a_site_at_the_host_root_never_shows_an_archive_in_a_url() {
+    let site = Site::new();
+    site_archives(&site);
+    let w = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &w.addr else {
+        unreachable!()
+    };
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-site.conf");
+    let nginx = common::nginx::start(&site, sock, true, &format!("include {};", recipe.display()));
+    let origin = format!("http://127.0.0.1:{}", nginx.port);
+    let user_dir = site.path("chromium-profile");
+
+    let mut queue = vec![format!("{origin}/")];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(url) = queue.pop() {
+        if !seen.insert(url.clone()) {
+            continue;
+        }
+        assert!(seen.len() < 100, "the crawl does not end: {seen:?}");
+        let path = url.strip_prefix(&origin).unwrap();
+        let r = curl_get(nginx.port, path, &[]);
+        assert!(
+            r.status == 200 || (300..400).contains(&r.status),
+            "{url}: {}",
+            r.status
+        );
+        let out = chromium(&["--dump-dom", &url], &user_dir);
+        let dom = String::from_utf8(out.stdout).unwrap();
+        let parsed = parse_dom(&dom, &url);
+        for link in parsed["links"].as_array().unwrap() {
+            let target = link[1].as_str().unwrap();
+            let target = target.split('#').next().unwrap().to_owned();
+            assert!(!target.contains(".wwz"), "{url} links to {target}");
+            if target.starts_with(&origin) {
+                queue.push(target);
+            }
+        }
+    }
+    eprintln!("crawled {} URLs: {seen:?}", seen.len());
+    for page in [
+        "/",
+        "/about",
+        "/guide/",
+        "/guide/intro",
+        "/manual/",
+        "/blog/2024/",
+    ] {
+        assert!(
+            seen.contains(&format!("{origin}{page}")),
+            "{page} not reached: {seen:?}"
+        );
+    }
+
+    // The 404 page, with its stylesheet: the page's own script reads the
+    // background colour that /style.css sets.
+    let missing = format!("{origin}/no/such/page");
+    let out = chromium(
+        &["--virtual-time-budget=5000", "--dump-dom", &missing],
+        &user_dir,
+    );
+    let dom = String::from_utf8(out.stdout).unwrap();
+    assert!(dom.contains("not here"), "{dom}");
+    assert!(
+        dom.contains("data-bg=\"rgb(1, 2, 3)\""),
+        "the 404 page has no stylesheet: {dom}"
+    );
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("site-404.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=800,600",
+            &missing,
+        ],
+        &user_dir,
+    );
+    assert!(shot.is_file(), "no screenshot of the 404 page");
 }

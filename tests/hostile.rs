@@ -652,3 +652,86 @@ fn preview_range_into_a_deflate_bomb_does_not_starve_other_connections() {
     );
     proc.assert_running();
 }
+
+// ---------------------------------------------------------------------------
+// Hostile _redirects
+// ---------------------------------------------------------------------------
+
+/// A request for `uri` of the site in `archive`, named by WWZ_ARCHIVE as a
+/// web server configured for one site per host sends it.
+fn site_get(w: &Wwz, site: &Site, archive: &str, uri: &str) -> Reply {
+    let mut params = nginx_params(site, "GET", uri);
+    params.push(("WWZ_ARCHIVE".into(), archive.as_bytes().to_vec()));
+    w.client().get(1, false, &params)
+}
+
+/// `_redirects` files that are too big, too long, or point outside: the site
+/// is still served, the bounded behaviour holds (whole file ignored and said
+/// once per archive version, or the bad lines skipped), and no rule can make
+/// the server leave the archive, redirect to another host through `//`, or
+/// loop within a request.
+#[test]
+fn hostile_redirects_are_bounded_and_never_leave_the_archive() {
+    let site = Site::new();
+    let page = b"<!doctype html><p>home</p>\n".as_slice();
+    let lines: String = (0..100_000).map(|i| format!("/r{i} /t{i} 301\n")).collect();
+    let long_line = format!("/a {}\n", "b".repeat(1 << 20));
+    let many_rules: String = (0..=1_000).map(|i| format!("/r{i} /t\n")).collect();
+    let outside = "/etc /../../etc/passwd 200\n/up /a/../../x 301\n/evil //evil.example/ 302\n\
+                   /scheme javascript:alert(1) 302\n/loop /loop 301\n/self/* /self/:splat 200\n\
+                   /fine /index.html 200\n";
+    for (name, redirects) in [
+        ("lines.wwz", lines.as_str()),
+        ("longline.wwz", long_line.as_str()),
+        ("manyrules.wwz", many_rules.as_str()),
+        ("outside.wwz", outside),
+    ] {
+        zip_files(
+            &site.docroot.join(name),
+            &[("index.html", page), ("_redirects", redirects.as_bytes())],
+        );
+    }
+    let mut w = Wwz::start(&site, Transport::Unix, &["--log-level", "info"]);
+
+    for archive in ["lines.wwz", "longline.wwz", "manyrules.wwz"] {
+        for _ in 0..3 {
+            let r = site_get(&w, &site, archive, "/");
+            assert_eq!(r.status, 200, "{archive}: the site is still served");
+            assert_eq!(r.body, page);
+            let r = site_get(&w, &site, archive, "/r5");
+            assert_eq!(r.status, 404, "{archive}: its rules are ignored");
+        }
+    }
+    let log = w.proc.stderr();
+    assert_eq!(
+        log.matches("its rules are ignored").count(),
+        3,
+        "said once per archive version:\n{log}"
+    );
+
+    let r = site_get(&w, &site, "outside.wwz", "/etc");
+    assert_eq!(r.status, 404);
+    assert!(!r.body.windows(5).any(|w| w == b"root:"));
+    for uri in ["/up", "/evil", "/scheme"] {
+        let r = site_get(&w, &site, "outside.wwz", uri);
+        assert_eq!(r.status, 404, "{uri}: {r:?}");
+        assert!(r.opt_header("Location").is_none(), "{uri}: {r:?}");
+    }
+    // A rule pointing at itself answers one redirect; the server does not loop.
+    let r = site_get(&w, &site, "outside.wwz", "/loop");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("Location"), "./loop");
+    // A rewrite onto its own pattern is looked up once, without rules.
+    let r = site_get(&w, &site, "outside.wwz", "/self/x");
+    assert_eq!(r.status, 404);
+    let r = site_get(&w, &site, "outside.wwz", "/fine");
+    assert_eq!((r.status, r.body.as_slice()), (200, page));
+    let log = w.proc.stderr();
+    for line in 1..=4 {
+        assert!(
+            log.contains(&format!("_redirects line {line}:")),
+            "bad line {line} not reported:\n{log}"
+        );
+    }
+    w.assert_healthy(&site);
+}

@@ -970,6 +970,13 @@ fn docs_quote_the_tested_recipes() {
         "haproxy.cfg",
         "haproxy-scale-out.cfg",
         "Caddyfile",
+        "nginx-site.conf",
+        "apache-site-proxy-fcgi.conf",
+        "apache-site-fcgid.htaccess",
+        "lighttpd-site.conf",
+        "Caddyfile-site",
+        "nginx-status.conf",
+        "apache-status.conf",
     ] {
         let text = std::fs::read_to_string(root.join("tools/servers").join(name)).unwrap();
         assert!(
@@ -980,82 +987,6 @@ fn docs_quote_the_tested_recipes() {
 }
 
 // --- One site, one archive --------------------------------------------------
-
-const SITE_REDIRECTS: &str = "# each kind of rule, and one bad line\n\
-/old-page   /about                301\n\
-/moved/*    /guide/:splat         302\n\
-/u/:name    /guide/:name          308\n\
-/see        /about                303\n\
-/temp       /about                307\n\
-/ext        https://example.org/x 302\n\
-/app/*      /index.html           200\n\
-/p/:id/show /blog/2024/:id        200\n\
-/broken\n";
-
-/// A generated static site: nested directories, `index.html` at several
-/// levels and an `index.htm`, `404.html` at the root and in `guide/`, pages
-/// reachable only through clean URLs, and a `_redirects` with each rule kind.
-fn site_tree() -> Vec<(&'static str, Vec<u8>)> {
-    let page = |title: &str, links: &str| {
-        format!(
-            "<!doctype html>\n<html><head><title>{title}</title>\
-             <link rel=stylesheet href=\"/style.css\"></head>\n<body><h1>{title}</h1>\n{links}\n</body></html>\n"
-        )
-        .into_bytes()
-    };
-    vec![
-        (
-            "index.html",
-            page(
-                "home",
-                "<a href=\"about\">about</a> <a href=\"guide/\">guide</a> <a href=\"guide/intro\">intro</a> \
-                 <a href=\"manual/\">manual</a> <a href=\"blog/\">blog</a> <a href=\"old-page\">old</a>",
-            ),
-        ),
-        ("about.html", page("about", "<a href=\"./\">home</a>")),
-        ("style.css", b"body { background-color: rgb(1, 2, 3); color: #eee }\n".to_vec()),
-        (
-            "404.html",
-            page(
-                "not here",
-                "<script>addEventListener('load', () => { document.body.dataset.bg = \
-                 getComputedStyle(document.body).backgroundColor })</script>",
-            ),
-        ),
-        ("guide/index.html", page("guide", "<a href=\"intro\">intro</a> <a href=\"../\">up</a>")),
-        ("guide/intro.html", page("intro", "<a href=\"./\">guide</a>")),
-        ("guide/404.html", page("not in the guide", "")),
-        ("manual/index.htm", page("manual", "<a href=\"../about\">about</a>")),
-        ("blog/2024/post.html", page("post", "<a href=\"../../\">home</a>")),
-        ("_redirects", SITE_REDIRECTS.as_bytes().to_vec()),
-    ]
-}
-
-/// The site packed by `wwz pack` as `site.wwz` and `docs.wwz` in the docroot.
-fn site_archives(site: &Site) -> Vec<(&'static str, Vec<u8>)> {
-    let files = site_tree();
-    let src = site.path("site-src");
-    for (name, content) in &files {
-        let path = src.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
-    }
-    for archive in ["site.wwz", "docs.wwz"] {
-        let out = Command::new(wwz_bin())
-            .arg("pack")
-            .arg(&src)
-            .arg("-o")
-            .arg(site.docroot.join(archive))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    files
-}
 
 /// Every expected status, Location and body of the site, at the root (`""`)
 /// and under the prefix `/docs`. Locations are relative, so they are the

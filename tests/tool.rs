@@ -878,3 +878,81 @@ fn runtime_errors_are_one_line_naming_the_file() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).starts_with(&format!("{}: cannot open", missing.display())));
 }
+
+/// `wwz check` on a site: the `_redirects` lines the server would skip, a
+/// file it would ignore whole, and a site with no `index.html` at its root,
+/// each reported with exit status 1; a sound site passes.
+#[test]
+fn check_reports_site_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, files: &[(&str, &[u8])]| {
+        let tree = dir.path().join(format!("{name}-tree"));
+        for (n, c) in files {
+            write(&tree.join(n), c);
+        }
+        let out = dir.path().join(name);
+        pack(&tree, &out, &[]);
+        out
+    };
+    let good = make(
+        "good.wwz",
+        &[
+            ("index.html", b"<p>home"),
+            ("about.html", b"<p>about"),
+            (
+                "_redirects",
+                b"# fine\n/old /about 301\n/app/* /index.html 200\n",
+            ),
+        ],
+    );
+    ok(wwz().arg("check").arg(&good));
+
+    let bad = make(
+        "bad.wwz",
+        &[
+            ("index.html", b"<p>home"),
+            (
+                "_redirects",
+                b"/ok /index.html\n/nowhere\n/x ../../etc/passwd 200\n/y /z 404\n",
+            ),
+        ],
+    );
+    let out = run(wwz().arg("check").arg(&bad));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    for line in [2, 3, 4] {
+        assert!(
+            text.contains(&format!("member _redirects: line {line}: ")),
+            "line {line} not reported:\n{text}"
+        );
+    }
+    assert!(!text.contains("line 1:"), "{text}");
+
+    let many: String = (0..=1000).map(|i| format!("/r{i} /t\n")).collect();
+    let ignored = make(
+        "ignored.wwz",
+        &[("index.html", b"<p>home"), ("_redirects", many.as_bytes())],
+    );
+    let out = run(wwz().arg("check").arg(&ignored));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("more than 1,000 rules: the server ignores every rule"));
+
+    let no_index = make(
+        "noindex.wwz",
+        &[("about.html", b"<p>about"), ("css/s.css", b"p{}")],
+    );
+    let out = run(wwz().arg("check").arg(&no_index));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("has no index.html"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Logs with an HTML report in a subdirectory are not a site.
+    let logs = make(
+        "logs.wwz",
+        &[("build.log", b"ok\n"), ("coverage/index.html", b"<p>cov")],
+    );
+    ok(wwz().arg("check").arg(&logs));
+}
