@@ -735,3 +735,59 @@ fn hostile_redirects_are_bounded_and_never_leave_the_archive() {
     }
     w.assert_healthy(&site);
 }
+
+/// The site's 404 page itself deflated, oversized or broken: a deflated one
+/// is served (inflated, or as gzip), the others give the built-in page;
+/// never a 5xx.
+#[test]
+fn a_missing_deflated_huge_or_broken_404_page_never_makes_a_5xx() {
+    let site = Site::new();
+    let script = r#"
+import sys, zipfile
+d = sys.argv[1]
+page = b"<!doctype html><p>custom 404</p>\n" * 20
+with zipfile.ZipFile(d + "/deflated.wwz", "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("index.html", b"<p>home")
+    z.writestr("404.html", page)
+with zipfile.ZipFile(d + "/huge.wwz", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("index.html", b"<p>home")
+    z.writestr("404.html", b"x" * ((1 << 20) + 1))
+with zipfile.ZipFile(d + "/broken.wwz", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("404.html", page)
+    z.writestr("index.html", b"<p>home")
+data = bytearray(open(d + "/broken.wwz", "rb").read())
+assert data[:4] == b"PK\x03\x04"
+data[:4] = b"XX\x03\x04"          # 404.html's local header, first in the file
+open(d + "/broken.wwz", "wb").write(data)
+sys.stdout.write(page.decode())
+"#;
+    let out = Command::new(require_tool("python3", "python3"))
+        .args(["-c", script])
+        .arg(&site.docroot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = out.stdout;
+    let w = Wwz::start(&site, Transport::Unix, &[]);
+
+    let r = site_get(&w, &site, "deflated.wwz", "/nope");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, page, "inflated for a client without gzip");
+    let mut params = nginx_params(&site, "GET", "/nope");
+    params.push(("WWZ_ARCHIVE".into(), b"deflated.wwz".to_vec()));
+    params.push(("HTTP_ACCEPT_ENCODING".into(), b"gzip".to_vec()));
+    let r = w.client().get(1, false, &params);
+    assert_eq!((r.status, r.header("Content-Encoding")), (404, "gzip"));
+
+    for archive in ["huge.wwz", "broken.wwz"] {
+        let r = site_get(&w, &site, archive, "/nope");
+        assert_eq!(r.status, 404, "{archive}: {r:?}");
+        assert_eq!(r.body, b"Not Found\n", "{archive}: the built-in page");
+    }
+    // The missing page's own archive is still served.
+    assert_eq!(site_get(&w, &site, "huge.wwz", "/").status, 200);
+}
