@@ -319,10 +319,7 @@ fn encode_into(out: &mut String, s: &str) {
         if b.is_ascii_graphic() && b != b'"' && b != b'<' && b != b'>' && b != b'\\' {
             out.push(char::from(b));
         } else {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
+            crate::http::url::push_escape(out, b);
         }
     }
 }

@@ -24,13 +24,18 @@ pub fn segment(name: &str, context: Context) -> String {
         if b.is_ascii_alphanumeric() || safe.contains(&b) {
             out.push(char::from(b));
         } else {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
+            push_escape(&mut out, b);
         }
     }
     out
+}
+
+/// Appends `%XX` for the byte `b`.
+pub fn push_escape(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 15)]));
 }
 
 #[cfg(test)]
