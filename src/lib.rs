@@ -33,4 +33,5 @@ pub mod site;
 pub mod stats;
 pub(crate) mod time;
 pub mod tool;
+pub mod url;
 pub mod zip;

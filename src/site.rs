@@ -319,7 +319,7 @@ fn encode_into(out: &mut String, s: &str) {
         if b.is_ascii_graphic() && b != b'"' && b != b'<' && b != b'>' && b != b'\\' {
             out.push(char::from(b));
         } else {
-            crate::http::url::push_escape(out, b);
+            crate::url::push_escape(out, b);
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::time::{iso8601, to_minute};
 use crate::zip::format::METHOD_STORED;
 use crate::zip::Child;
 
-use super::url;
+use crate::url;
 
 /// Where the listing is: the URL path segments of the archive (relative to
 /// the docroot) and the directory inside it (empty or ending in `/`).

@@ -14,7 +14,6 @@ pub mod respond;
 pub mod response;
 pub mod route;
 pub mod status;
-pub mod url;
 
 pub use body::Body;
 pub use respond::Service;

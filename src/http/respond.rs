@@ -20,12 +20,12 @@ use super::range::{self, Ranges};
 use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
 use super::status;
-use super::url;
 use super::Params;
 use crate::archive::{Archive, Cache, OpenError};
 use crate::log;
 use crate::site::{self, Action};
 use crate::stats::STATS;
+use crate::url;
 use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED};
 use crate::zip::Entry;
 

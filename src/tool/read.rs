@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use super::Error;
+use crate::zip::end::central_directory;
 use crate::zip::format::{self, LocalHeader};
-use crate::zip::read::central_directory;
 use crate::zip::{EndOfCentralDirectory, ReadAt};
 
 /// One central directory header, owned.

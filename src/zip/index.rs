@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::end::EndOfCentralDirectory;
+use super::end::{self, EndOfCentralDirectory};
 use super::format::{self, CentralHeader};
-use super::read::{self, ReadAt};
+use super::read::ReadAt;
 use super::{DataError, IndexError};
 
 /// One member, as the central directory describes it.
@@ -86,7 +86,7 @@ impl Index {
     pub fn build<R: ReadAt + ?Sized>(src: &R) -> Result<Index, IndexError> {
         let end = EndOfCentralDirectory::read(src)?;
         let mut index = Index::with_capacity(&end);
-        read::central_directory(src, &end, |h| index.push(h))?;
+        end::central_directory(src, &end, |h| index.push(h))?;
         check_overlaps(&index.entries)?;
         index.entries.shrink_to_fit();
         index.names.shrink_to_fit();

@@ -7,10 +7,6 @@
 
 use std::io;
 
-use super::end::EndOfCentralDirectory;
-use super::format::CentralHeader;
-use super::IndexError;
-
 /// Where the archive is read from: a file through `pread`, or bytes in tests.
 pub trait ReadAt {
     /// Size of the archive in bytes.
@@ -58,55 +54,5 @@ impl<R: ReadAt + ?Sized> io::Read for RangeReader<'_, R> {
         self.src.read_exact_at(dst, self.pos)?;
         self.pos += n as u64;
         Ok(n)
-    }
-}
-
-/// Hands each header of the central directory that `end` describes to
-/// `each`, in directory order, then checks the count against the end record.
-///
-/// The headers are parsed through one reused buffer rather than by reading
-/// the whole directory into memory first: for 100,000 members that was 7 MB
-/// of fresh heap to fault in. `end` comes from [`EndOfCentralDirectory::read`],
-/// which checked that the directory lies inside the file.
-pub(crate) fn central_directory<R: ReadAt + ?Sized>(
-    src: &R,
-    end: &EndOfCentralDirectory,
-    mut each: impl FnMut(&CentralHeader<'_>) -> Result<(), IndexError>,
-) -> Result<(), IndexError> {
-    // Holds the largest possible header: 46 bytes and three 16-bit lengths.
-    const BUF: usize = 256 * 1024;
-    let mut pos = end.cd_offset;
-    let stop = end.cd_offset.saturating_add(end.cd_size);
-    let mut buf = vec![0u8; usize::try_from(end.cd_size).map_or(BUF, |n| n.min(BUF))];
-    let (mut start, mut have) = (0usize, 0usize);
-    let mut found: u64 = 0;
-    loop {
-        let pending = buf.get(start..have).unwrap_or_default();
-        if let Some((h, len)) = CentralHeader::parse(pending) {
-            each(&h)?;
-            found += 1;
-            start = start.saturating_add(len);
-            continue;
-        }
-        if pending.is_empty() && pos == stop {
-            return end.check_count(found);
-        }
-        // A header cut by the buffer's end: move it to the front and read on.
-        let cut = IndexError::BadCentralHeader { index: found };
-        let kept = pending.len();
-        buf.copy_within(start..have, 0);
-        (start, have) = (0, kept);
-        let room = buf.len().saturating_sub(have);
-        if pos == stop || room == 0 {
-            return Err(cut);
-        }
-        let n = usize::try_from(stop.saturating_sub(pos)).map_or(room, |left| left.min(room));
-        let dest = buf
-            .get_mut(have..)
-            .and_then(|b| b.get_mut(..n))
-            .ok_or(cut)?;
-        src.read_exact_at(dest, pos)?;
-        have += n;
-        pos += n as u64;
     }
 }
