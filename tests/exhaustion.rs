@@ -306,7 +306,14 @@ fn thousands_of_archives_under_a_small_descriptor_limit() {
 fn emfile_is_a_503_and_the_archive_opens_once_descriptors_free_up() {
     let _one = exclusive();
     let site = Site::new();
-    let w = start_limited(&site, 64, &["--max-archives", "8"]);
+    // A connection limit above the descriptor limit: by default wwz derives
+    // its limit from the descriptors and closes idle connections at it, so
+    // idle connections could never exhaust them.
+    let w = start_limited(
+        &site,
+        64,
+        &["--max-archives", "8", "--max-connections", "1000"],
+    );
     let pid = w.proc.child.id();
     let Addr::Unix(path) = &w.addr else {
         unreachable!()

@@ -31,12 +31,13 @@ pub(crate) fn open_flags() -> OpenOptions {
 
 /// Opens `docroot/rel` (`path`), refusing anything that resolves outside `docroot`.
 pub fn open_beneath(docroot: &Path, rel: &Path, path: &Path) -> Result<File, OpenError> {
+    // Out of descriptors here is a 503 like anywhere else, not a missing docroot.
     let root = rustix::fs::open(
         docroot,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|_| OpenError::NotFound)?;
+    .map_err(|e| OpenError::from_open(&io::Error::from(e)))?;
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
     // EAGAIN: a rename elsewhere raced the lookup; the kernel asks for a retry.

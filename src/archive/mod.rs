@@ -72,7 +72,9 @@ impl OpenError {
     /// simply not there.
     fn from_open(e: &io::Error) -> OpenError {
         match e.kind() {
-            io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => OpenError::NotFound,
+            io::ErrorKind::NotFound
+            | io::ErrorKind::PermissionDenied
+            | io::ErrorKind::NotADirectory => OpenError::NotFound,
             _ => OpenError::from_io(e),
         }
     }
