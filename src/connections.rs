@@ -13,7 +13,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use tokio::sync::Notify;
 
@@ -23,8 +22,8 @@ const BUSY: u64 = 0;
 const CLOSING: u64 = u64::MAX;
 
 struct Slot {
-    /// [`BUSY`], [`CLOSING`], or when the connection became idle (µs since
-    /// the registry's epoch, plus one so it is never [`BUSY`]).
+    /// [`BUSY`], [`CLOSING`], or when the connection became idle, on the
+    /// registry's logical clock.
     state: AtomicU64,
     /// Wakes the connection when its state turns to [`CLOSING`].
     wake: Notify,
@@ -32,7 +31,9 @@ struct Slot {
 
 /// Every open connection's slot.
 pub struct Registry {
-    epoch: Instant,
+    /// Counts the moments connections become idle: only their order matters,
+    /// and a counter costs less than reading the time on every request.
+    clock: AtomicU64,
     slots: Mutex<hashbrown::HashMap<u64, Arc<Slot>>>,
     next_id: AtomicU64,
     /// Set while a new connection waits at the limit with none idle: the
@@ -46,7 +47,7 @@ pub struct Registry {
 impl Registry {
     pub fn new() -> Arc<Registry> {
         Arc::new(Registry {
-            epoch: Instant::now(),
+            clock: AtomicU64::new(BUSY + 1),
             slots: Mutex::new(hashbrown::HashMap::new()),
             next_id: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
@@ -56,7 +57,8 @@ impl Registry {
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(CLOSING - 1) + 1
+        // Starts above BUSY; 2^64 requests away from CLOSING.
+        self.clock.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Registers a new connection; it starts idle (it has sent nothing yet).
@@ -182,10 +184,16 @@ impl Handle {
         }
     }
 
-    /// Completes once the acceptor has chosen this (idle) connection to close.
-    pub async fn closing(&self) {
-        while self.slot.state.load(Ordering::Acquire) != CLOSING {
-            self.slot.wake.notified().await;
+    /// Completes once the acceptor has chosen this (idle) connection to
+    /// close. It owns what it waits on, so a connection can create it once
+    /// and keep polling the same future (re-creating it for every wait cost a
+    /// waiter registration per request).
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let slot = Arc::clone(&self.slot);
+        async move {
+            while slot.state.load(Ordering::Acquire) != CLOSING {
+                slot.wake.notified().await;
+            }
         }
     }
 }
@@ -212,8 +220,6 @@ mod tests {
         let mut c = registry.register();
         a.set_busy();
         b.set_busy();
-        // Idle times are in microseconds: make sure b's comes after c's.
-        std::thread::sleep(std::time::Duration::from_millis(2));
         b.set_idle();
         assert!(registry.close_longest_idle());
         // c was idle longest: chosen. b is still idle.

@@ -133,6 +133,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         tokio::pin!(stop);
         let timer = tokio::time::sleep(limits.idle_timeout);
         tokio::pin!(timer);
+        let closing = self.slot.closing();
+        tokio::pin!(closing);
         self.progress = Instant::now();
         loop {
             let mut decoded = false;
@@ -183,11 +185,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     stopping = true;
                     continue;
                 }
-                () = self.slot.closing(), if idle => {
+                () = &mut closing, if idle => {
                     // Chosen to make room: close, unless a request has begun to arrive.
                     match self.read_if_ready().await? {
                         Some(0) => return Ok(()),
-                        Some(_) => self.slot.set_busy(),
+                        Some(_) => {
+                            self.slot.set_busy();
+                            closing.set(self.slot.closing());
+                        }
                         None => {
                             STATS.idle_closed_at_limit.inc();
                             log::info(format_args!(

@@ -77,7 +77,7 @@ pub fn find<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
 
 /// The parameters the core asks for, found in one pass over the block so a
 /// request costs one decode, not one scan per lookup.
-const KNOWN: [&str; 16] = [
+const KNOWN: [&str; 18] = [
     "REQUEST_METHOD",
     "DOCUMENT_ROOT",
     "SCRIPT_FILENAME",
@@ -94,6 +94,8 @@ const KNOWN: [&str; 16] = [
     "HTTP_IF_NONE_MATCH",
     "HTTP_IF_MODIFIED_SINCE",
     "HTTP_IF_UNMODIFIED_SINCE",
+    "WWZ_ARCHIVE",
+    "WWZ_PREFIX",
 ];
 
 fn slot(name: &[u8]) -> Option<usize> {
@@ -116,6 +118,8 @@ fn slot(name: &[u8]) -> Option<usize> {
         b"HTTP_IF_NONE_MATCH" => 13,
         b"HTTP_IF_MODIFIED_SINCE" => 14,
         b"HTTP_IF_UNMODIFIED_SINCE" => 15,
+        b"WWZ_ARCHIVE" => 16,
+        b"WWZ_PREFIX" => 17,
         _ => return None,
     })
 }
