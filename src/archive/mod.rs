@@ -1,6 +1,7 @@
 //! Open archives: a file, its mapping and its index, shared by every request.
 
 pub mod cache;
+pub mod checkpoints;
 pub mod confine;
 pub mod inflate;
 pub mod mmap;
