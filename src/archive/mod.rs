@@ -5,6 +5,7 @@ pub mod checkpoints;
 pub mod confine;
 pub mod inflate;
 pub mod mmap;
+pub mod reader;
 
 use std::fs::File;
 use std::io;

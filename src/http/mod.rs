@@ -5,6 +5,7 @@
 pub mod body;
 pub mod conditional;
 pub mod listing;
+pub mod logview;
 pub mod lookup;
 pub mod mime;
 pub mod multipart;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::body::{gzip_trailer, Body};
 use super::conditional::{self, Conditions, Outcome, Validators};
 use super::listing::{self, Place};
+use super::logview;
 use super::lookup::{self, Found};
 use super::mime;
 use super::multipart;
@@ -176,6 +177,15 @@ impl Service {
             }
         }
         match lookup::find(ctx.archive.index(), path, self.clean_urls, true) {
+            // `?view`: the log view (checked without allocating).
+            Found::Member(name, entry) if logview::wanted(query(req)) => logview::page(
+                ctx.archive,
+                &name,
+                entry,
+                query(req).unwrap_or_default(),
+                ctx.cache_control,
+                ctx.head,
+            ),
             Found::Member(name, entry) => member_response(ctx, &name, entry, req),
             Found::AddSlash => {
                 let last = path.rsplit('/').next().unwrap_or(path);
