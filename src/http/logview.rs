@@ -179,8 +179,7 @@ impl Produce for LogView {
 impl LogView {
     fn head(&self, out: &mut Vec<u8>) {
         let mut h = String::with_capacity(4096);
-        let mut title = String::new();
-        ansi::escape_into(&self.name, &mut title);
+        let title = super::listing::escape(&self.name);
         let raw = url::segment(&self.base, url::Context::HtmlAttribute);
         let _ = write!(
             h,
@@ -353,15 +352,19 @@ pub fn line_html_marked(
     link: &str,
     html: &mut String,
 ) {
-    {
-        let mut inner = String::with_capacity(text.len() + 16);
-        let kind = renderer.line(text, &mut inner, marks);
-        let class = kind.class().map_or(String::new(), |c| format!(" {c}"));
-        let _ = writeln!(
-            html,
-            "<div class=\"l{class}\" id=\"L{n}\"><a href=\"{link}#L{n}\" data-n=\"{n}\"></a><span>{inner}</span></div>"
-        );
-    }
+    let mut inner = String::with_capacity(text.len() + 16);
+    let kind = renderer.line(text, &mut inner, marks);
+    let class = kind.class().map_or(String::new(), |c| format!(" {c}"));
+    // Anchors only in the view itself; a search lists lines of many members.
+    let id = if link.is_empty() {
+        format!(" id=\"L{n}\"")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        html,
+        "<div class=\"l{class}\"{id}><a href=\"{link}#L{n}\" data-n=\"{n}\"></a><span>{inner}</span></div>"
+    );
 }
 
 impl LogView {
@@ -402,7 +405,7 @@ const m=location.hash.match(/^#L(\\d+)-L?(\\d+)$/);if(!m)return;let a=+m[1],b=+m
 for(let i=a;i<=b&&i<a+100000;i++){const e=document.getElementById('L'+i);if(e)e.classList.add('hl')}\
 const f=document.getElementById('L'+a);if(f)f.scrollIntoView()}addEventListener('hashchange',hl);hl();";
 
-const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 body{margin:0;font:14px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:Canvas;color:CanvasText}\
 header,footer{font-family:system-ui,sans-serif;padding:.5em 1em;background:#8881;position:sticky;z-index:1}\
 header{top:0}footer{bottom:0}h1{font-size:1.05em;margin:0;overflow-wrap:anywhere}nav{font-size:.9em}\

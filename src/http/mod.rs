@@ -14,6 +14,7 @@ pub mod range;
 pub mod respond;
 pub mod response;
 pub mod route;
+pub mod search;
 pub mod status;
 pub mod url;
 

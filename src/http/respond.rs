@@ -12,7 +12,6 @@ use std::sync::Arc;
 use super::body::{gzip_trailer, Body};
 use super::conditional::{self, Conditions, Outcome, Validators};
 use super::listing::{self, Place};
-use super::logview;
 use super::lookup::{self, Found};
 use super::mime;
 use super::multipart;
@@ -23,6 +22,7 @@ use super::route::{route, Route, RouteError};
 use super::status;
 use super::url;
 use super::Params;
+use super::{logview, search};
 use crate::archive::{Archive, Cache, OpenError};
 use crate::log;
 use crate::site::{self, Action};
@@ -288,6 +288,11 @@ impl Service {
         };
         if !self.listing {
             return self.error_page(ctx, req, 403);
+        }
+        if search::wanted(query(req)) {
+            let title = format!("/{}/{dir}", ctx.route.mount());
+            let q = query(req).unwrap_or_default();
+            return search::page(ctx.archive, &title, dir, q, ctx.cache_control, ctx.head);
         }
         let place = Place {
             archive: ctx.route.mount(),
