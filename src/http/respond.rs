@@ -312,7 +312,12 @@ impl Service {
             )
         } else {
             (
-                listing::html(&place, &children, mtime_of),
+                listing::html_with(
+                    &place,
+                    &children,
+                    mtime_of,
+                    &listing::Extras::new(ctx.archive.index(), dir, query(req)),
+                ),
                 "text/html; charset=utf-8",
             )
         };

@@ -571,7 +571,7 @@ impl Search {
              <style>{style}{ansi}{extra}</style>\n</head>\n<body>\n<header><h1>Search in <a href=\"./\">{title}</a></h1>\n{form}</header>\n<main>\n",
             style = super::logview::STYLE,
             ansi = crate::ansi::STYLE,
-            extra = STYLE,
+            extra = format_args!("{STYLE}{FORM_STYLE}"),
             form = form(&self.q),
         );
     }
@@ -641,8 +641,11 @@ pub fn form(q: &Query) -> String {
     )
 }
 
-const STYLE: &str = "section{margin:.5em 0 1em}h2{font:600 1em system-ui,sans-serif;margin:.25em 1em}h2 small{font-weight:normal}\
-.search{display:flex;gap:.5em;flex-wrap:wrap;align-items:center;margin:.4em 0}.search input[type=search]{flex:1;min-width:12em;font:inherit;padding:.25em}";
+const STYLE: &str = "section{margin:.5em 0 1em}h2{font:600 1em system-ui,sans-serif;margin:.25em 1em}h2 small{font-weight:normal}";
+
+/// The search box's style, for every page that has one.
+pub const FORM_STYLE: &str = ".search{display:flex;gap:.5em;flex-wrap:wrap;align-items:center;margin:.4em 0}\
+.search input[type=search]{flex:1;min-width:12em;font:inherit;padding:.25em}.v{font-size:.85em;margin-left:.6em}.sum{margin:.2em 0}";
 
 #[cfg(test)]
 mod tests {
