@@ -235,8 +235,8 @@ mod tests {
             .expect("Info-ZIP zip (apt install zip)");
         assert!(ok.success());
         let archive = Arc::new(Archive::open(&dir.path().join("a.zip")).unwrap());
-        let entry = archive.index().get(b"big.log").unwrap().clone();
-        let (offset, raw) = archive.raw_data(&entry).unwrap();
+        let entry = archive.index().get(b"big.log").unwrap();
+        let (offset, raw) = archive.raw_data(entry).unwrap();
         let size = entry.size();
         assert_eq!(size, text.len() as u64);
 

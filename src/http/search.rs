@@ -259,6 +259,7 @@ pub fn page(
         matches: 0,
         first_item: true,
         phase: Phase::Head,
+        buf: Vec::new(),
     };
     Response {
         body: Body::Stream(Stream::new(search)),
@@ -310,6 +311,8 @@ struct Search {
     matches: usize,
     first_item: bool,
     phase: Phase,
+    /// Read buffer, [`CHUNK`] bytes once the first member is read.
+    buf: Vec<u8>,
 }
 
 impl Produce for Search {
@@ -394,16 +397,11 @@ impl Search {
             }
             return true;
         };
-        let start = cur.carry.len();
-        cur.carry.resize(start + CHUNK, 0);
-        let got = match cur
-            .reader
-            .read(cur.carry.get_mut(start..).unwrap_or_default())
-        {
-            Ok(n) => n,
-            Err(_) => 0, // a broken member ends its search; the others go on
-        };
-        cur.carry.truncate(start + got);
+        if self.buf.is_empty() {
+            self.buf = vec![0; CHUNK];
+        }
+        let got = cur.reader.read(&mut self.buf).unwrap_or(0); // a broken member ends its search; the others go on
+        cur.carry.extend_from_slice(self.buf.get(..got).unwrap_or_default());
         self.read += got as u64;
         if !cur.sniffed {
             cur.sniffed = true;
