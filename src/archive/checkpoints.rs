@@ -192,7 +192,7 @@ mod tests {
         assert!(bytes > 32 * 1024 && bytes < 64 * 1024, "{bytes}");
         eprintln!(
             "checkpoint: {bytes} bytes; per GiB of output: {} MiB",
-            bytes * 1024 >> 20
+            (bytes * 1024) >> 20
         );
     }
 }

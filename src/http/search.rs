@@ -401,7 +401,8 @@ impl Search {
             self.buf = vec![0; CHUNK];
         }
         let got = cur.reader.read(&mut self.buf).unwrap_or(0); // a broken member ends its search; the others go on
-        cur.carry.extend_from_slice(self.buf.get(..got).unwrap_or_default());
+        cur.carry
+            .extend_from_slice(self.buf.get(..got).unwrap_or_default());
         self.read += got as u64;
         if !cur.sniffed {
             cur.sniffed = true;
@@ -508,9 +509,9 @@ impl Search {
             return;
         }
         let href = rel_href(rel);
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<section><h2><a href=\"{href}?view\">{name}</a> <small><a href=\"{href}\">raw</a>{by}</small></h2>\n",
+            "<section><h2><a href=\"{href}?view\">{name}</a> <small><a href=\"{href}\">raw</a>{by}</small></h2>",
             name = escape(rel),
             by = if by_name { " · name matches" } else { "" },
         );
