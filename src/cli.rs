@@ -151,6 +151,12 @@ pub struct ServeArgs {
     #[arg(long, env = "WWZ_STATUS_PATH", value_name = "PATH")]
     pub status_path: Option<String>,
 
+    /// Memory for checkpoints into big deflated members (random access for
+    /// Range requests and log-view tails), all archives together; the least
+    /// recently used member's checkpoints are dropped first. 0 disables them.
+    #[arg(long, env = "WWZ_INFLATE_INDEX_MEMORY", default_value_t = crate::archive::checkpoints::DEFAULT_BUDGET, value_name = "BYTES")]
+    pub inflate_index_memory: usize,
+
     /// Worker threads (default: one per core).
     #[arg(long, env = "WWZ_THREADS", value_name = "N")]
     pub threads: Option<usize>,
@@ -221,6 +227,8 @@ fn cgi() -> ExitCode {
 }
 
 fn options(args: &ServeArgs) -> Options {
+    // Process-wide, like the counters: every front reads members the same way.
+    crate::archive::checkpoints::set_budget(args.inflate_index_memory);
     Options {
         cache_control: args.cache_control.clone(),
         immutable_cache_control: args

@@ -140,7 +140,12 @@ pub struct PreviewBody {
 
 impl PreviewBody {
     fn new(body: Body) -> PreviewBody {
-        let remaining = body.len();
+        // A streamed page's length is unknown: hyper sends it chunked.
+        let remaining = if body.is_streamed() {
+            u64::MAX
+        } else {
+            body.len()
+        };
         if remaining == 0 {
             return PreviewBody {
                 frames: None,
@@ -220,11 +225,16 @@ impl http_body::Body for PreviewBody {
         };
         match frames.poll_recv(cx) {
             Poll::Ready(Some(Ok(data))) => {
-                self.remaining = self.remaining.saturating_sub(data.len() as u64);
+                if self.remaining != u64::MAX {
+                    self.remaining = self.remaining.saturating_sub(data.len() as u64);
+                }
                 Poll::Ready(Some(Ok(Frame::data(data))))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                self.remaining = 0;
+                Poll::Ready(None)
+            }
             Poll::Pending => Poll::Pending,
         }
     }
@@ -234,6 +244,9 @@ impl http_body::Body for PreviewBody {
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.remaining == u64::MAX {
+            return SizeHint::default();
+        }
         SizeHint::with_exact(self.remaining)
     }
 }

@@ -19,6 +19,7 @@
 // (`archive::mmap`) and adopting systemd's socket (`listen`).
 #![deny(unsafe_code)]
 
+pub mod ansi;
 pub mod archive;
 pub mod cgi;
 pub mod cli;

@@ -407,3 +407,233 @@ print(len(families), families["wwz_requests"].type, int(ok), families["wwz_conne
     assert_eq!(off.status, 404);
     assert!(!String::from_utf8_lossy(&off.body).contains("connections"));
 }
+
+/// A CI run's logs: `n` small logs under `jobs/NNN/`, a needle planted in
+/// every 100th one (line 7), and one log of `big` bytes with colours whose
+/// last line is `THE END`. Returns the needles' (member, line).
+fn write_ci_tree(root: &Path, n: usize, big: usize) -> Vec<(String, u64)> {
+    use std::io::Write;
+    let mut needles = Vec::new();
+    for i in 0..n {
+        let dir = root.join(format!("jobs/{:03}", i / 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = format!("jobs/{:03}/step-{i}.log", i / 100);
+        let mut text = String::new();
+        for l in 1..=40u64 {
+            if l == 7 && i % 100 == 0 {
+                text.push_str(&format!("\x1b[31merror[E0308]\x1b[0m: needle-{i} here\n"));
+                needles.push((name.clone(), l));
+            } else {
+                text.push_str(&format!("\x1b[32m   Compiling\x1b[0m crate-{l} v0.1.{i}\n"));
+            }
+        }
+        std::fs::write(root.join(&name), text).unwrap();
+    }
+    let mut f = std::io::BufWriter::new(std::fs::File::create(root.join("big.log")).unwrap());
+    let mut written = 0;
+    let mut l = 0u64;
+    while written < big {
+        l += 1;
+        let line = format!(
+            "\x1b[1;34m[{l:09}]\x1b[0m test suite::case_{} ... \x1b[32mok\x1b[0m\n",
+            l % 977
+        );
+        f.write_all(line.as_bytes()).unwrap();
+        written += line.len();
+    }
+    f.write_all(
+        b"progress 1%\rprogress 100%\n\x1b[1;31mTHE END\x1b[0m <script>alert(1)</script>\n",
+    )
+    .unwrap();
+    needles
+}
+
+fn json_str_field(text: &str, key: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get(key)?.as_str().map(String::from)
+}
+
+/// Searches with `q` from `dir` and follows continue links, collecting (member, line) hits.
+fn search_all(port: u16, base: &str, q: &str) -> (Vec<(String, u64)>, usize) {
+    let mut hits = Vec::new();
+    let mut next = format!("{base}?q={q}&format=json");
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        assert!(pages < 200, "too many continue pages");
+        let r = curl_get(port, &next, &[]);
+        assert_eq!(r.status, 200, "{next}");
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        for item in v["results"].as_array().unwrap() {
+            if item["kind"] == "line" {
+                hits.push((
+                    item["member"].as_str().unwrap().to_string(),
+                    item["line"].as_u64().unwrap(),
+                ));
+            }
+        }
+        match json_str_field(&text, "continue") {
+            Some(c) => next = format!("{base}{c}"),
+            None => return (hits, pages),
+        }
+    }
+}
+
+#[test]
+fn ci_logs_view_and_search_through_nginx() {
+    let site = Site::new();
+    let src = site.path("ci");
+    let needles = write_ci_tree(&src, 3000, 100 << 20);
+    zip_deflated(&src, &site.docroot.join("ci.wwz"));
+    run_ok(
+        Command::new(wwz_bin())
+            .args(["pack", "-q", "--output"])
+            .arg(site.docroot.join("ci-pack.wwz"))
+            .arg(&src),
+        "wwz pack",
+    );
+    let w = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &w.addr else {
+        unreachable!()
+    };
+    let _diag = Diagnostics(vec![("wwz", w.proc.stderr_path.clone())]);
+    let nginx = start_nginx(&site, sock, true);
+    let port = nginx.port;
+    let pid = w.proc.child.id();
+
+    for archive in ["ci.wwz", "ci-pack.wwz"] {
+        // The tail of the 100 MB log, in bounded memory.
+        let (hwm_before, _) = memory_kib(pid);
+        let r = curl_get(port, &format!("/{archive}/big.log?view"), &[]);
+        assert_eq!(r.status, 200);
+        assert!(r.header("Content-Type").starts_with("text/html"));
+        let page = String::from_utf8_lossy(&r.body);
+        assert!(
+            page.contains(
+                "<span class=\"f1 bo\">THE END</span> &lt;script&gt;alert(1)&lt;/script&gt;"
+            ),
+            "{archive}"
+        );
+        assert!(page.contains("<span>progress 100%</span>"));
+        assert!(!page.contains("<script>alert"));
+        assert!(page.contains("earlier lines"));
+        let rows = page.matches("<div class=\"l\" id=\"L").count();
+        assert_eq!(rows, 2000, "{archive}");
+        // Line numbers count from the start of the log: the last is the line count.
+        let lines = std::fs::read(src.join("big.log"))
+            .unwrap()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        assert!(
+            page.contains(&format!("id=\"L{lines}\"")),
+            "{archive}: last line {lines}"
+        );
+        let (hwm_after, _) = memory_kib(pid);
+        assert!(
+            hwm_after < hwm_before + 48 * 1024,
+            "{archive}: peak RSS grew from {hwm_before} KiB to {hwm_after} KiB for a 100 MB log's tail"
+        );
+        // The raw member is unchanged.
+        let raw = curl_get(
+            port,
+            &format!("/{archive}/jobs/000/step-0.log"),
+            &["--compressed"],
+        );
+        assert_eq!(
+            raw.body,
+            std::fs::read(src.join("jobs/000/step-0.log")).unwrap()
+        );
+
+        // Every planted needle, each at its line.
+        let (mut hits, _) = search_all(port, &format!("/{archive}/"), "needle-");
+        hits.sort();
+        let mut want = needles.clone();
+        want.sort();
+        assert_eq!(hits, want, "{archive}");
+        // In a subdirectory, only what is under it; names relative to it.
+        let (sub, _) = search_all(port, &format!("/{archive}/jobs/001/"), "needle-");
+        assert_eq!(sub, vec![("step-100.log".to_string(), 7)]);
+        // A search with more than 1,000 matching lines stops, says why, and continues.
+        let first = curl_get(
+            port,
+            &format!("/{archive}/jobs/?q=compiling&format=json"),
+            &[],
+        );
+        let text = String::from_utf8_lossy(&first.body).into_owned();
+        assert_eq!(
+            json_str_field(&text, "stopped").as_deref(),
+            Some("matches"),
+            "{text}"
+        );
+        let (all, pages) = search_all(port, &format!("/{archive}/jobs/"), "Compiling&case=1");
+        assert_eq!(all.len(), 3000 * 40 - needles.len());
+        assert!(pages >= 117, "{pages}");
+        let mut dedup = all.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), all.len(), "a continued search repeats no line");
+        // HTML: the match marked, linked to the view's line.
+        let html = curl_get(port, &format!("/{archive}/?q=needle-2900"), &[]);
+        let page = String::from_utf8_lossy(&html.body);
+        assert!(
+            page.contains("href=\"./jobs/029/step-2900.log?view#L7\""),
+            "{page}"
+        );
+        assert!(page.contains("<mark>needle-2900</mark>"));
+    }
+}
+
+#[test]
+fn deflated_range_starts_at_a_checkpoint_through_nginx() {
+    let site = Site::new();
+    let src = site.path("huge");
+    std::fs::create_dir_all(&src).unwrap();
+    write_ci_tree(&src, 0, 1 << 30);
+    zip_deflated(&src, &site.docroot.join("huge.wwz"));
+    let content = std::fs::read(src.join("big.log")).unwrap();
+    let w = Wwz::start(&site, Transport::Unix, &["--status-path", "/wwz-status"]);
+    let Addr::Unix(sock) = &w.addr else {
+        unreachable!()
+    };
+    let status_snippet =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-status.conf");
+    let nginx = start_nginx_with(
+        &site,
+        sock,
+        true,
+        &format!("include {};", status_snippet.display()),
+    );
+    let port = nginx.port;
+    let inflated = || -> u64 {
+        let r = curl_get(port, "/wwz-status?json", &[]);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        v["bytes_inflated"].as_u64().expect("bytes_inflated")
+    };
+    let tail = &content[content.len() - 65536..];
+    let before = inflated();
+    let r = curl_get(port, "/huge.wwz/big.log", &["-H", "Range: bytes=-65536"]);
+    assert_eq!(r.status, 206);
+    assert!(r.body == tail);
+    let first = inflated() - before;
+    assert!(
+        first >= content.len() as u64 - 65536,
+        "first Range inflated only {first}"
+    );
+    let r = curl_get(port, "/huge.wwz/big.log", &["-H", "Range: bytes=-65536"]);
+    assert_eq!(r.status, 206);
+    assert!(r.body == tail);
+    let second = inflated() - before - first;
+    assert!(
+        second <= (1 << 20) + 65536,
+        "second Range inflated {second} bytes"
+    );
+    // The log view's tail starts from a checkpoint too, and numbers lines from the start.
+    let r = curl_get(port, "/huge.wwz/big.log?view", &[]);
+    let third = inflated() - before - first - second;
+    assert!(third <= 3 << 20, "tail view inflated {third} bytes");
+    let lines = content.iter().filter(|&&b| b == b'\n').count();
+    assert!(String::from_utf8_lossy(&r.body).contains(&format!("id=\"L{lines}\"")));
+}

@@ -4,14 +4,22 @@
 //! mapping (a truncated file must cost an error, not a SIGBUS). Output stops
 //! at the size the central directory declares, so a deflate bomb costs no
 //! more than that, and memory stays at the two buffers plus the 32 KiB window.
+//!
+//! Inflating a member over [`checkpoints::MIN_MEMBER`] records checkpoints
+//! as it goes, and [`Inflater::at`] starts from the nearest one, so a Range
+//! or a log view's tail deep in a big member costs at most one spacing of
+//! inflating once the member has been read through once.
 
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use flate2::{Decompress, FlushDecompress, Status};
+use miniz_oxide::inflate::stream::{inflate, InflateState};
+use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
+use super::checkpoints::{self, Checkpoint, Key};
 use super::Archive;
+use crate::stats::STATS;
 
 const INPUT_BUF: usize = 32 * 1024;
 
@@ -23,17 +31,23 @@ pub struct Inflater {
     input: Vec<u8>,
     in_start: usize,
     in_end: usize,
-    dec: Decompress,
+    dec: Box<InflateState>,
     /// Bytes produced so far, and the declared uncompressed size.
     produced: u64,
     size: u64,
     /// How many more bytes [`Inflater::read`] may return (a Range's length).
     left: u64,
+    /// Recording checkpoints: which member, and newlines produced so far.
+    record: Option<(Key, u64)>,
 }
 
 impl Inflater {
     /// Inflates `compressed_len` bytes at `offset`, expecting `size` bytes out.
     pub fn new(archive: Arc<Archive>, offset: u64, compressed_len: u64, size: u64) -> Inflater {
+        let key = Key {
+            archive: archive.identity(),
+            data: offset,
+        };
         Inflater {
             archive,
             pos: offset,
@@ -41,11 +55,45 @@ impl Inflater {
             input: vec![0; INPUT_BUF],
             in_start: 0,
             in_end: 0,
-            dec: Decompress::new(false),
+            dec: InflateState::new_boxed(DataFormat::Raw),
             produced: 0,
             size,
             left: size,
+            record: (size > checkpoints::MIN_MEMBER).then_some((key, 0)),
         }
+    }
+
+    /// Like [`Inflater::new`], but started from the checkpoint nearest below
+    /// output offset `target`, if the member has one: [`Inflater::position`]
+    /// says where it stands.
+    pub fn at(
+        archive: Arc<Archive>,
+        offset: u64,
+        compressed_len: u64,
+        size: u64,
+        target: u64,
+    ) -> Inflater {
+        let mut inflater = Inflater::new(archive, offset, compressed_len, size);
+        let Some((key, _)) = inflater.record else {
+            return inflater;
+        };
+        let Some(cp) = checkpoints::nearest(key, target.min(size)) else {
+            return inflater;
+        };
+        if cp.input > inflater.end || cp.out > size {
+            return inflater;
+        }
+        inflater.pos = cp.input;
+        inflater.dec = cp.state;
+        inflater.produced = cp.out;
+        inflater.record = Some((key, cp.lines));
+        inflater
+    }
+
+    /// Output bytes before the next one this inflater makes, and the
+    /// newlines among them when known (started from the member's start or a checkpoint).
+    pub fn position(&self) -> (u64, Option<u64>) {
+        (self.produced, self.record.map(|(_, lines)| lines))
     }
 
     /// After the bytes skipped so far, return at most `take` more.
@@ -63,9 +111,14 @@ impl Inflater {
     }
 
     fn inflate(&mut self, out: &mut [u8], limit: u64) -> io::Result<usize> {
-        let want = usize::try_from((self.size - self.produced).min(limit))
+        let mut want = usize::try_from((self.size - self.produced).min(limit))
             .unwrap_or(usize::MAX)
             .min(out.len());
+        if self.record.is_some() {
+            // Stop exactly at the next checkpoint's offset.
+            let to_next = checkpoints::SPACING - self.produced % checkpoints::SPACING;
+            want = want.min(usize::try_from(to_next).unwrap_or(usize::MAX));
+        }
         let Some(out) = out.get_mut(..want) else {
             return Ok(0);
         };
@@ -87,26 +140,57 @@ impl Inflater {
                 .input
                 .get(self.in_start..self.in_end)
                 .unwrap_or_default();
-            let (before_in, before_out) = (self.dec.total_in(), self.dec.total_out());
-            let status = self
-                .dec
-                .decompress(input, out, FlushDecompress::None)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            let consumed = (self.dec.total_in() - before_in) as usize;
-            let made = (self.dec.total_out() - before_out) as usize;
+            let res = inflate(&mut self.dec, input, out, MZFlush::None);
+            let (consumed, made) = (res.bytes_consumed, res.bytes_written);
+            let status = match res.status {
+                Ok(status) => status,
+                // No progress possible: more input needed (or none left).
+                Err(MZError::Buf) => MZStatus::Ok,
+                Err(e) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("corrupt deflate stream ({e:?})"),
+                    ))
+                }
+            };
             self.in_start += consumed;
             self.produced += made as u64;
             if made > 0 {
+                STATS.bytes_inflated.add(made as u64);
+                self.recorded(out.get(..made).unwrap_or_default());
                 return Ok(made);
             }
             let exhausted = self.in_start == self.in_end && self.pos >= self.end;
-            if status == Status::StreamEnd || (consumed == 0 && exhausted) {
+            if status == MZStatus::StreamEnd || (consumed == 0 && exhausted) {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "deflated member ends before its declared size",
                 ));
             }
         }
+    }
+
+    /// Counts newlines in `made` and takes a checkpoint at each spacing.
+    fn recorded(&mut self, made: &[u8]) {
+        let Some((key, lines)) = &mut self.record else {
+            return;
+        };
+        *lines += memchr::memchr_iter(b'\n', made).count() as u64;
+        let (key, lines) = (*key, *lines);
+        let out = self.produced;
+        if out % checkpoints::SPACING != 0 || out >= self.size || !checkpoints::wants(key, out) {
+            return;
+        }
+        let unread = (self.in_end - self.in_start) as u64;
+        checkpoints::insert(
+            key,
+            Checkpoint {
+                out,
+                input: self.pos - unread,
+                lines,
+                state: Box::new((*self.dec).clone()),
+            },
+        );
     }
 
     /// Inflates and drops `n` bytes (for a Range that starts inside the member).
@@ -121,5 +205,72 @@ impl Inflater {
             n -= got as u64;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// A member inflated once is then entered at checkpoints, with the same bytes.
+    #[test]
+    fn checkpoints_resume_with_identical_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = Vec::new();
+        let mut i = 0u64;
+        while text.len() < 9 << 20 {
+            // Varied enough that blocks and Huffman tables change along the way.
+            let x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+            text.extend_from_slice(
+                format!("line {i} value {x:x} {}\n", "ab".repeat((x % 40) as usize)).as_bytes(),
+            );
+            i += 1;
+        }
+        std::fs::write(dir.path().join("big.log"), &text).unwrap();
+        let ok = Command::new("zip")
+            .args(["-q", "-6", "a.zip", "big.log"])
+            .current_dir(dir.path())
+            .status()
+            .expect("Info-ZIP zip (apt install zip)");
+        assert!(ok.success());
+        let archive = Arc::new(Archive::open(&dir.path().join("a.zip")).unwrap());
+        let entry = archive.index().get(b"big.log").unwrap();
+        let (offset, raw) = archive.raw_data(entry).unwrap();
+        let size = entry.size();
+        assert_eq!(size, text.len() as u64);
+
+        // No checkpoints yet: starts at 0.
+        let first = Inflater::at(Arc::clone(&archive), offset, raw, size, 7 << 20);
+        assert_eq!(first.position(), (0, Some(0)));
+        let mut whole = Inflater::new(Arc::clone(&archive), offset, raw, size);
+        let mut out = vec![0; 70_000];
+        let mut got = Vec::new();
+        loop {
+            match whole.read(&mut out).unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&out[..n]),
+            }
+        }
+        assert!(got == text);
+
+        for target in [(1 << 20) - 1, 1 << 20, (7 << 20) + 12345, size - 1] {
+            let mut inf = Inflater::at(Arc::clone(&archive), offset, raw, size, target);
+            let (at, lines) = inf.position();
+            assert!(
+                at <= target && target - at < checkpoints::SPACING,
+                "{at} {target}"
+            );
+            let newlines = text[..at as usize].iter().filter(|&&b| b == b'\n').count() as u64;
+            assert_eq!(lines, Some(newlines));
+            let mut inf_out = Vec::new();
+            loop {
+                match inf.read(&mut out).unwrap() {
+                    0 => break,
+                    n => inf_out.extend_from_slice(&out[..n]),
+                }
+            }
+            assert!(inf_out == text[at as usize..], "resumed at {at}");
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! Open archives: a file, its mapping and its index, shared by every request.
 
 pub mod cache;
+pub mod checkpoints;
 pub mod confine;
 pub mod inflate;
 pub mod mmap;
+pub mod reader;
 
 use std::fs::File;
 use std::io;

@@ -12,6 +12,7 @@
 //! Gzip       GZIP_HEADER [raw deflate, mapped] crc32 size
 //! Multipart  (part head [mapped range])* closing boundary
 //! Inflate    skip bytes (dropped), then take bytes, a chunk at a time
+//! Stream     a page made step by step (log view, search), length unknown
 //! ```
 
 use std::future::Future;
@@ -46,6 +47,32 @@ const SKIP_SLICE: u64 = 1 << 20;
 pub enum Piece<'a> {
     Bytes(&'a [u8]),
     Mapped(u64, u64),
+}
+
+/// A page produced step by step on the blocking pool (a log view, a search
+/// result): each step does bounded work and appends what it made to `out`;
+/// `Ok(false)` when the page is complete. The producer owns its budgets.
+pub trait Produce: Send + 'static {
+    fn step(&mut self, out: &mut Vec<u8>) -> io::Result<bool>;
+}
+
+/// A [`Produce`]r inside a [`Body`]: taken out once, by [`send`].
+pub struct Stream(std::sync::Mutex<Option<Box<dyn Produce>>>);
+
+impl Stream {
+    pub fn new(producer: impl Produce) -> Stream {
+        Stream(std::sync::Mutex::new(Some(Box::new(producer))))
+    }
+
+    fn take(&self) -> Option<Box<dyn Produce>> {
+        self.0.lock().ok().and_then(|mut p| p.take())
+    }
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stream")
+    }
 }
 
 /// One part of a `multipart/byteranges` body.
@@ -90,6 +117,8 @@ pub enum Body {
         skip: u64,
         take: u64,
     },
+    /// A generated page of unknown length (sent without Content-Length).
+    Stream(Stream),
 }
 
 impl Body {
@@ -108,7 +137,13 @@ impl Body {
                     + tail.len() as u64
             }
             Body::Inflate { take, .. } => *take,
+            Body::Stream(_) => 0,
         }
+    }
+
+    /// Whether the length is known before sending ([`Body::Stream`]'s is not).
+    pub fn is_streamed(&self) -> bool {
+        matches!(self, Body::Stream(_))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -120,7 +155,7 @@ impl Body {
     /// has no pieces: [`send`] streams it.
     pub fn pieces(&self, mut each: impl FnMut(Piece<'_>)) {
         match self {
-            Body::Empty | Body::Inflate { .. } => {}
+            Body::Empty | Body::Inflate { .. } | Body::Stream(_) => {}
             Body::Static(s) => each(Piece::Bytes(s.as_bytes())),
             Body::Owned(v) => each(Piece::Bytes(v)),
             Body::Mapped { offset, len, .. } => each(Piece::Mapped(*offset, *len)),
@@ -151,7 +186,7 @@ impl Body {
             | Body::Gzip { archive, .. }
             | Body::Multipart { archive, .. }
             | Body::Inflate { archive, .. } => Some(archive),
-            Body::Empty | Body::Static(_) | Body::Owned(_) => None,
+            Body::Empty | Body::Static(_) | Body::Owned(_) | Body::Stream(_) => None,
         }
     }
 
@@ -167,8 +202,11 @@ impl Body {
                 skip,
                 take,
             } => {
-                let inflater = Inflater::new(Arc::clone(archive), *offset, *compressed_len, *size);
-                Some((inflater.limit(*take), *skip))
+                // From the nearest checkpoint, if the member has been read through before.
+                let inflater =
+                    Inflater::at(Arc::clone(archive), *offset, *compressed_len, *size, *skip);
+                let (at, _) = inflater.position();
+                Some((inflater.limit(*take), skip.saturating_sub(at)))
             }
             _ => None,
         }
@@ -244,6 +282,12 @@ pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
         }
         (Piece::Mapped(..), None) => {}
     });
+    if let Body::Stream(stream) = body {
+        return match stream.take() {
+            Some(producer) => send_stream::<S>(producer, sink).await,
+            None => Ok(()),
+        };
+    }
     let Some((inflater, skip)) = body.inflater() else {
         return Ok(());
     };
@@ -275,6 +319,49 @@ pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
     }
 }
 
+/// Runs a producer step by step where blocking work may run, flushing what
+/// each step made.
+async fn send_stream<S: Sink>(producer: Box<dyn Produce>, sink: &mut S) -> Result<(), SendError> {
+    let mut job = StreamJob {
+        producer,
+        out: Vec::with_capacity(INFLATE_CHUNK),
+        more: Ok(true),
+    };
+    loop {
+        job.out.clear();
+        job = run_blocking::<S, _>(job, StreamJob::step).await?;
+        let more = match std::mem::replace(&mut job.more, Ok(false)) {
+            Ok(more) => more,
+            Err(e) => {
+                log::error(format_args!("making a page: {e}"));
+                return Err(SendError::Member(e));
+            }
+        };
+        if !job.out.is_empty() {
+            STATS.bytes_copied.add(job.out.len() as u64);
+            sink.bytes(&job.out);
+            sink.flush().await.map_err(SendError::Write)?;
+        }
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+/// A producer moved between the event loop and the blocking pool.
+struct StreamJob {
+    producer: Box<dyn Produce>,
+    out: Vec<u8>,
+    more: io::Result<bool>,
+}
+
+impl StreamJob {
+    fn step(mut self) -> Self {
+        self.more = self.producer.step(&mut self.out);
+        self
+    }
+}
+
 /// The inflate state moved between the event loop and the blocking pool.
 struct InflateJob {
     inflater: Inflater,
@@ -292,15 +379,10 @@ impl InflateJob {
             let slice = self.skip.min(SKIP_SLICE);
             self.inflater.skip(slice).map(|()| {
                 self.skip -= slice;
-                STATS.bytes_inflated.add(slice);
                 0
             })
         } else {
-            let made = self.inflater.read(&mut self.buf);
-            if let Ok(n) = made {
-                STATS.bytes_inflated.add(n as u64);
-            }
-            made
+            self.inflater.read(&mut self.buf)
         };
         self
     }

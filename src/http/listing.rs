@@ -33,7 +33,123 @@ impl Place<'_> {
     }
 }
 
+/// What a listing shows beyond the directory's own children: each
+/// subdirectory's entry count and total size, the archive's totals, and the
+/// order asked for (`?sort=name|size|time`, `&order=desc`).
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// Per subdirectory name (no slash): members below it and their total size.
+    dirs: hashbrown::HashMap<Vec<u8>, (u64, u64)>,
+    members: u64,
+    bytes: u64,
+    sort: Sort,
+    desc: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    #[default]
+    Name,
+    Size,
+    Time,
+}
+
+impl Extras {
+    /// One pass over the index's entries.
+    pub fn new(index: &crate::zip::Index, dir: &str, query: Option<&[u8]>) -> Extras {
+        let mut x = Extras::default();
+        for e in index.entries() {
+            let name = index.name_of(e);
+            if name.ends_with(b"/") {
+                continue;
+            }
+            x.members += 1;
+            x.bytes = x.bytes.saturating_add(e.size());
+            let Some(rest) = name.strip_prefix(dir.as_bytes()) else {
+                continue;
+            };
+            if let Some(slash) = rest.iter().position(|&b| b == b'/') {
+                let sub = rest.get(..slash).unwrap_or_default();
+                let t = x.dirs.entry(sub.to_vec()).or_insert((0, 0));
+                t.0 += 1;
+                t.1 = t.1.saturating_add(e.size());
+            }
+        }
+        for kv in query.unwrap_or_default().split(|&b| b == b'&') {
+            match kv {
+                b"sort=size" => x.sort = Sort::Size,
+                b"sort=time" => x.sort = Sort::Time,
+                b"sort=name" => x.sort = Sort::Name,
+                b"order=desc" => x.desc = true,
+                _ => {}
+            }
+        }
+        x
+    }
+
+    fn dir(&self, name: &[u8]) -> (u64, u64) {
+        self.dirs.get(name).copied().unwrap_or((0, 0))
+    }
+
+    /// Orders `children` as asked: directories first, then files.
+    fn order<'a>(&self, children: &[Child<'a>]) -> Vec<Child<'a>> {
+        let mut v = children.to_vec();
+        let key = |c: &Child<'_>| -> (u8, u64) {
+            match (c, self.sort) {
+                (Child::Dir(n), Sort::Size) => (0, self.dir(n).1),
+                (Child::Dir(_), _) => (0, 0),
+                (Child::File(_, e), Sort::Size) => (1, e.size()),
+                (Child::File(_, e), Sort::Time) => (1, u64::try_from(e.mtime()).unwrap_or(0)),
+                (Child::File(..), Sort::Name) => (1, 0),
+            }
+        };
+        let name = |c: &Child<'a>| match c {
+            Child::Dir(n) | Child::File(n, _) => *n,
+        };
+        v.sort_by(|a, b| {
+            let (ka, kb) = (key(a), key(b));
+            let within = ka.1.cmp(&kb.1).then_with(|| name(a).cmp(name(b)));
+            ka.0.cmp(&kb.0)
+                .then(if self.desc { within.reverse() } else { within })
+        });
+        v
+    }
+
+    /// A column heading that sorts by `sort`, toggling the order when already sorted by it.
+    fn heading(&self, label: &str, sort: Sort, key: &str) -> String {
+        let desc = self.sort == sort && !self.desc;
+        let arrow = match (self.sort == sort, self.desc) {
+            (true, false) => " ↑",
+            (true, true) => " ↓",
+            _ => "",
+        };
+        format!(
+            "<a href=\"?sort={key}{}\">{label}{arrow}</a>",
+            if desc { "&amp;order=desc" } else { "" }
+        )
+    }
+}
+
+/// Whether a member reads as text in a browser: a text type, or no extension
+/// (CI logs often have none); such members get a log-view link.
+fn text_like(name: &str) -> bool {
+    match super::mime::media_type(name) {
+        Some((_, text)) => text,
+        None => true,
+    }
+}
+
 pub fn html(place: &Place<'_>, children: &[Child<'_>], mtime_of: impl Fn(i64) -> i64) -> String {
+    html_with(place, children, mtime_of, &Extras::default())
+}
+
+pub fn html_with(
+    place: &Place<'_>,
+    children: &[Child<'_>],
+    mtime_of: impl Fn(i64) -> i64,
+    extras: &Extras,
+) -> String {
+    let children = extras.order(children);
     let mut out = String::with_capacity(1024 + children.len() * 160);
     let title = escape(&place.path());
     let _ = write!(
@@ -41,7 +157,8 @@ pub fn html(place: &Place<'_>, children: &[Child<'_>], mtime_of: impl Fn(i64) ->
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"color-scheme\" content=\"light dark\">\n<title>Index of {title}</title>\n\
-         <style>{STYLE}</style>\n</head>\n<body>\n<h1 class=\"crumbs\">"
+         <style>{STYLE}{form_style}</style>\n</head>\n<body>\n<h1 class=\"crumbs\">",
+        form_style = super::search::FORM_STYLE,
     );
     let segments = place.segments();
     let depth = segments.len();
@@ -59,27 +176,59 @@ pub fn html(place: &Place<'_>, children: &[Child<'_>], mtime_of: impl Fn(i64) ->
             );
         }
     }
-    out.push_str("</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"n\">Size</th><th>Modified (UTC)</th></tr></thead>\n<tbody>\n");
+    out.push_str("</h1>\n");
+    if extras.members > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"sum\">The archive holds {} members, {} ({} bytes).</p>",
+            extras.members,
+            human_size(extras.bytes),
+            extras.bytes
+        );
+    }
+    out.push_str(&super::search::form(&super::search::Query::default()));
+    let _ = write!(
+        out,
+        "\n<table>\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead>\n<tbody>\n",
+        extras.heading("Name", Sort::Name, "name"),
+        extras.heading("Size", Sort::Size, "size"),
+        extras.heading("Modified (UTC)", Sort::Time, "time"),
+    );
     if depth > 1 {
         out.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
     }
-    for child in children {
+    for child in &children {
         match child {
-            Child::Dir(name) => {
-                let name = String::from_utf8_lossy(name);
+            Child::Dir(raw) => {
+                let name = String::from_utf8_lossy(raw);
+                let (n, bytes) = extras.dir(raw);
+                let stats = if n == 0 {
+                    "—".to_string()
+                } else {
+                    format!(
+                        "<span title=\"{bytes} bytes\">{n} {} · {}</span>",
+                        if n == 1 { "entry" } else { "entries" },
+                        human_size(bytes)
+                    )
+                };
                 let _ = writeln!(
                     out,
-                    "<tr class=\"d\"><td><a href=\"{}/\">{}/</a></td><td class=\"n\">—</td><td></td></tr>",
+                    "<tr class=\"d\"><td><a href=\"{}/\">{}/</a></td><td class=\"n\">{stats}</td><td></td></tr>",
                     href(&name),
                     escape(&name)
                 );
             }
             Child::File(name, entry) => {
                 let name = String::from_utf8_lossy(name);
+                let link = href(&name);
+                let view = if text_like(&name) {
+                    format!(" <a class=\"v\" href=\"{link}?view\">view</a>")
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     out,
-                    "<tr><td><a href=\"{}\">{}</a></td><td class=\"n\" title=\"{} bytes\">{}</td><td>{}</td></tr>",
-                    href(&name),
+                    "<tr><td><a href=\"{link}\">{}</a>{view}</td><td class=\"n\" title=\"{} bytes\">{}</td><td>{}</td></tr>",
                     escape(&name),
                     entry.size(),
                     human_size(entry.size()),
@@ -157,16 +306,7 @@ fn up(n: usize) -> String {
 /// Escapes text for HTML content and double-quoted attributes.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    crate::ansi::escape_into(s, &mut out);
     out
 }
 
@@ -175,7 +315,7 @@ fn href(name: &str) -> String {
     url::segment(name, url::Context::HtmlAttribute)
 }
 
-fn json_str(out: &mut String, s: &str) {
+pub(crate) fn json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -190,7 +330,7 @@ fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn human_size(n: u64) -> String {
+pub(crate) fn human_size(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut size = n as f64;
     let mut unit = 0;

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod conditional;
 pub mod listing;
+pub mod logview;
 pub mod lookup;
 pub mod mime;
 pub mod multipart;
@@ -13,6 +14,7 @@ pub mod range;
 pub mod respond;
 pub mod response;
 pub mod route;
+pub mod search;
 pub mod status;
 
 pub use body::Body;

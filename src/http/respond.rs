@@ -21,6 +21,7 @@ use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
 use super::status;
 use super::Params;
+use super::{logview, search};
 use crate::archive::{Archive, Cache, OpenError};
 use crate::log;
 use crate::site::{self, Action};
@@ -176,6 +177,15 @@ impl Service {
             }
         }
         match lookup::find(ctx.archive.index(), path, self.clean_urls, true) {
+            // `?view`: the log view (checked without allocating).
+            Found::Member(name, entry) if logview::wanted(query(req)) => logview::page(
+                ctx.archive,
+                &name,
+                entry,
+                query(req).unwrap_or_default(),
+                ctx.cache_control,
+                ctx.head,
+            ),
             Found::Member(name, entry) => member_response(ctx, &name, entry, req),
             Found::AddSlash => {
                 let last = path.rsplit('/').next().unwrap_or(path);
@@ -279,6 +289,11 @@ impl Service {
         if !self.listing {
             return self.error_page(ctx, req, 403);
         }
+        if search::wanted(query(req)) {
+            let title = format!("/{}/{dir}", ctx.route.mount());
+            let q = query(req).unwrap_or_default();
+            return search::page(ctx.archive, &title, dir, q, ctx.cache_control, ctx.head);
+        }
         let place = Place {
             archive: ctx.route.mount(),
             dir,
@@ -297,7 +312,12 @@ impl Service {
             )
         } else {
             (
-                listing::html(&place, &children, mtime_of),
+                listing::html_with(
+                    &place,
+                    &children,
+                    mtime_of,
+                    &listing::Extras::new(ctx.archive.index(), dir, query(req)),
+                ),
                 "text/html; charset=utf-8",
             )
         };

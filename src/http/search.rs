@@ -1,0 +1,689 @@
+//! `DIR/?q=TEXT`: which members under a directory match, by name and by content.
+//!
+//! Each matching line is rendered as in the log view, the match highlighted,
+//! and links to `MEMBER?view#L123`. `&case=1` is case-sensitive, `&re=1` a
+//! regular expression (the `regex` crate, with its compile size limits),
+//! `&format=json` for scripts. Content is read with `pread` (stored) or
+//! inflated by streaming (deflated), never from the mapping; binary members
+//! (a known binary type, or a NUL in the first bytes) are matched by name only.
+//!
+//! Bounded: a search stops at [`MAX_MATCHES`] lines, [`BYTE_BUDGET`] bytes
+//! read and [`TIME_BUDGET`], says where and links to continue
+//! (`&from=MEMBER&skip=LINE`). The page is a [`Body::Stream`]: each step
+//! reads at most [`CHUNK`] bytes on the blocking pool. At most
+//! [`MAX_SEARCHES`] run at once in the process (a connection answers its
+//! requests one at a time, so one per connection), so member requests are
+//! never starved; over the limit a search is answered 503.
+
+use std::fmt::Write;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::ansi::Renderer;
+use crate::archive::reader::MemberReader;
+use crate::archive::Archive;
+
+use super::body::{Body, Produce, Stream};
+use super::listing::{escape, json_str};
+use super::logview::line_html_marked;
+use super::mime;
+use super::response::Response;
+use super::url;
+
+pub const MAX_MATCHES: usize = 1000;
+pub const BYTE_BUDGET: u64 = 1 << 30;
+pub const TIME_BUDGET: Duration = Duration::from_secs(10);
+pub const MAX_SEARCHES: usize = 2;
+/// Content bytes read per step.
+const CHUNK: usize = 1 << 20;
+/// A line longer than this is matched in pieces.
+const MAX_CARRY: usize = 1 << 20;
+/// Bytes looked at to tell text from binary.
+const SNIFF: usize = 8192;
+
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Holds one of the [`MAX_SEARCHES`] slots while a search runs.
+struct Slot;
+
+impl Slot {
+    fn take() -> Option<Slot> {
+        ACTIVE
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_SEARCHES).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The parameters of a search, from the query string.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub text: String,
+    pub case: bool,
+    pub re: bool,
+    pub json: bool,
+    /// Resume at this member (its position among the members searched) …
+    pub from: usize,
+    /// … after this line of it.
+    pub skip: u64,
+}
+
+impl Query {
+    pub fn parse(query: &[u8]) -> Query {
+        let mut q = Query::default();
+        for kv in query.split(|&b| b == b'&') {
+            let (k, v) = match kv.iter().position(|&b| b == b'=') {
+                Some(i) => (
+                    kv.get(..i).unwrap_or_default(),
+                    kv.get(i + 1..).unwrap_or_default(),
+                ),
+                None => (kv, &b""[..]),
+            };
+            let v = decode(v);
+            match k {
+                b"q" => q.text = v,
+                b"case" => q.case = v == "1",
+                b"re" => q.re = v == "1",
+                b"format" => q.json = v == "json",
+                b"from" => q.from = v.parse().unwrap_or(0),
+                b"skip" => q.skip = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        q
+    }
+
+    /// The query string for the same search from `from`, `skip`.
+    fn continued(&self, from: usize, skip: u64) -> String {
+        let mut s = format!("?q={}", encode(&self.text));
+        if self.case {
+            s.push_str("&case=1");
+        }
+        if self.re {
+            s.push_str("&re=1");
+        }
+        if self.json {
+            s.push_str("&format=json");
+        }
+        let _ = write!(s, "&from={from}&skip={skip}");
+        s
+    }
+
+    fn regex(&self) -> Result<Regex, regex::Error> {
+        let pattern = if self.re {
+            self.text.clone()
+        } else {
+            regex::escape(&self.text)
+        };
+        RegexBuilder::new(&pattern)
+            .case_insensitive(!self.case)
+            .size_limit(1 << 20)
+            .dfa_size_limit(4 << 20)
+            .nest_limit(64)
+            .build()
+    }
+}
+
+/// Whether the query asks for a search (`q=` among its parts).
+pub fn wanted(query: Option<&[u8]>) -> bool {
+    query.is_some_and(|q| q.split(|&b| b == b'&').any(|kv| kv.starts_with(b"q=")))
+}
+
+/// Percent-decoding of a query value, `+` as a space; bad escapes kept as they are.
+fn decode(v: &[u8]) -> String {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while let Some(&b) = v.get(i) {
+        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                v.get(i + 1).and_then(|&c| hex(c)),
+                v.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// A relative link from the searched directory to member path `rel` (`a/b c.log` → `./a/b%20c.log`).
+fn rel_href(rel: &str) -> String {
+    let mut out = String::from(".");
+    for seg in rel.split('/') {
+        out.push('/');
+        let enc = url::segment(seg, url::Context::HtmlAttribute);
+        out.push_str(enc.strip_prefix("./").unwrap_or(&enc));
+    }
+    out
+}
+
+/// The search page for `dir` (empty for the root, else ending in `/`).
+pub fn page(
+    archive: &Arc<Archive>,
+    title: &str,
+    dir: &str,
+    query: &[u8],
+    cache_control: &'static str,
+    head: bool,
+) -> Response {
+    let q = Query::parse(query);
+    let content_type = if q.json {
+        "application/json; charset=utf-8"
+    } else {
+        "text/html; charset=utf-8"
+    };
+    let regex = match q.regex() {
+        Ok(r) => Some(r),
+        Err(_) if q.text.is_empty() => None,
+        Err(e) => {
+            // A pattern that does not compile (or is too big) is the client's error.
+            let msg = format!("bad pattern: {e}\n");
+            return Response {
+                content_type: Some(std::borrow::Cow::Borrowed("text/plain; charset=utf-8")),
+                content_length: Some(msg.len() as u64),
+                body: Body::Owned(msg.into_bytes()),
+                ..Response::new(400)
+            };
+        }
+    };
+    let base = Response {
+        content_type: Some(std::borrow::Cow::Borrowed(content_type)),
+        cache_control: Some(cache_control),
+        vary: Some("Accept"),
+        ..Response::new(200)
+    };
+    if head {
+        return base;
+    }
+    let Some(slot) = Slot::take() else {
+        return Response::error(503);
+    };
+    let index = archive.index();
+    let mut members: Vec<(String, usize)> = index
+        .entries()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let name = index.name_of(e);
+            (name.starts_with(dir.as_bytes()) && !name.ends_with(b"/"))
+                .then(|| (String::from_utf8_lossy(name).into_owned(), i))
+        })
+        .collect();
+    members.sort_unstable();
+    members.dedup_by(|a, b| a.0 == b.0);
+    let search = Search {
+        _slot: slot,
+        archive: Arc::clone(archive),
+        title: title.to_string(),
+        dir_len: dir.len(),
+        members,
+        regex,
+        at: q.from,
+        skip: q.skip,
+        q,
+        current: None,
+        started: Instant::now(),
+        read: 0,
+        matches: 0,
+        first_item: true,
+        phase: Phase::Head,
+        buf: Vec::new(),
+    };
+    Response {
+        body: Body::Stream(Stream::new(search)),
+        ..base
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Head,
+    Members,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Matches,
+    Bytes,
+    Time,
+}
+
+/// The member being read.
+struct Current {
+    reader: MemberReader,
+    /// Bytes of a line not yet ended by a newline.
+    carry: Vec<u8>,
+    /// Number of the first line in `carry`.
+    line: u64,
+    /// Whether its header (HTML) was written.
+    shown: bool,
+    sniffed: bool,
+}
+
+struct Search {
+    _slot: Slot,
+    archive: Arc<Archive>,
+    title: String,
+    dir_len: usize,
+    members: Vec<(String, usize)>,
+    regex: Option<Regex>,
+    q: Query,
+    /// Position in `members` of the member being searched.
+    at: usize,
+    /// Lines of it already reported (from a continue link).
+    skip: u64,
+    current: Option<Current>,
+    started: Instant,
+    read: u64,
+    matches: usize,
+    first_item: bool,
+    phase: Phase,
+    /// Read buffer, [`CHUNK`] bytes once the first member is read.
+    buf: Vec<u8>,
+}
+
+impl Produce for Search {
+    fn step(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+        let mut s = String::new();
+        match self.phase {
+            Phase::Head => {
+                self.head(&mut s);
+                self.phase = if self.regex.is_some() {
+                    Phase::Members
+                } else {
+                    self.foot(&mut s, None);
+                    Phase::Done
+                };
+            }
+            Phase::Members => {
+                if let Some(stop) = self.budget_stop() {
+                    self.foot(&mut s, Some(stop));
+                    self.phase = Phase::Done;
+                } else if !self.member_step(&mut s) {
+                    self.foot(&mut s, None);
+                    self.phase = Phase::Done;
+                }
+            }
+            Phase::Done => {}
+        }
+        out.extend_from_slice(s.as_bytes());
+        Ok(self.phase != Phase::Done)
+    }
+}
+
+impl Search {
+    fn budget_stop(&self) -> Option<Stop> {
+        if self.matches >= MAX_MATCHES {
+            Some(Stop::Matches)
+        } else if self.read >= BYTE_BUDGET {
+            Some(Stop::Bytes)
+        } else if self.started.elapsed() >= TIME_BUDGET {
+            Some(Stop::Time)
+        } else {
+            None
+        }
+    }
+
+    fn rel(&self, name: &str) -> String {
+        name.get(self.dir_len..).unwrap_or(name).to_string()
+    }
+
+    /// One bounded piece of work: a member's name, or a chunk of its content.
+    /// False when every member has been searched.
+    fn member_step(&mut self, s: &mut String) -> bool {
+        let Some((name, id)) = self.members.get(self.at).cloned() else {
+            return false;
+        };
+        let Some(regex) = self.regex.clone() else {
+            return false;
+        };
+        let rel = self.rel(&name);
+        let Some(cur) = self.current.as_mut() else {
+            // A new member: its name, then open its content.
+            let shown = self.skip == 0 && regex.is_match(rel.as_bytes());
+            if shown {
+                self.matches += 1;
+                self.member_header(s, &rel, true);
+            }
+            let entry = self.archive.index().entries().get(id);
+            let binary_type = mime::media_type(&name).is_some_and(|(_, text)| !text);
+            match entry
+                .filter(|_| !binary_type)
+                .map(|e| MemberReader::open(&self.archive, e, 0))
+            {
+                Some(Ok((reader, _, _))) => {
+                    self.current = Some(Current {
+                        reader,
+                        carry: Vec::new(),
+                        line: 1,
+                        shown,
+                        sniffed: false,
+                    })
+                }
+                _ => self.next_member(s, shown),
+            }
+            return true;
+        };
+        if self.buf.is_empty() {
+            self.buf = vec![0; CHUNK];
+        }
+        let got = cur.reader.read(&mut self.buf).unwrap_or(0); // a broken member ends its search; the others go on
+        cur.carry
+            .extend_from_slice(self.buf.get(..got).unwrap_or_default());
+        self.read += got as u64;
+        if !cur.sniffed {
+            cur.sniffed = true;
+            let head = cur
+                .carry
+                .get(..SNIFF.min(cur.carry.len()))
+                .unwrap_or_default();
+            if head.contains(&0) {
+                let shown = cur.shown;
+                self.next_member(s, shown);
+                return true;
+            }
+        }
+        let ended = got == 0;
+        // Whole lines only, unless the member ended or a line is too long to wait for.
+        let upto = if ended || cur.carry.len() > MAX_CARRY {
+            cur.carry.len()
+        } else {
+            match memchr::memrchr(b'\n', &cur.carry) {
+                Some(i) => i + 1,
+                None => 0,
+            }
+        };
+        let mut found: Vec<(u64, Vec<u8>)> = Vec::new();
+        let block = cur.carry.get(..upto).unwrap_or_default();
+        let mut counted = 0; // bytes of `block` whose newlines are in `line`
+        let mut line = cur.line;
+        let mut next_from = 0;
+        let room = MAX_MATCHES.saturating_sub(self.matches);
+        while found.len() < room {
+            let Some(m) = regex.find_at(block, next_from) else {
+                break;
+            };
+            let begin = memchr::memrchr(b'\n', block.get(..m.start()).unwrap_or_default())
+                .map_or(0, |i| i + 1);
+            let end = memchr::memchr(b'\n', block.get(m.start()..).unwrap_or_default())
+                .map_or(block.len(), |i| m.start() + i);
+            line += memchr::memchr_iter(b'\n', block.get(counted..begin).unwrap_or_default())
+                .count() as u64;
+            counted = begin;
+            if line > self.skip {
+                found.push((line, block.get(begin..end).unwrap_or_default().to_vec()));
+            }
+            next_from = end + 1;
+            if next_from > block.len() {
+                break;
+            }
+        }
+        let stopped_early = found.len() >= room && room > 0;
+        let consumed = if stopped_early {
+            // Resume after the last reported line.
+            next_from.min(block.len())
+        } else {
+            block.len()
+        };
+        line += memchr::memchr_iter(b'\n', block.get(counted..consumed).unwrap_or_default()).count()
+            as u64;
+        cur.carry.drain(..consumed);
+        cur.line = line;
+        let shown = cur.shown;
+        if !found.is_empty() && !shown {
+            self.member_header(s, &rel, false);
+            if let Some(cur) = self.current.as_mut() {
+                cur.shown = true;
+            }
+        }
+        let href = format!("{}?view", rel_href(&rel));
+        for (n, text) in &found {
+            self.matches += 1;
+            self.line_item(s, &regex, &rel, &href, *n, text);
+        }
+        if stopped_early {
+            // Continue from the next line of this member.
+            self.skip = found.last().map_or(self.skip, |f| f.0);
+            if let Some(cur) = self.current.as_mut() {
+                cur.line = self.skip + 1;
+            }
+            return true;
+        }
+        if ended {
+            let shown = self.current.as_ref().is_some_and(|c| c.shown);
+            self.next_member(s, shown);
+        }
+        true
+    }
+
+    fn next_member(&mut self, s: &mut String, shown: bool) {
+        if shown && !self.q.json {
+            s.push_str("</section>\n");
+        }
+        self.current = None;
+        self.skip = 0;
+        self.at += 1;
+    }
+
+    fn member_header(&mut self, s: &mut String, rel: &str, by_name: bool) {
+        if self.q.json {
+            if by_name {
+                self.item_sep(s);
+                s.push_str("{\"member\":");
+                json_str(s, rel);
+                s.push_str(",\"kind\":\"name\"}");
+            }
+            return;
+        }
+        let href = rel_href(rel);
+        let _ = writeln!(
+            s,
+            "<section><h2><a href=\"{href}?view\">{name}</a> <small><a href=\"{href}\">raw</a>{by}</small></h2>",
+            name = escape(rel),
+            by = if by_name { " · name matches" } else { "" },
+        );
+    }
+
+    fn item_sep(&mut self, s: &mut String) {
+        if !self.first_item {
+            s.push(',');
+        }
+        self.first_item = false;
+    }
+
+    fn line_item(
+        &mut self,
+        s: &mut String,
+        regex: &Regex,
+        rel: &str,
+        href: &str,
+        n: u64,
+        text: &[u8],
+    ) {
+        let mut renderer = Renderer::new();
+        let plain = renderer.clone().plain(text);
+        if self.q.json {
+            self.item_sep(s);
+            s.push_str("{\"member\":");
+            json_str(s, rel);
+            let _ = write!(s, ",\"kind\":\"line\",\"line\":{n},\"text\":");
+            json_str(s, &plain);
+            s.push('}');
+            return;
+        }
+        let marks: Vec<(usize, usize)> = regex
+            .find_iter(plain.as_bytes())
+            .filter(|m| m.end() > m.start())
+            .take(64)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        line_html_marked(&mut renderer, n, text, &marks, href, s);
+    }
+
+    fn head(&mut self, s: &mut String) {
+        if self.q.json {
+            s.push_str("{\"query\":");
+            json_str(s, &self.q.text);
+            s.push_str(",\"results\":[");
+            return;
+        }
+        let title = escape(&self.title);
+        let text = escape(&self.q.text);
+        let _ = write!(
+            s,
+            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <meta name=\"color-scheme\" content=\"light dark\">\n<title>Search {text} in {title}</title>\n\
+             <style>{style}{ansi}{extra}</style>\n</head>\n<body>\n<header><h1>Search in <a href=\"./\">{title}</a></h1>\n{form}</header>\n<main>\n",
+            style = super::logview::STYLE,
+            ansi = crate::ansi::STYLE,
+            extra = format_args!("{STYLE}{FORM_STYLE}"),
+            form = form(&self.q),
+        );
+    }
+
+    fn foot(&mut self, s: &mut String, stop: Option<Stop>) {
+        let cont = stop.map(|_| self.q.continued(self.at, self.skip));
+        let why = match stop {
+            None => "",
+            Some(Stop::Matches) => "matches",
+            Some(Stop::Bytes) => "bytes",
+            Some(Stop::Time) => "time",
+        };
+        if self.current.as_ref().is_some_and(|c| c.shown) && !self.q.json {
+            s.push_str("</section>\n");
+        }
+        if self.q.json {
+            s.push_str("],\"matches\":");
+            let _ = write!(s, "{}", self.matches);
+            let _ = write!(
+                s,
+                ",\"members\":{},\"bytes_read\":{}",
+                self.members.len(),
+                self.read
+            );
+            match (&cont, stop) {
+                (Some(c), Some(_)) => {
+                    let _ = write!(s, ",\"stopped\":\"{why}\",\"continue\":");
+                    json_str(s, c);
+                }
+                _ => s.push_str(",\"stopped\":null"),
+            }
+            s.push_str("}\n");
+            return;
+        }
+        let _ = write!(
+            s,
+            "</main>\n<footer>{} matching lines and names in {} members; {} bytes read. ",
+            self.matches,
+            self.members.len(),
+            self.read
+        );
+        if let Some(c) = cont {
+            let _ = write!(
+                s,
+                "<strong class=\"stop\">Stopped at the {why} budget</strong> at member {} — <a class=\"cont\" href=\"{}\">continue</a>",
+                self.at,
+                escape(&c)
+            );
+        } else if self.regex.is_some() {
+            s.push_str("Search complete.");
+        }
+        s.push_str("</footer>\n</body>\n</html>\n");
+    }
+}
+
+/// The search box: on search pages and every listing.
+pub fn form(q: &Query) -> String {
+    format!(
+        "<form class=\"search\" method=\"get\" action=\"./\" role=\"search\">\
+         <input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"Search names and contents\" aria-label=\"Search\">\
+         <label><input type=\"checkbox\" name=\"case\" value=\"1\"{}> case</label>\
+         <label><input type=\"checkbox\" name=\"re\" value=\"1\"{}> regex</label>\
+         <button>Search</button></form>",
+        escape(&q.text),
+        if q.case { " checked" } else { "" },
+        if q.re { " checked" } else { "" },
+    )
+}
+
+const STYLE: &str = "section{margin:.5em 0 1em}h2{font:600 1em system-ui,sans-serif;margin:.25em 1em}h2 small{font-weight:normal}";
+
+/// The search box's style, for every page that has one.
+pub const FORM_STYLE: &str = ".search{display:flex;gap:.5em;flex-wrap:wrap;align-items:center;margin:.4em 0}\
+.search input[type=search]{flex:1;min-width:12em;font:inherit;padding:.25em}.v{font-size:.85em;margin-left:.6em}.sum{margin:.2em 0}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_and_continuation() {
+        let q = Query::parse(b"q=error%5BE0308%5D+x&case=1&re=1&format=json&from=7&skip=12");
+        assert_eq!(q.text, "error[E0308] x");
+        assert!(q.case && q.re && q.json);
+        assert_eq!((q.from, q.skip), (7, 12));
+        assert_eq!(
+            Query::parse(q.continued(9, 3).trim_start_matches('?').as_bytes()),
+            Query {
+                from: 9,
+                skip: 3,
+                ..q
+            }
+        );
+        assert_eq!(Query::parse(b"q=%zz%4").text, "%zz%4");
+    }
+
+    #[test]
+    fn regex_limits_hold() {
+        let q = Query {
+            text: "(a{1000}){1000}".into(),
+            re: true,
+            ..Query::default()
+        };
+        assert!(q.regex().is_err());
+        let q = Query {
+            text: "a.b(".into(),
+            ..Query::default()
+        };
+        assert!(q.regex().unwrap().is_match(b"xA.B(y"));
+    }
+
+    #[test]
+    fn links_stay_relative_and_escaped() {
+        assert_eq!(rel_href("job 1/build?.log"), "./job%201/build%3F.log");
+    }
+}
