@@ -23,7 +23,7 @@ use crate::zip::Entry;
 
 use super::body::{Body, Produce, Stream};
 use super::response::Response;
-use super::url;
+use crate::url;
 
 /// Lines a view shows by default, from the end or from `from=`.
 pub const TAIL_LINES: u64 = 2000;

@@ -32,7 +32,7 @@ use super::listing::{escape, json_str};
 use super::logview::line_html_marked;
 use super::mime;
 use super::response::Response;
-use super::url;
+use crate::url;
 
 pub const MAX_MATCHES: usize = 1000;
 pub const BYTE_BUDGET: u64 = 1 << 30;
