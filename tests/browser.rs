@@ -272,3 +272,123 @@ fn a_site_at_the_host_root_never_shows_an_archive_in_a_url() {
     );
     assert!(shot.is_file(), "no screenshot of the 404 page");
 }
+
+/// A CI log as a person reads it in Chromium (screenshots kept under the
+/// target directory): colours become styled spans, log text never becomes
+/// markup (a `<script>` in the log stays text and does not run), `#L120-L140`
+/// highlights exactly those lines, and a search result marks the needle and
+/// links to its line in the view.
+#[test]
+fn a_ci_log_renders_in_chromium_with_colours_line_ranges_and_search() {
+    let site = Site::new();
+    let mut log = Vec::new();
+    // Short enough to fit one tall window: headless Chromium screenshots a
+    // page scrolled far down (to #L120) as blank.
+    for i in 1..=160 {
+        let line = match i {
+            5 => "\x1b[1;31merror[E0308]: mismatched types\x1b[0m".to_string(),
+            7 => "<script>document.title='pwned'</script> <b>not bold</b> &amp;".to_string(),
+            130 => "found the NEEDLE here".to_string(),
+            _ => format!("line {i} \x1b[32mok\x1b[0m"),
+        };
+        log.extend_from_slice(line.as_bytes());
+        log.push(b'\n');
+    }
+    zip_files(&site.docroot.join("run.wwz"), &[("logs/build.log", &log)]);
+    let port = free_port();
+    let mut preview = spawn(
+        {
+            let mut cmd = Command::new(wwz_bin());
+            cmd.args(["serve", "--http", &format!("127.0.0.1:{port}"), "--docroot"])
+                .arg(&site.docroot);
+            cmd
+        },
+        "wwz preview",
+        site.path("preview.stderr"),
+    );
+    wait_for(
+        &Addr::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+        &mut preview,
+    );
+    let origin = format!("http://127.0.0.1:{port}");
+    let view = format!("{origin}/run.wwz/logs/build.log?view");
+    let user_dir = site.path("chromium-profile");
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shoot = |name: &str, url: &str, size: &str| {
+        let shot = artifacts.join(name);
+        let _ = std::fs::remove_file(&shot);
+        chromium(
+            &[
+                "--virtual-time-budget=3000",
+                &format!("--screenshot={}", shot.display()),
+                &format!("--window-size={size}"),
+                url,
+            ],
+            &user_dir,
+        );
+        assert!(shot.is_file(), "no screenshot of {url}");
+        eprintln!("screenshot: {}", shot.display());
+    };
+    let dom_of = |url: &str| {
+        let out = chromium(
+            &["--virtual-time-budget=3000", "--dump-dom", url],
+            &user_dir,
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    // Colours: line 5 is bold red, and the page styles that class.
+    let dom = dom_of(&view);
+    let line = |dom: &str, n: u32| -> String {
+        let start = dom
+            .find(&format!("id=\"L{n}\""))
+            .unwrap_or_else(|| panic!("no line {n} in the view"));
+        let from = dom[..start].rfind("<div").unwrap();
+        let end = start + dom[start..].find("</div>").unwrap();
+        dom[from..end].to_string()
+    };
+    let red = line(&dom, 5);
+    assert!(
+        red.contains("class=\"f1 bo\"") || red.contains("class=\"bo f1\""),
+        "{red}"
+    );
+    assert!(dom.contains(".f1{"), "the page does not style red");
+    // Log text stays text: the <script> did not run, no <b> from the log.
+    assert!(!dom.contains("<title>pwned"), "a script from the log ran");
+    let markup = line(&dom, 7);
+    assert!(markup.contains("&lt;script&gt;"), "{markup}");
+    assert!(!markup.contains("<b>"), "{markup}");
+    assert_eq!(parse_dom(&dom, &view)["bold"], 0);
+    shoot("log-view.png", &view, "900,700");
+
+    // A line range: exactly L120..=L140 highlighted.
+    let range = format!("{view}#L120-L140");
+    let dom = dom_of(&range);
+    for n in [119, 120, 130, 140, 141] {
+        let highlighted = line(&dom, n).contains(" hl");
+        assert_eq!(
+            highlighted,
+            (120..=140).contains(&n),
+            "line {n}: {}",
+            line(&dom, n)
+        );
+    }
+    shoot("log-range.png", &range, "900,3600");
+
+    // Search: the needle marked, linked to its line in the view.
+    let search = format!("{origin}/run.wwz/?q=NEEDLE");
+    let dom = dom_of(&search);
+    assert!(dom.contains("<mark>NEEDLE</mark>"), "{dom}");
+    let links = parse_dom(&dom, &search);
+    let target = format!("{origin}/run.wwz/logs/build.log?view#L130");
+    assert!(
+        links["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l[1].as_str() == Some(target.as_str())),
+        "no link to {target}: {links}"
+    );
+    shoot("log-search.png", &search, "900,700");
+}
