@@ -32,6 +32,7 @@ struct Figure {
 fn figures(cache: &Cache, uptime: u64) -> Vec<Figure> {
     use Kind::{Counter, Gauge};
     let c = cache.stats();
+    let (checkpoints, checkpoint_bytes) = crate::archive::checkpoints::usage();
     let connections = STATS.connections.get();
     let idle = STATS.idle.get().min(connections);
     let f = |text, key, help, kind, value| Figure {
@@ -166,6 +167,20 @@ fn figures(cache: &Cache, uptime: u64) -> Vec<Figure> {
             "Archive versions found broken.",
             Counter,
             c.broken.get(),
+        ),
+        f(
+            "inflate checkpoints",
+            "inflate_checkpoints",
+            "Checkpoints kept into big deflated members.",
+            Gauge,
+            checkpoints as u64,
+        ),
+        f(
+            "checkpoint bytes",
+            "inflate_checkpoint_bytes",
+            "Memory those checkpoints hold (--inflate-index-memory bounds it).",
+            Gauge,
+            checkpoint_bytes as u64,
         ),
     ]);
     out
