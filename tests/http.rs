@@ -69,6 +69,11 @@ enum BodyIs {
     Empty,
     Gzip(Vec<u8>),
     Contains(Vec<&'static str>),
+    /// Text that must not appear.
+    Without(Vec<&'static str>),
+    /// A brotli / zstd stream that decodes to these bytes.
+    Brotli(Vec<u8>),
+    Zstd(Vec<u8>),
     Json(Vec<&'static str>),
     Any,
 }
@@ -154,6 +159,26 @@ fn run(site: &Site, wwz: &Wwz, cases: Vec<Case>) {
             BodyIs::Gzip(want) => {
                 if &gunzip(&reply.body) != want {
                     problems.push("gunzipped body differs".into());
+                }
+            }
+            BodyIs::Brotli(want) => {
+                let mut out = Vec::new();
+                let ok = brotli::BrotliDecompress(&mut &reply.body[..], &mut out).is_ok();
+                if !ok || &out != want {
+                    problems.push("brotli-decoded body differs".into());
+                }
+            }
+            BodyIs::Zstd(want) => {
+                if zstd::decode_all(&reply.body[..]).ok().as_ref() != Some(want) {
+                    problems.push("zstd-decoded body differs".into());
+                }
+            }
+            BodyIs::Without(parts) => {
+                let text = String::from_utf8_lossy(&reply.body);
+                for p in parts {
+                    if text.contains(p) {
+                        problems.push(format!("body has {p:?}"));
+                    }
                 }
             }
             BodyIs::Contains(parts) | BodyIs::Json(parts) => {
@@ -693,4 +718,218 @@ fn listing_of_ten_thousand_entries() {
     let sub = page.find("./sub/").unwrap();
     let first_file = page.find("./step-00000.log").unwrap();
     assert!(sub < first_file, "directories first");
+}
+
+/// `data` through `tool args…` (brotli, zstd, gzip as installed).
+fn compress_with(tool: &str, args: &[&str], data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let bin = require_tool(tool, tool);
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(out.status.success(), "{tool} failed");
+    out.stdout
+}
+
+/// `Accept-Encoding` negotiation (RFC 9110 §12.5.3) between precompressed
+/// siblings made by other tools (brotli, zstd, gzip, packed by Python's
+/// zipfile), the gzip passthrough of a deflated member and the identity.
+#[test]
+fn conformance_table_content_codings() {
+    let site = Site::new();
+    let page: Vec<u8> = (0..300)
+        .flat_map(|i| format!("<p>paragraph {i} of the page</p>\n").into_bytes())
+        .collect();
+    let doc = b"plain text of a document, deflated by zip\n".repeat(200);
+    let br = compress_with("brotli", &["-c", "-q", "11"], &page);
+    let zst = compress_with("zstd", &["-c", "-19", "-q"], &page);
+    let gz = compress_with("gzip", &["-c", "-9", "-n"], &page);
+    let doc_br = compress_with("brotli", &["-c"], &doc);
+    let coded = site.docroot.join("coded.wwz");
+    python_zip(
+        &coded,
+        &[
+            ("page.html", &page, "stored"),
+            ("page.html.br", &br, "stored"),
+            ("page.html.zst", &zst, "stored"),
+            ("page.html.gz", &gz, "stored"),
+            ("doc.txt", &doc, "deflated"),
+            ("doc.txt.br", &doc_br, "stored"),
+            ("only.txt", b"no siblings here\n", "stored"),
+            ("orphan.js.br", &br, "stored"),
+        ],
+    );
+    let wwz = Wwz::start(&site, Transport::Unix, &["--revalidate-ms", "0"]);
+    let p = "/coded.wwz/page.html";
+    let tags: Vec<String> = [None, Some("br"), Some("zstd"), Some("gzip")]
+        .iter()
+        .map(|ae| etag_of(&wwz, &site, p, *ae))
+        .collect();
+    for (i, a) in tags.iter().enumerate() {
+        for b in &tags[i + 1..] {
+            assert_ne!(a, b, "each coding needs its own tag: {tags:?}");
+        }
+    }
+    let (tag, br_tag) = (tags[0].clone(), tags[1].clone());
+    let html = "text/html; charset=utf-8";
+    let lm = SAMPLE_MTIME_HTTP;
+    let ae = "ACCEPT_ENCODING";
+    let len = |b: &[u8]| b.len().to_string();
+    let cases = vec![
+        case("no Accept-Encoding → identity, Vary", p, 200)
+            .has("Content-Type", html)
+            .has("Vary", "Accept-Encoding")
+            .has("ETag", tag.clone())
+            .has("Last-Modified", lm)
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(page.clone())),
+        case("br → the .br sibling as it is stored", p, 200)
+            .req(ae, "br")
+            .has("Content-Encoding", "br")
+            .has("Content-Type", html)
+            .has("Content-Length", len(&br))
+            .has("Vary", "Accept-Encoding")
+            .has("Last-Modified", lm)
+            .has("ETag", br_tag.clone())
+            .body(BodyIs::Exact(br.clone())),
+        case("zstd → the .zst sibling", p, 200)
+            .req(ae, "zstd")
+            .has("Content-Encoding", "zstd")
+            .has("Content-Type", html)
+            .body(BodyIs::Zstd(page.clone())),
+        case("gzip → the .gz sibling", p, 200)
+            .req(ae, "gzip")
+            .has("Content-Encoding", "gzip")
+            .body(BodyIs::Exact(gz.clone())),
+        case("a browser's list → br", p, 200)
+            .req(ae, "gzip, deflate, br, zstd")
+            .has("Content-Encoding", "br")
+            .body(BodyIs::Brotli(page.clone())),
+        case("gzip;q=0, br → br", p, 200)
+            .req(ae, "gzip;q=0, br")
+            .has("Content-Encoding", "br"),
+        case("br;q=0, gzip → gzip", p, 200)
+            .req(ae, "br;q=0, gzip")
+            .has("Content-Encoding", "gzip")
+            .body(BodyIs::Gzip(page.clone())),
+        case("higher q wins over preference", p, 200)
+            .req(ae, "br;q=0.5, zstd;q=0.8")
+            .has("Content-Encoding", "zstd"),
+        case("equal q: br, then zstd, then gzip", p, 200)
+            .req(ae, "gzip;q=0.5, zstd;q=0.5")
+            .has("Content-Encoding", "zstd"),
+        case("* → br", p, 200)
+            .req(ae, "*")
+            .has("Content-Encoding", "br"),
+        case("*;q=0 with br named → br", p, 200)
+            .req(ae, "br, *;q=0")
+            .has("Content-Encoding", "br"),
+        case("identity ranked higher → identity", p, 200)
+            .req(ae, "br;q=0.3, identity")
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(page.clone())),
+        case("identity;q=0 with br → br", p, 200)
+            .req(ae, "br, identity;q=0")
+            .has("Content-Encoding", "br"),
+        case("identity;q=0 and nothing else → 406", p, 406)
+            .req(ae, "identity;q=0")
+            .has("Vary", "Accept-Encoding"),
+        case("*;q=0 → 406", "/coded.wwz/only.txt", 406).req(ae, "*;q=0"),
+        case("unknown codings only → identity", p, 200)
+            .req(ae, "compress, deflate")
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(page.clone())),
+        case("Range is served from the identity", p, 206)
+            .req(ae, "br")
+            .req("RANGE", "bytes=0-9")
+            .lacks("Content-Encoding")
+            .has("Content-Range", format!("bytes 0-9/{}", page.len()))
+            .body(BodyIs::Exact(page[..10].to_vec())),
+        case("HEAD says what GET sends", p, 200)
+            .method("HEAD")
+            .req(ae, "br")
+            .has("Content-Encoding", "br")
+            .has("Content-Length", len(&br))
+            .has("ETag", br_tag.clone())
+            .body(BodyIs::Empty),
+        case("304 for the br tag when br is chosen", p, 304)
+            .req(ae, "br")
+            .req("IF_NONE_MATCH", br_tag.clone())
+            .has("ETag", br_tag.clone())
+            .has("Vary", "Accept-Encoding")
+            .body(BodyIs::Empty),
+        case("the br tag does not validate the identity", p, 200)
+            .req("IF_NONE_MATCH", br_tag.clone())
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(page.clone())),
+        case("the identity tag does not validate br", p, 200)
+            .req(ae, "br")
+            .req("IF_NONE_MATCH", tag.clone())
+            .has("Content-Encoding", "br"),
+        case(
+            "deflated member with a .br sibling: br",
+            "/coded.wwz/doc.txt",
+            200,
+        )
+        .req(ae, "br, gzip")
+        .has("Content-Encoding", "br")
+        .body(BodyIs::Brotli(doc.clone())),
+        case(
+            "deflated member: gzip passthrough",
+            "/coded.wwz/doc.txt",
+            200,
+        )
+        .req(ae, "gzip")
+        .has("Content-Encoding", "gzip")
+        .body(BodyIs::Gzip(doc.clone())),
+        case(
+            "deflated member: inflated for identity",
+            "/coded.wwz/doc.txt",
+            200,
+        )
+        .lacks("Content-Encoding")
+        .body(BodyIs::Exact(doc.clone())),
+        case(
+            "a sibling asked for by name is a file",
+            "/coded.wwz/page.html.br",
+            200,
+        )
+        .req(ae, "br")
+        .lacks("Content-Encoding")
+        .body(BodyIs::Exact(br.clone())),
+        case("no siblings, stored: no Vary", "/coded.wwz/only.txt", 200)
+            .req(ae, "br, zstd, gzip")
+            .lacks("Content-Encoding")
+            .lacks("Vary"),
+        case(
+            "a .br without its base is a file",
+            "/coded.wwz/orphan.js.br",
+            200,
+        )
+        .lacks("Content-Encoding")
+        .body(BodyIs::Exact(br.clone())),
+        case(
+            "listings hide siblings of existing members",
+            "/coded.wwz/",
+            200,
+        )
+        .body(BodyIs::Without(vec![
+            "page.html.br",
+            "page.html.zst",
+            "page.html.gz",
+            "doc.txt.br",
+        ])),
+        case("…but list a .br whose base is missing", "/coded.wwz/", 200).body(BodyIs::Contains(
+            vec!["page.html", "doc.txt", "orphan.js.br"],
+        )),
+    ];
+    run(&site, &wwz, cases);
 }
