@@ -4,7 +4,8 @@
 //! - [`process`]: the real `wwz` binary (or any command) on a real socket;
 //! - [`fcgi`]: the FastCGI client, `tools/fcgi_client.rs`, shared with the
 //!   load generator `fcgi-load`;
-//! - [`curl`]: HTTP through a web server with curl, and curl's output parsed.
+//! - [`curl`]: HTTP through a web server with curl, and curl's output parsed;
+//! - [`browser`]: headless Chromium.
 //!
 //! Every test gets its own temp dir, socket and ports, so tests run in parallel.
 
@@ -13,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod browser;
 pub mod curl;
 #[path = "../../tools/fcgi_client.rs"]
 pub mod fcgi;
@@ -20,6 +22,8 @@ pub mod fixtures;
 pub mod process;
 
 // Each test binary uses its own part of these.
+#[allow(unused_imports)]
+pub use browser::*;
 #[allow(unused_imports)]
 pub use curl::*;
 #[allow(unused_imports)]
