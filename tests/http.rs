@@ -933,3 +933,146 @@ fn conformance_table_content_codings() {
     ];
     run(&site, &wwz, cases);
 }
+
+/// An archive whose members are zstd frames (method 93), written by hand:
+/// Python's zipfile (3.11 has no zstd) stores each frame, then the script
+/// sets the method to 93 and the CRC-32 and size to the decoded data's.
+fn zstd_zip(out: &Path, members: &[(&str, &[u8], &[u8])]) {
+    let python = require_tool("python3", "python3");
+    let script = r#"
+import struct, sys, zipfile, zlib
+out, args = sys.argv[1], sys.argv[2:]
+members = []
+with zipfile.ZipFile(out, "w") as z:
+    for i in range(0, len(args), 3):
+        name, frame, plain = args[i], open(args[i + 1], "rb").read(), open(args[i + 2], "rb").read()
+        info = zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 4))
+        z.writestr(info, frame)
+        members.append((name, zlib.crc32(plain), len(plain)))
+data = bytearray(open(out, "rb").read())
+z = zipfile.ZipFile(out)
+for (name, crc, size), info in zip(members, z.infolist()):
+    local = info.header_offset
+    struct.pack_into("<H", data, local + 8, 93)
+    struct.pack_into("<I", data, local + 14, crc)
+    struct.pack_into("<I", data, local + 22, size)
+cd = data.rfind(b"PK\x05\x06")
+at = struct.unpack_from("<I", data, cd + 16)[0]
+for name, crc, size in members:
+    assert data[at:at + 4] == b"PK\x01\x02"
+    struct.pack_into("<H", data, at + 10, 93)
+    struct.pack_into("<I", data, at + 16, crc)
+    struct.pack_into("<I", data, at + 24, size)
+    n, m, k = struct.unpack_from("<HHH", data, at + 28)
+    at += 46 + n + m + k
+open(out, "wb").write(data)
+"#;
+    let scratch = tempdir();
+    let mut cmd = Command::new(python);
+    cmd.arg("-c").arg(script).arg(out);
+    for (i, (name, frame, plain)) in members.iter().enumerate() {
+        let f = scratch.path().join(format!("f{i}"));
+        let p = scratch.path().join(format!("p{i}"));
+        std::fs::write(&f, frame).unwrap();
+        std::fs::write(&p, plain).unwrap();
+        cmd.arg(name).arg(&f).arg(&p);
+    }
+    assert!(cmd.status().unwrap().success(), "zstd_zip failed");
+}
+
+/// Method-93 (zstd) members made by another tool: passed through as
+/// `Content-Encoding: zstd` when the frame's window is at most 8 MiB (RFC
+/// 9659), decoded for everyone else, refused (501) past what wwz decodes.
+#[test]
+fn conformance_table_zstd_members() {
+    let site = Site::new();
+    let text = b"a zstd member made by another tool\n".repeat(2000);
+    // From a pipe, zstd does not know the size: --long=N sets the window to 2^N.
+    let small = compress_with("zstd", &["-c", "-q", "-3"], &text);
+    let wide = compress_with("zstd", &["-c", "-q", "--long=24"], &text);
+    let huge = compress_with("zstd", &["-c", "-q", "--long=26"], &text);
+    let archive = site.docroot.join("zstd.wwz");
+    zstd_zip(
+        &archive,
+        &[
+            ("small.txt", &small, &text),
+            ("wide.txt", &wide, &text),
+            ("huge.txt", &huge, &text),
+        ],
+    );
+    let wwz = Wwz::start(&site, Transport::Unix, &["--revalidate-ms", "0"]);
+    let tag = etag_of(&wwz, &site, "/zstd.wwz/small.txt", None);
+    let ztag = etag_of(&wwz, &site, "/zstd.wwz/small.txt", Some("zstd"));
+    assert_ne!(tag, ztag);
+    let ae = "ACCEPT_ENCODING";
+    let text_len = text.len().to_string();
+    let cases = vec![
+        case("zstd taken: the frame as it is", "/zstd.wwz/small.txt", 200)
+            .req(ae, "gzip, br, zstd")
+            .has("Content-Encoding", "zstd")
+            .has("Content-Length", small.len().to_string())
+            .has("Vary", "Accept-Encoding")
+            .has("ETag", ztag.clone())
+            .body(BodyIs::Exact(small.clone())),
+        case("HEAD with zstd", "/zstd.wwz/small.txt", 200)
+            .method("HEAD")
+            .req(ae, "zstd")
+            .has("Content-Encoding", "zstd")
+            .has("Content-Length", small.len().to_string()),
+        case("304 for the zstd tag", "/zstd.wwz/small.txt", 304)
+            .req(ae, "zstd")
+            .req("IF_NONE_MATCH", ztag.clone()),
+        case("no zstd: decoded by streaming", "/zstd.wwz/small.txt", 200)
+            .req(ae, "gzip, br")
+            .lacks("Content-Encoding")
+            .has("Content-Length", text_len.clone())
+            .has("ETag", tag.clone())
+            .has("Vary", "Accept-Encoding")
+            .body(BodyIs::Exact(text.clone())),
+        case("a range of the decoded member", "/zstd.wwz/small.txt", 206)
+            .req(ae, "zstd")
+            .req("RANGE", "bytes=40000-40099")
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(text[40000..40100].to_vec())),
+        case(
+            "16 MiB window: never passed through",
+            "/zstd.wwz/wide.txt",
+            200,
+        )
+        .req(ae, "zstd")
+        .lacks("Content-Encoding")
+        .body(BodyIs::Exact(text.clone())),
+        case(
+            "64 MiB window: past what wwz decodes",
+            "/zstd.wwz/huge.txt",
+            501,
+        ),
+        case("…even for a client taking zstd", "/zstd.wwz/huge.txt", 501).req(ae, "zstd"),
+    ];
+    run(&site, &wwz, cases);
+
+    // wwz ls names the method; wwz check decodes what it can and names the rest.
+    let ls = Command::new(wwz_bin())
+        .arg("ls")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let ls = String::from_utf8_lossy(&ls.stdout);
+    assert_eq!(
+        ls.lines().filter(|l| l.starts_with("zstd")).count(),
+        3,
+        "{ls}"
+    );
+    let check = Command::new(wwz_bin())
+        .arg("check")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success());
+    assert!(
+        report.lines().all(|l| l.contains("member huge.txt:")),
+        "{report}"
+    );
+    assert!(report.contains("zstd window of 64 MiB"), "{report}");
+}

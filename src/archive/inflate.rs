@@ -1,17 +1,77 @@
-//! Streaming inflate of a deflated member, for clients that do not take gzip.
+//! Streaming decode of a compressed member (deflate, or zstd for method 93),
+//! for clients that do not take the member's coding.
 //!
 //! Compressed bytes are read with `pread` into a small buffer, never from the
 //! mapping (a truncated file must cost an error, not a SIGBUS). Output stops
-//! at the size the central directory declares, so a deflate bomb costs no
-//! more than that, and memory stays at the two buffers plus the 32 KiB window.
+//! at the size the central directory declares, so a bomb costs no more than
+//! that, and memory stays at the two buffers plus the window: 32 KiB for
+//! deflate, at most [`ZSTD_DECODE_WINDOW_LOG_MAX`] for zstd.
 
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use flate2::{Decompress, FlushDecompress, Status};
+use zstd::stream::raw::Operation;
 
 use super::Archive;
+use crate::zip::format::{METHOD_DEFLATED, METHOD_ZSTD};
+
+/// The largest zstd window (log2) decoded for a request: 2^25 = 32 MiB, the
+/// memory one decoding response may hold. Larger frames are refused (501).
+pub const ZSTD_DECODE_WINDOW_LOG_MAX: u32 = 25;
+
+/// The decoder of one member's method.
+enum Decoder {
+    Deflate(Decompress),
+    Zstd(Box<zstd::stream::raw::Decoder<'static>>),
+    /// A method that cannot be decoded, or a decoder that could not be made.
+    Unusable(&'static str),
+}
+
+impl Decoder {
+    fn new(method: u16) -> Decoder {
+        match method {
+            METHOD_DEFLATED => Decoder::Deflate(Decompress::new(false)),
+            METHOD_ZSTD => {
+                let limit = zstd::stream::raw::DParameter::WindowLogMax(ZSTD_DECODE_WINDOW_LOG_MAX);
+                match zstd::stream::raw::Decoder::new() {
+                    Ok(mut d) => match d.set_parameter(limit) {
+                        Ok(()) => Decoder::Zstd(Box::new(d)),
+                        Err(_) => Decoder::Unusable("cannot limit the zstd window"),
+                    },
+                    Err(_) => Decoder::Unusable("cannot make a zstd decoder"),
+                }
+            }
+            _ => Decoder::Unusable("compression method not decodable"),
+        }
+    }
+
+    /// Decodes from `input` into `out`: (bytes consumed, bytes made, whether the stream ended).
+    fn run(&mut self, input: &[u8], out: &mut [u8]) -> io::Result<(usize, usize, bool)> {
+        match self {
+            Decoder::Deflate(dec) => {
+                let (before_in, before_out) = (dec.total_in(), dec.total_out());
+                let status = dec
+                    .decompress(input, out, FlushDecompress::None)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                Ok((
+                    (dec.total_in() - before_in) as usize,
+                    (dec.total_out() - before_out) as usize,
+                    status == Status::StreamEnd,
+                ))
+            }
+            Decoder::Zstd(dec) => {
+                let st = dec
+                    .run_on_buffers(input, out)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                // `remaining == 0`: a frame is complete (another may follow).
+                Ok((st.bytes_read, st.bytes_written, false))
+            }
+            Decoder::Unusable(why) => Err(io::Error::new(io::ErrorKind::Unsupported, *why)),
+        }
+    }
+}
 
 const INPUT_BUF: usize = 32 * 1024;
 
@@ -23,7 +83,7 @@ pub struct Inflater {
     input: Vec<u8>,
     in_start: usize,
     in_end: usize,
-    dec: Decompress,
+    dec: Decoder,
     /// Bytes produced so far, and the declared uncompressed size.
     produced: u64,
     size: u64,
@@ -32,8 +92,15 @@ pub struct Inflater {
 }
 
 impl Inflater {
-    /// Inflates `compressed_len` bytes at `offset`, expecting `size` bytes out.
-    pub fn new(archive: Arc<Archive>, offset: u64, compressed_len: u64, size: u64) -> Inflater {
+    /// Decodes `compressed_len` bytes at `offset` compressed with `method`
+    /// (deflate or zstd), expecting `size` bytes out.
+    pub fn new(
+        archive: Arc<Archive>,
+        method: u16,
+        offset: u64,
+        compressed_len: u64,
+        size: u64,
+    ) -> Inflater {
         Inflater {
             archive,
             pos: offset,
@@ -41,7 +108,7 @@ impl Inflater {
             input: vec![0; INPUT_BUF],
             in_start: 0,
             in_end: 0,
-            dec: Decompress::new(false),
+            dec: Decoder::new(method),
             produced: 0,
             size,
             left: size,
@@ -87,23 +154,17 @@ impl Inflater {
                 .input
                 .get(self.in_start..self.in_end)
                 .unwrap_or_default();
-            let (before_in, before_out) = (self.dec.total_in(), self.dec.total_out());
-            let status = self
-                .dec
-                .decompress(input, out, FlushDecompress::None)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            let consumed = (self.dec.total_in() - before_in) as usize;
-            let made = (self.dec.total_out() - before_out) as usize;
+            let (consumed, made, ended) = self.dec.run(input, out)?;
             self.in_start += consumed;
             self.produced += made as u64;
             if made > 0 {
                 return Ok(made);
             }
             let exhausted = self.in_start == self.in_end && self.pos >= self.end;
-            if status == Status::StreamEnd || (consumed == 0 && exhausted) {
+            if ended || (consumed == 0 && exhausted) {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    "deflated member ends before its declared size",
+                    "compressed member ends before its declared size",
                 ));
             }
         }

@@ -81,9 +81,12 @@ pub enum Body {
         parts: Vec<Part>,
         tail: String,
     },
-    /// A deflated member inflated on the fly; `skip` bytes dropped, then `take` sent.
+    /// A compressed member (deflate, or zstd) decoded on the fly; `skip`
+    /// bytes dropped, then `take` sent.
     Inflate {
         archive: Arc<Archive>,
+        /// The member's compression method.
+        method: u16,
         offset: u64,
         compressed_len: u64,
         size: u64,
@@ -161,13 +164,20 @@ impl Body {
         match self {
             Body::Inflate {
                 archive,
+                method,
                 offset,
                 compressed_len,
                 size,
                 skip,
                 take,
             } => {
-                let inflater = Inflater::new(Arc::clone(archive), *offset, *compressed_len, *size);
+                let inflater = Inflater::new(
+                    Arc::clone(archive),
+                    *method,
+                    *offset,
+                    *compressed_len,
+                    *size,
+                );
                 Some((inflater.limit(*take), *skip))
             }
             _ => None,

@@ -24,11 +24,12 @@ use super::route::{route, Route, RouteError};
 use super::status;
 use super::url;
 use super::Params;
+use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
 use crate::archive::{Archive, Cache, OpenError};
 use crate::log;
 use crate::site::{self, Action};
 use crate::stats::STATS;
-use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED};
+use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED, METHOD_ZSTD};
 use crate::zip::index::{SIBLING_BR, SIBLING_GZ, SIBLING_ZSTD};
 use crate::zip::{Entry, Index};
 
@@ -256,6 +257,7 @@ impl Service {
             },
             METHOD_DEFLATED => Body::Inflate {
                 archive,
+                method: METHOD_DEFLATED,
                 offset,
                 compressed_len: raw_len,
                 size: entry.size(),
@@ -334,10 +336,11 @@ enum Repr {
     Stored,
     /// Deflated, sent as gzip without recompression.
     Gzip,
-    /// Deflated, inflated on the way out.
+    /// Deflated (or zstd, method 93), decoded on the way out.
     Inflated,
-    /// A stored sibling in this coding: its mapped bytes are the body.
-    Sibling(Coding),
+    /// Mapped bytes sent as they are in this coding: a stored sibling's, or
+    /// a method-93 member's zstd frame.
+    Coded(Coding),
 }
 
 /// A member about to be answered: where its bytes are and how they go out.
@@ -460,7 +463,15 @@ fn locate<'a, P: Params + ?Sized>(
     let accept = Accept::parse(req.param("HTTP_ACCEPT_ENCODING"));
     let siblings = entry.siblings();
     let deflated = entry.method() == METHOD_DEFLATED;
-    if entry.method() != METHOD_STORED && !deflated {
+    // A zstd member: passed through when its window is one every client
+    // must accept (RFC 9659), decoded when the window is one we decode.
+    let zstd_window = match entry.method() {
+        METHOD_ZSTD => zstd_window(ctx.archive, entry),
+        _ => None,
+    };
+    let zstd_member = zstd_window.is_some();
+    let decodable = zstd_window.is_some_and(|w| w <= 1 << ZSTD_DECODE_WINDOW_LOG_MAX);
+    if entry.method() != METHOD_STORED && !deflated && !zstd_member {
         log::warn(format_args!(
             "{}: member {name:?} uses compression method {}, which wwz does not serve",
             ctx.route.archive(),
@@ -470,7 +481,9 @@ fn locate<'a, P: Params + ?Sized>(
     }
     let has = |c: Coding| match c {
         Coding::Br => siblings & SIBLING_BR != 0,
-        Coding::Zstd => siblings & SIBLING_ZSTD != 0,
+        Coding::Zstd => {
+            siblings & SIBLING_ZSTD != 0 || zstd_window.is_some_and(|w| w <= ZSTD_PASS_WINDOW)
+        }
         Coding::Gzip => siblings & SIBLING_GZ != 0 || deflated,
     };
     // A Range names bytes of the identity: codings only for whole bodies
@@ -480,7 +493,7 @@ fn locate<'a, P: Params + ?Sized>(
     } else {
         accept.choose(has)
     };
-    let varies = siblings != 0 || deflated;
+    let varies = siblings != 0 || deflated || zstd_member;
     let identity_tag = ETag {
         crc32: entry.crc32(),
         size: entry.size(),
@@ -489,11 +502,20 @@ fn locate<'a, P: Params + ?Sized>(
     };
     let (repr, data_of) = match choice {
         None if !accept.identity_ok() => return Err(406),
-        None if deflated => (Repr::Inflated, entry),
+        None if deflated || decodable => (Repr::Inflated, entry),
+        None if zstd_member => {
+            log::warn(format_args!(
+                "{}: member {name:?}: its zstd window is larger than wwz decodes ({} MiB)",
+                ctx.route.archive(),
+                (1u64 << ZSTD_DECODE_WINDOW_LOG_MAX) >> 20
+            ));
+            return Err(501);
+        }
         None => (Repr::Stored, entry),
         Some(Coding::Gzip) if siblings & SIBLING_GZ == 0 => (Repr::Gzip, entry),
+        Some(Coding::Zstd) if siblings & SIBLING_ZSTD == 0 => (Repr::Coded(Coding::Zstd), entry),
         Some(c) => match sibling(ctx.archive.index(), name, c) {
-            Some(s) => (Repr::Sibling(c), s),
+            Some(s) => (Repr::Coded(c), s),
             None => return Err(500),
         },
     };
@@ -503,8 +525,13 @@ fn locate<'a, P: Params + ?Sized>(
             coding: Some(Coding::Gzip),
             ..identity_tag
         },
+        // The member's own zstd frame.
+        Repr::Coded(c) if std::ptr::eq(data_of, entry) => ETag {
+            coding: Some(c),
+            ..identity_tag
+        },
         // The sibling's own content, NAME's time, the coding.
-        Repr::Sibling(c) => ETag {
+        Repr::Coded(c) => ETag {
             crc32: data_of.crc32(),
             size: data_of.size(),
             mtime: entry.mtime(),
@@ -530,6 +557,25 @@ fn locate<'a, P: Params + ?Sized>(
     }
 }
 
+/// The largest zstd window passed through as `Content-Encoding: zstd`: 8 MiB,
+/// what RFC 9659 requires every client to accept.
+const ZSTD_PASS_WINDOW: u64 = 8 << 20;
+
+/// The window a method-93 member's (first) zstd frame asks for, read with
+/// `pread` from its frame header (RFC 8878 §3.1.1.1); `None` if the data
+/// does not start with a zstd frame header.
+fn zstd_window(archive: &Archive, entry: &Entry) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let (offset, raw_len) = archive.raw_data(entry).ok()?;
+    let mut head = [0u8; 18];
+    let n = usize::try_from(raw_len)
+        .unwrap_or(head.len())
+        .min(head.len());
+    let head = head.get_mut(..n)?;
+    archive.file().read_exact_at(head, offset).ok()?;
+    crate::zip::format::zstd_frame_window(head)
+}
+
 /// The stored sibling of `name` in `coding` (`NAME.br`, …), looked up
 /// without allocating for names of usual length.
 fn sibling<'a>(index: &'a Index, name: &str, coding: Coding) -> Option<&'a Entry> {
@@ -552,8 +598,8 @@ fn sibling<'a>(index: &'a Index, name: &str, coding: Coding) -> Option<&'a Entry
 fn with_body(archive: &Arc<Archive>, m: &Member<'_>, ranges: Ranges, resp: Response) -> Response {
     let size = m.entry.size();
     match (m.repr, ranges) {
-        // A sibling goes out whole, zero-copy, as it is stored.
-        (Repr::Sibling(c), _) => Response {
+        // A sibling (or a zstd member) goes out whole, zero-copy, as it is stored.
+        (Repr::Coded(c), _) => Response {
             content_length: Some(m.raw_len),
             content_encoding: Some(c.token()),
             body: Body::Mapped {
@@ -625,8 +671,10 @@ fn identity_body(archive: &Arc<Archive>, m: &Member<'_>, start: u64, len: u64) -
             offset: m.offset + start,
             len,
         },
-        Repr::Gzip | Repr::Inflated | Repr::Sibling(_) => Body::Inflate {
+        // (A coded representation is always sent whole: never here.)
+        Repr::Gzip | Repr::Inflated | Repr::Coded(_) => Body::Inflate {
             archive: Arc::clone(archive),
+            method: m.entry.method(),
             offset: m.offset,
             compressed_len: m.raw_len,
             size: m.entry.size(),
