@@ -506,6 +506,13 @@ fn compress_batch(
         })
         .map(|(i, _)| i)
         .collect();
+    // Largest first: a big file started last would leave the other threads
+    // idle at the end of the batch. (Only the order of work; not of output.)
+    let mut todo = todo;
+    todo.sort_by_key(|&i| match batch.get(i) {
+        Some((_, Source::File { size, .. })) => std::cmp::Reverse(*size),
+        _ => std::cmp::Reverse(0),
+    });
     let mut out: Vec<Option<Done>> = (0..batch.len()).map(|_| None).collect();
     if todo.is_empty() {
         return Ok(out);
