@@ -1113,3 +1113,21 @@ fn zstd_siblings_keep_the_window_within_8_mib() {
     assert!(window.contains("MiB") && mib <= 8.0, "window {window}");
     assert_eq!(decode_with("zstd", &fs::read(&zst).unwrap()), text);
 }
+
+#[test]
+fn pack_best_is_no_larger_and_still_accepted() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("site");
+    let files = compressible_site(&root);
+    let (default, best) = (t.path().join("default.wwz"), t.path().join("best.wwz"));
+    pack(&root, &default, &["-q"]);
+    pack(&root, &best, &["-q", "--best"]);
+    accepted_by_everyone(&best, &files);
+    let size = |p: &Path| fs::metadata(p).unwrap().len();
+    assert!(
+        size(&best) < size(&default),
+        "{} vs {}",
+        size(&best),
+        size(&default)
+    );
+}
