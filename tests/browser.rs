@@ -19,27 +19,6 @@ const NAMES: &[&str] = &[
     "plain.txt",
 ];
 
-fn chromium(args: &[&str], user_dir: &Path) -> std::process::Output {
-    let bin = require_tool("chromium", "chromium");
-    Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", user_dir.display()))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run chromium")
-}
-
 #[test]
 fn listing_renders_in_chromium_with_escaped_names_and_working_links() {
     let site = Site::new();

@@ -69,6 +69,11 @@ enum BodyIs {
     Empty,
     Gzip(Vec<u8>),
     Contains(Vec<&'static str>),
+    /// Text that must not appear.
+    Without(Vec<&'static str>),
+    /// A brotli / zstd stream that decodes to these bytes.
+    Brotli(Vec<u8>),
+    Zstd(Vec<u8>),
     Json(Vec<&'static str>),
     Any,
 }
@@ -154,6 +159,26 @@ fn run(site: &Site, wwz: &Wwz, cases: Vec<Case>) {
             BodyIs::Gzip(want) => {
                 if &gunzip(&reply.body) != want {
                     problems.push("gunzipped body differs".into());
+                }
+            }
+            BodyIs::Brotli(want) => {
+                let mut out = Vec::new();
+                let ok = brotli::BrotliDecompress(&mut &reply.body[..], &mut out).is_ok();
+                if !ok || &out != want {
+                    problems.push("brotli-decoded body differs".into());
+                }
+            }
+            BodyIs::Zstd(want) => {
+                if zstd::decode_all(&reply.body[..]).ok().as_ref() != Some(want) {
+                    problems.push("zstd-decoded body differs".into());
+                }
+            }
+            BodyIs::Without(parts) => {
+                let text = String::from_utf8_lossy(&reply.body);
+                for p in parts {
+                    if text.contains(p) {
+                        problems.push(format!("body has {p:?}"));
+                    }
                 }
             }
             BodyIs::Contains(parts) | BodyIs::Json(parts) => {
@@ -693,4 +718,361 @@ fn listing_of_ten_thousand_entries() {
     let sub = page.find("./sub/").unwrap();
     let first_file = page.find("./step-00000.log").unwrap();
     assert!(sub < first_file, "directories first");
+}
+
+/// `data` through `tool args…` (brotli, zstd, gzip as installed).
+fn compress_with(tool: &str, args: &[&str], data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let bin = require_tool(tool, tool);
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(out.status.success(), "{tool} failed");
+    out.stdout
+}
+
+/// `Accept-Encoding` negotiation (RFC 9110 §12.5.3) between precompressed
+/// siblings made by other tools (brotli, zstd, gzip, packed by Python's
+/// zipfile), the gzip passthrough of a deflated member and the identity.
+#[test]
+fn conformance_table_content_codings() {
+    let site = Site::new();
+    let page: Vec<u8> = (0..300)
+        .flat_map(|i| format!("<p>paragraph {i} of the page</p>\n").into_bytes())
+        .collect();
+    let doc = b"plain text of a document, deflated by zip\n".repeat(200);
+    let br = compress_with("brotli", &["-c", "-q", "11"], &page);
+    let zst = compress_with("zstd", &["-c", "-19", "-q"], &page);
+    let gz = compress_with("gzip", &["-c", "-9", "-n"], &page);
+    let doc_br = compress_with("brotli", &["-c"], &doc);
+    let coded = site.docroot.join("coded.wwz");
+    python_zip(
+        &coded,
+        &[
+            ("page.html", &page, "stored"),
+            ("page.html.br", &br, "stored"),
+            ("page.html.zst", &zst, "stored"),
+            ("page.html.gz", &gz, "stored"),
+            ("doc.txt", &doc, "deflated"),
+            ("doc.txt.br", &doc_br, "stored"),
+            ("only.txt", b"no siblings here\n", "stored"),
+            ("orphan.js.br", &br, "stored"),
+        ],
+    );
+    let wwz = Wwz::start(&site, Transport::Unix, &["--revalidate-ms", "0"]);
+    let p = "/coded.wwz/page.html";
+    let tags: Vec<String> = [None, Some("br"), Some("zstd"), Some("gzip")]
+        .iter()
+        .map(|ae| etag_of(&wwz, &site, p, *ae))
+        .collect();
+    for (i, a) in tags.iter().enumerate() {
+        for b in &tags[i + 1..] {
+            assert_ne!(a, b, "each coding needs its own tag: {tags:?}");
+        }
+    }
+    let (tag, br_tag) = (tags[0].clone(), tags[1].clone());
+    let html = "text/html; charset=utf-8";
+    let lm = SAMPLE_MTIME_HTTP;
+    let ae = "ACCEPT_ENCODING";
+    let len = |b: &[u8]| b.len().to_string();
+    let cases = vec![
+        case("no Accept-Encoding → identity, Vary", p, 200)
+            .has("Content-Type", html)
+            .has("Vary", "Accept-Encoding")
+            .has("ETag", tag.clone())
+            .has("Last-Modified", lm)
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(page.clone())),
+        case("br → the .br sibling as it is stored", p, 200)
+            .req(ae, "br")
+            .has("Content-Encoding", "br")
+            .has("Content-Type", html)
+            .has("Content-Length", len(&br))
+            .has("Vary", "Accept-Encoding")
+            .has("Last-Modified", lm)
+            .has("ETag", br_tag.clone())
+            .body(BodyIs::Exact(br.clone())),
+        case("zstd → the .zst sibling", p, 200)
+            .req(ae, "zstd")
+            .has("Content-Encoding", "zstd")
+            .has("Content-Type", html)
+            .body(BodyIs::Zstd(page.clone())),
+        case("gzip → the .gz sibling", p, 200)
+            .req(ae, "gzip")
+            .has("Content-Encoding", "gzip")
+            .body(BodyIs::Exact(gz.clone())),
+        case("a browser's list → br", p, 200)
+            .req(ae, "gzip, deflate, br, zstd")
+            .has("Content-Encoding", "br")
+            .body(BodyIs::Brotli(page.clone())),
+        case("gzip;q=0, br → br", p, 200)
+            .req(ae, "gzip;q=0, br")
+            .has("Content-Encoding", "br"),
+        case("br;q=0, gzip → gzip", p, 200)
+            .req(ae, "br;q=0, gzip")
+            .has("Content-Encoding", "gzip")
+            .body(BodyIs::Gzip(page.clone())),
+        case("higher q wins over preference", p, 200)
+            .req(ae, "br;q=0.5, zstd;q=0.8")
+            .has("Content-Encoding", "zstd"),
+        case("equal q: br, then zstd, then gzip", p, 200)
+            .req(ae, "gzip;q=0.5, zstd;q=0.5")
+            .has("Content-Encoding", "zstd"),
+        case("* → br", p, 200)
+            .req(ae, "*")
+            .has("Content-Encoding", "br"),
+        case("*;q=0 with br named → br", p, 200)
+            .req(ae, "br, *;q=0")
+            .has("Content-Encoding", "br"),
+        case("identity ranked higher → identity", p, 200)
+            .req(ae, "br;q=0.3, identity")
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(page.clone())),
+        case("identity;q=0 with br → br", p, 200)
+            .req(ae, "br, identity;q=0")
+            .has("Content-Encoding", "br"),
+        case("identity;q=0 and nothing else → 406", p, 406)
+            .req(ae, "identity;q=0")
+            .has("Vary", "Accept-Encoding"),
+        case("*;q=0 → 406", "/coded.wwz/only.txt", 406).req(ae, "*;q=0"),
+        case("unknown codings only → identity", p, 200)
+            .req(ae, "compress, deflate")
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(page.clone())),
+        case("Range is served from the identity", p, 206)
+            .req(ae, "br")
+            .req("RANGE", "bytes=0-9")
+            .lacks("Content-Encoding")
+            .has("Content-Range", format!("bytes 0-9/{}", page.len()))
+            .body(BodyIs::Exact(page[..10].to_vec())),
+        case("HEAD says what GET sends", p, 200)
+            .method("HEAD")
+            .req(ae, "br")
+            .has("Content-Encoding", "br")
+            .has("Content-Length", len(&br))
+            .has("ETag", br_tag.clone())
+            .body(BodyIs::Empty),
+        case("304 for the br tag when br is chosen", p, 304)
+            .req(ae, "br")
+            .req("IF_NONE_MATCH", br_tag.clone())
+            .has("ETag", br_tag.clone())
+            .has("Vary", "Accept-Encoding")
+            .body(BodyIs::Empty),
+        case("the br tag does not validate the identity", p, 200)
+            .req("IF_NONE_MATCH", br_tag.clone())
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(page.clone())),
+        case("the identity tag does not validate br", p, 200)
+            .req(ae, "br")
+            .req("IF_NONE_MATCH", tag.clone())
+            .has("Content-Encoding", "br"),
+        case(
+            "deflated member with a .br sibling: br",
+            "/coded.wwz/doc.txt",
+            200,
+        )
+        .req(ae, "br, gzip")
+        .has("Content-Encoding", "br")
+        .body(BodyIs::Brotli(doc.clone())),
+        case(
+            "deflated member: gzip passthrough",
+            "/coded.wwz/doc.txt",
+            200,
+        )
+        .req(ae, "gzip")
+        .has("Content-Encoding", "gzip")
+        .body(BodyIs::Gzip(doc.clone())),
+        case(
+            "deflated member: inflated for identity",
+            "/coded.wwz/doc.txt",
+            200,
+        )
+        .lacks("Content-Encoding")
+        .body(BodyIs::Exact(doc.clone())),
+        case(
+            "a sibling asked for by name is a file",
+            "/coded.wwz/page.html.br",
+            200,
+        )
+        .req(ae, "br")
+        .lacks("Content-Encoding")
+        .body(BodyIs::Exact(br.clone())),
+        case("no siblings, stored: no Vary", "/coded.wwz/only.txt", 200)
+            .req(ae, "br, zstd, gzip")
+            .lacks("Content-Encoding")
+            .lacks("Vary"),
+        case(
+            "a .br without its base is a file",
+            "/coded.wwz/orphan.js.br",
+            200,
+        )
+        .lacks("Content-Encoding")
+        .body(BodyIs::Exact(br.clone())),
+        case(
+            "listings hide siblings of existing members",
+            "/coded.wwz/",
+            200,
+        )
+        .body(BodyIs::Without(vec![
+            "page.html.br",
+            "page.html.zst",
+            "page.html.gz",
+            "doc.txt.br",
+        ])),
+        case("…but list a .br whose base is missing", "/coded.wwz/", 200).body(BodyIs::Contains(
+            vec!["page.html", "doc.txt", "orphan.js.br"],
+        )),
+    ];
+    run(&site, &wwz, cases);
+}
+
+/// An archive whose members are zstd frames (method 93), written by hand:
+/// Python's zipfile (3.11 has no zstd) stores each frame, then the script
+/// sets the method to 93 and the CRC-32 and size to the decoded data's.
+fn zstd_zip(out: &Path, members: &[(&str, &[u8], &[u8])]) {
+    let python = require_tool("python3", "python3");
+    let script = r#"
+import struct, sys, zipfile, zlib
+out, args = sys.argv[1], sys.argv[2:]
+members = []
+with zipfile.ZipFile(out, "w") as z:
+    for i in range(0, len(args), 3):
+        name, frame, plain = args[i], open(args[i + 1], "rb").read(), open(args[i + 2], "rb").read()
+        info = zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 4))
+        z.writestr(info, frame)
+        members.append((name, zlib.crc32(plain), len(plain)))
+data = bytearray(open(out, "rb").read())
+z = zipfile.ZipFile(out)
+for (name, crc, size), info in zip(members, z.infolist()):
+    local = info.header_offset
+    struct.pack_into("<H", data, local + 8, 93)
+    struct.pack_into("<I", data, local + 14, crc)
+    struct.pack_into("<I", data, local + 22, size)
+cd = data.rfind(b"PK\x05\x06")
+at = struct.unpack_from("<I", data, cd + 16)[0]
+for name, crc, size in members:
+    assert data[at:at + 4] == b"PK\x01\x02"
+    struct.pack_into("<H", data, at + 10, 93)
+    struct.pack_into("<I", data, at + 16, crc)
+    struct.pack_into("<I", data, at + 24, size)
+    n, m, k = struct.unpack_from("<HHH", data, at + 28)
+    at += 46 + n + m + k
+open(out, "wb").write(data)
+"#;
+    let scratch = tempdir();
+    let mut cmd = Command::new(python);
+    cmd.arg("-c").arg(script).arg(out);
+    for (i, (name, frame, plain)) in members.iter().enumerate() {
+        let f = scratch.path().join(format!("f{i}"));
+        let p = scratch.path().join(format!("p{i}"));
+        std::fs::write(&f, frame).unwrap();
+        std::fs::write(&p, plain).unwrap();
+        cmd.arg(name).arg(&f).arg(&p);
+    }
+    assert!(cmd.status().unwrap().success(), "zstd_zip failed");
+}
+
+/// Method-93 (zstd) members made by another tool: passed through as
+/// `Content-Encoding: zstd` when the frame's window is at most 8 MiB (RFC
+/// 9659), decoded for everyone else, refused (501) past what wwz decodes.
+#[test]
+fn conformance_table_zstd_members() {
+    let site = Site::new();
+    let text = b"a zstd member made by another tool\n".repeat(2000);
+    // From a pipe, zstd does not know the size: --long=N sets the window to 2^N.
+    let small = compress_with("zstd", &["-c", "-q", "-3"], &text);
+    let wide = compress_with("zstd", &["-c", "-q", "--long=24"], &text);
+    let huge = compress_with("zstd", &["-c", "-q", "--long=26"], &text);
+    let archive = site.docroot.join("zstd.wwz");
+    zstd_zip(
+        &archive,
+        &[
+            ("small.txt", &small, &text),
+            ("wide.txt", &wide, &text),
+            ("huge.txt", &huge, &text),
+        ],
+    );
+    let wwz = Wwz::start(&site, Transport::Unix, &["--revalidate-ms", "0"]);
+    let tag = etag_of(&wwz, &site, "/zstd.wwz/small.txt", None);
+    let ztag = etag_of(&wwz, &site, "/zstd.wwz/small.txt", Some("zstd"));
+    assert_ne!(tag, ztag);
+    let ae = "ACCEPT_ENCODING";
+    let text_len = text.len().to_string();
+    let cases = vec![
+        case("zstd taken: the frame as it is", "/zstd.wwz/small.txt", 200)
+            .req(ae, "gzip, br, zstd")
+            .has("Content-Encoding", "zstd")
+            .has("Content-Length", small.len().to_string())
+            .has("Vary", "Accept-Encoding")
+            .has("ETag", ztag.clone())
+            .body(BodyIs::Exact(small.clone())),
+        case("HEAD with zstd", "/zstd.wwz/small.txt", 200)
+            .method("HEAD")
+            .req(ae, "zstd")
+            .has("Content-Encoding", "zstd")
+            .has("Content-Length", small.len().to_string()),
+        case("304 for the zstd tag", "/zstd.wwz/small.txt", 304)
+            .req(ae, "zstd")
+            .req("IF_NONE_MATCH", ztag.clone()),
+        case("no zstd: decoded by streaming", "/zstd.wwz/small.txt", 200)
+            .req(ae, "gzip, br")
+            .lacks("Content-Encoding")
+            .has("Content-Length", text_len.clone())
+            .has("ETag", tag.clone())
+            .has("Vary", "Accept-Encoding")
+            .body(BodyIs::Exact(text.clone())),
+        case("a range of the decoded member", "/zstd.wwz/small.txt", 206)
+            .req(ae, "zstd")
+            .req("RANGE", "bytes=40000-40099")
+            .lacks("Content-Encoding")
+            .body(BodyIs::Exact(text[40000..40100].to_vec())),
+        case(
+            "16 MiB window: never passed through",
+            "/zstd.wwz/wide.txt",
+            200,
+        )
+        .req(ae, "zstd")
+        .lacks("Content-Encoding")
+        .body(BodyIs::Exact(text.clone())),
+        case(
+            "64 MiB window: past what wwz decodes",
+            "/zstd.wwz/huge.txt",
+            501,
+        ),
+        case("…even for a client taking zstd", "/zstd.wwz/huge.txt", 501).req(ae, "zstd"),
+    ];
+    run(&site, &wwz, cases);
+
+    // wwz ls names the method; wwz check decodes what it can and names the rest.
+    let ls = Command::new(wwz_bin())
+        .arg("ls")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let ls = String::from_utf8_lossy(&ls.stdout);
+    assert_eq!(
+        ls.lines().filter(|l| l.starts_with("zstd")).count(),
+        3,
+        "{ls}"
+    );
+    let check = Command::new(wwz_bin())
+        .arg("check")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success());
+    assert!(
+        report.lines().all(|l| l.contains("member huge.txt:")),
+        "{report}"
+    );
+    assert!(report.contains("zstd window of 64 MiB"), "{report}");
 }

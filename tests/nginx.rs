@@ -637,3 +637,183 @@ fn deflated_range_starts_at_a_checkpoint_through_nginx() {
     let lines = content.iter().filter(|&&b| b == b'\n').count();
     assert!(String::from_utf8_lossy(&r.body).contains(&format!("id=\"L{lines}\"")));
 }
+
+/// Decodes a body sent with `coding` (none: as it is).
+fn decode(coding: Option<&str>, body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match coding {
+        None => out.extend_from_slice(body),
+        Some("br") => brotli::BrotliDecompress(&mut &body[..], &mut out).expect("brotli"),
+        Some("zstd") => out = zstd::decode_all(body).expect("zstd"),
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .expect("gzip");
+        }
+        Some(other) => panic!("unexpected coding {other}"),
+    }
+    out
+}
+
+/// A text page, a script and a stylesheet packed by `wwz pack --precompress
+/// br,zstd`, fetched through nginx with each `Accept-Encoding` a client may send.
+#[test]
+fn precompressed_codings_through_nginx() {
+    let site = Site::new();
+    let src = site.path("packed-src");
+    let page: Vec<u8> = (0..800)
+        .flat_map(|i| format!("<p class=\"x\">paragraph {i}: {}</p>\n", i * 7 % 13).into_bytes())
+        .collect();
+    let script = b"function f(x) { return x * 2 + 1; }\nconsole.log(f(3));\n".repeat(300);
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("index.html"), &page).unwrap();
+    std::fs::write(src.join("app.js"), &script).unwrap();
+    let packed = site.docroot.join("packed.wwz");
+    let out = Command::new(wwz_bin())
+        .arg("pack")
+        .arg(&src)
+        .arg("-o")
+        .arg(&packed)
+        .args(["-q", "--precompress", "br,zstd"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let wwz = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &wwz.addr else {
+        unreachable!()
+    };
+    let nginx = start_nginx(&site, sock, true);
+    let _diag = Diagnostics(vec![
+        ("nginx error log", nginx.error_log.clone()),
+        ("wwz stderr", wwz.proc.stderr_path.clone()),
+    ]);
+    let port = nginx.port;
+    for (path, source) in [
+        ("/packed.wwz/index.html", &page),
+        ("/packed.wwz/app.js", &script),
+    ] {
+        for (accept, want) in [
+            (Some("br"), Some("br")),
+            (Some("zstd"), Some("zstd")),
+            (Some("gzip;q=0, br"), Some("br")),
+            (Some("br;q=0, gzip"), Some("gzip")),
+            (Some("br;q=0, zstd;q=0, gzip;q=0"), None),
+            (Some("*"), Some("br")),
+            (Some("gzip, deflate, br, zstd"), Some("br")),
+            (None, None),
+        ] {
+            let header;
+            let args: Vec<&str> = match accept {
+                Some(a) => {
+                    header = format!("Accept-Encoding: {a}");
+                    vec!["-H", &header]
+                }
+                None => vec!["-H", "Accept-Encoding:"],
+            };
+            let r = curl_get(port, path, &args);
+            assert_eq!(r.status, 200, "{path} {accept:?}: {r:?}");
+            assert_eq!(r.opt_header("Content-Encoding"), want, "{path} {accept:?}");
+            assert_eq!(r.header("Vary"), "Accept-Encoding", "{path} {accept:?}");
+            assert_eq!(&decode(want, &r.body), source, "{path} {accept:?}");
+        }
+        let refused = curl_get(port, path, &["-H", "Accept-Encoding: identity;q=0"]);
+        assert_eq!(refused.status, 406, "{refused:?}");
+        // curl --compressed offers what this curl decodes and decodes it.
+        let r = curl_get(port, path, &["--compressed"]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Encoding"), "br", "{path}");
+        assert_eq!(&r.body, source, "{path} via --compressed");
+        let br_len = r.header("Content-Length").to_owned();
+        let head = curl_get(port, path, &["-I", "-H", "Accept-Encoding: br"]);
+        assert_eq!(head.header("Content-Encoding"), "br");
+        assert_eq!(head.header("Content-Length"), br_len);
+        // 304 per coding.
+        let etag = r.header("ETag").to_owned();
+        let inm = format!("If-None-Match: {etag}");
+        let again = curl_get(port, path, &["-H", "Accept-Encoding: br", "-H", &inm]);
+        assert_eq!(again.status, 304, "{again:?}");
+        let identity = curl_get(port, path, &["-H", &inm]);
+        assert_eq!(
+            identity.status, 200,
+            "the br tag must not validate identity"
+        );
+        // Ranges come from the identity.
+        let part = curl_get(port, path, &["-r", "0-99", "-H", "Accept-Encoding: br"]);
+        assert_eq!(part.status, 206);
+        assert_eq!(part.opt_header("Content-Encoding"), None);
+        assert_eq!(&part.body, &source[..100]);
+    }
+}
+
+/// A site packed by `wwz pack --precompress br,zstd`, loaded by headless
+/// Chromium through nginx: the page arrives as br (Chromium's net log shows
+/// the response headers), its script and stylesheet work, and the DOM is the
+/// same as when nginx serves the unpacked files statically.
+#[test]
+fn chromium_receives_br_from_a_packed_site() {
+    let site = Site::new();
+    let src = site.path("browser-src");
+    std::fs::create_dir_all(&src).unwrap();
+    let rows: String = (0..400)
+        .map(|i| format!("<li class=\"row\">row {i}, {}</li>\n", i * 31 % 17))
+        .collect();
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>packed</title>\
+         <link rel=\"stylesheet\" href=\"site.css\"></head><body><p id=\"out\">no script</p>\
+         <ul>{rows}</ul><script src=\"app.js\"></script></body></html>\n"
+    );
+    std::fs::write(src.join("index.html"), &html).unwrap();
+    std::fs::write(
+        src.join("app.js"),
+        "// decoded and run\n".repeat(200)
+            + "document.getElementById('out').textContent = 'script ran, rows: ' + document.querySelectorAll('li').length;\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("site.css"), ".row { color: #333; }\n".repeat(100)).unwrap();
+    let out = Command::new(wwz_bin())
+        .arg("pack")
+        .arg(&src)
+        .arg("-o")
+        .arg(site.docroot.join("browser.wwz"))
+        .args(["-q", "--precompress", "br,zstd"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let wwz = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &wwz.addr else {
+        unreachable!()
+    };
+    let static_loc = format!("location /static/ {{ alias {}/; }}", src.display());
+    let nginx = start_nginx_with(&site, sock, true, &static_loc);
+    let _diag = Diagnostics(vec![
+        ("nginx error log", nginx.error_log.clone()),
+        ("wwz stderr", wwz.proc.stderr_path.clone()),
+    ]);
+    let packed = format!("http://127.0.0.1:{}/browser.wwz/index.html", nginx.port);
+    let unpacked = format!("http://127.0.0.1:{}/static/index.html", nginx.port);
+    let net_log = site.path("netlog.json");
+    let dom = |url: &str, profile: &str, extra: &[&str]| {
+        let mut args = vec!["--virtual-time-budget=5000", "--dump-dom"];
+        args.extend_from_slice(extra);
+        args.push(url);
+        let out = chromium(&args, &site.path(profile));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let net_log_arg = format!("--log-net-log={}", net_log.display());
+    let from_wwz = dom(&packed, "profile-wwz", &[&net_log_arg]);
+    let from_static = dom(&unpacked, "profile-static", &[]);
+    assert!(from_wwz.contains("script ran, rows: 400"), "{from_wwz}");
+    assert_eq!(from_wwz, from_static, "the packed site renders differently");
+    let log = std::fs::read_to_string(&net_log).expect("Chromium wrote no net log");
+    let log = log.to_ascii_lowercase();
+    assert!(
+        log.contains("accept-encoding: gzip, deflate, br"),
+        "Chromium did not offer br"
+    );
+    assert!(
+        log.contains("content-encoding: br"),
+        "no response arrived as br: {}",
+        &log[..log.len().min(3000)]
+    );
+}

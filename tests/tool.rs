@@ -182,7 +182,12 @@ fn pack_output_is_accepted_by_unzip_python_zipalign_and_the_index() {
     });
     assert_eq!(names, sorted, "members in sorted order");
     assert!(names.contains(&"empty-dir/"));
-    assert!(members.iter().all(|m| m["method"] == 0));
+    // Compressed by default: text that shrinks is deflated, the rest stored.
+    for m in &members {
+        let deflated =
+            ["index.html", "css/site.css", "logs/build.log"].contains(&m["name"].as_str().unwrap());
+        assert_eq!(m["method"], if deflated { 8 } else { 0 }, "{m}");
+    }
 
     // Unix permissions normalised: 0755 for anything executable, 0644 otherwise.
     let attrs = Command::new("python3")
@@ -342,7 +347,7 @@ fn every_stored_member_is_aligned() {
         ("65536", 65_536, 65_536),
     ] {
         let out = t.path().join(format!("site-{align}.wwz"));
-        pack(&root, &out, &["-q", "--align", align]);
+        pack(&root, &out, &["-q", "--align", align, "--deflate", "never"]);
         let bytes = fs::read(&out).unwrap();
         let index = Index::build(&bytes[..]).unwrap();
         for m in ls_json(&out) {
@@ -955,4 +960,252 @@ fn check_reports_site_problems() {
         &[("build.log", b"ok\n"), ("coverage/index.html", b"<p>cov")],
     );
     ok(wwz().arg("check").arg(&logs));
+}
+
+/// Text-like pages, and files whose formats are already compressed (with
+/// contents that would shrink, so only the name decides).
+fn compressible_site(root: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    let page = |tag: &str| {
+        (0..400)
+            .map(|i| {
+                format!(
+                    "<{tag} class=\"row\">item {i} of the list, {}</{tag}>\n",
+                    i % 7
+                )
+            })
+            .collect::<String>()
+            .into_bytes()
+    };
+    let files: Vec<(&'static str, Vec<u8>)> = vec![
+        ("index.html", page("p")),
+        ("js/app.js", page("li")),
+        (
+            "css/site.css",
+            b"body { margin: 0; padding: 0 }\n".repeat(300),
+        ),
+        ("img/logo.png", page("b")),
+        ("fonts/a.woff2", page("i")),
+        ("data/archive.gz", page("u")),
+        ("tiny.txt", b"too small to shrink\n".to_vec()),
+    ];
+    for (name, data) in &files {
+        write(&root.join(name), data);
+    }
+    files
+}
+
+fn method_of(members: &[Value], name: &str) -> u64 {
+    members
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in the archive"))["method"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn pack_compresses_text_by_default_and_stores_compressed_formats() {
+    let t = tempfile::tempdir().unwrap();
+    let files = compressible_site(&t.path().join("site"));
+    let out = t.path().join("site.wwz");
+    pack(&t.path().join("site"), &out, &["-q"]);
+    accepted_by_everyone(&out, &files);
+    let members = ls_json(&out);
+    for name in ["index.html", "js/app.js", "css/site.css"] {
+        assert_eq!(method_of(&members, name), 8, "{name}");
+    }
+    for name in [
+        "img/logo.png",
+        "fonts/a.woff2",
+        "data/archive.gz",
+        "tiny.txt",
+    ] {
+        assert_eq!(method_of(&members, name), 0, "{name}");
+    }
+    // `--deflate never` keeps the stored-only archive of before.
+    let stored = t.path().join("stored.wwz");
+    pack(
+        &t.path().join("site"),
+        &stored,
+        &["-q", "--deflate", "never"],
+    );
+    assert!(ls_json(&stored).iter().all(|m| m["method"] == 0));
+}
+
+/// Many members (more than one batch), some large, with siblings.
+fn many_files(root: &Path) {
+    for i in 0..700 {
+        let body = format!("<p>page {i}</p>\n").repeat(20 + i % 300);
+        write(
+            &root.join(format!("d{}/p{i:04}.html", i % 9)),
+            body.as_bytes(),
+        );
+    }
+    write(&root.join("big/noise.bin"), &noise(7, 3 << 20));
+    write(
+        &root.join("big/text.txt"),
+        &b"a line of a log file\n".repeat(60_000),
+    );
+}
+
+#[test]
+fn pack_output_is_identical_whatever_the_number_of_jobs() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("site");
+    many_files(&root);
+    let mut archives = Vec::new();
+    for jobs in ["1", "2", "3"] {
+        let out = t.path().join(format!("j{jobs}.wwz"));
+        pack(
+            &root,
+            &out,
+            &["-q", "--jobs", jobs, "--precompress", "br,zstd"],
+        );
+        archives.push(fs::read(&out).unwrap());
+    }
+    assert!(archives[0].len() > 100_000);
+    assert!(archives[0] == archives[1], "--jobs 1 and --jobs 2 differ");
+    assert!(archives[0] == archives[2], "--jobs 1 and --jobs 3 differ");
+    let members = ls_json(&t.path().join("j2.wwz"));
+    assert_eq!(method_of(&members, "big/text.txt"), 8);
+    assert_eq!(method_of(&members, "big/noise.bin"), 0);
+    assert_eq!(method_of(&members, "big/text.txt.br"), 0);
+}
+
+/// Extracts member `name` of `archive` with Python's zipfile.
+fn member_bytes(archive: &Path, name: &str) -> Vec<u8> {
+    ok(Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))",
+        ])
+        .arg(archive)
+        .arg(name))
+    .stdout
+}
+
+/// Decodes `data` with `tool -d -c` (brotli, zstd, gzip).
+fn decode_with(tool: &str, data: &[u8]) -> Vec<u8> {
+    require(tool);
+    let mut child = Command::new(tool)
+        .args(["-d", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = data.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(out.status.success(), "{tool} -d failed");
+    out.stdout
+}
+
+#[test]
+fn precompressed_siblings_decode_to_their_member_with_brotli_zstd_and_gzip() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("site");
+    let files = compressible_site(&root);
+    // A sibling already in the tree is packed as it is, never replaced.
+    write(&root.join("css/site.css.br"), b"made by a bundler");
+    let out = t.path().join("site.wwz");
+    pack(&root, &out, &["-q", "--precompress", "br,zstd,gz"]);
+    ok(Command::new("unzip").arg("-tq").arg(&out));
+    ok(Command::new("zipalign").args(["-c", "4"]).arg(&out));
+    ok(wwz().arg("check").arg(&out));
+    ok(Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; assert zipfile.ZipFile(sys.argv[1]).testzip() is None",
+        ])
+        .arg(&out));
+    let members = ls_json(&out);
+    let names: Vec<&str> = members
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for (name, data) in &files {
+        let text = ["index.html", "js/app.js", "css/site.css"].contains(name);
+        for (suffix, tool) in [(".br", "brotli"), (".zst", "zstd")] {
+            let sibling = format!("{name}{suffix}");
+            if !text || sibling == "css/site.css.br" {
+                continue;
+            }
+            assert!(
+                names.contains(&sibling.as_str()),
+                "{sibling} missing: {names:?}"
+            );
+            assert_eq!(method_of(&members, &sibling), 0, "{sibling} is stored");
+            let bytes = member_bytes(&out, &sibling);
+            assert_eq!(&decode_with(tool, &bytes), data, "{sibling}");
+        }
+        // Not text, or too small to save 10 %: no siblings.
+        if !text {
+            assert!(
+                !names.iter().any(|n| n.starts_with(&format!("{name}."))),
+                "{name}: {names:?}"
+            );
+        }
+    }
+    assert_eq!(member_bytes(&out, "css/site.css.br"), b"made by a bundler");
+    // A gzip sibling saves nothing over the deflated member it would repeat…
+    assert!(!names.contains(&"index.html.gz"), "{names:?}");
+    // …but beside a stored member it is what gzip clients get.
+    let stored = t.path().join("stored.wwz");
+    pack(
+        &root,
+        &stored,
+        &["-q", "--deflate", "never", "--precompress", "gz"],
+    );
+    let gz = member_bytes(&stored, "index.html.gz");
+    assert_eq!(decode_with("gzip", &gz), files[0].1);
+    ok(Command::new("zipalign").args(["-c", "4"]).arg(&stored));
+}
+
+#[test]
+fn zstd_siblings_keep_the_window_within_8_mib() {
+    require("zstd");
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("site");
+    // 12 MiB of text: level 19 alone would pick a 2^23 window or more.
+    let text: Vec<u8> = (0..600_000u32)
+        .flat_map(|i| format!("row {i} {}\n", i.wrapping_mul(2_654_435_761) % 1000).into_bytes())
+        .collect();
+    write(&root.join("big.txt"), &text);
+    let out = t.path().join("big.wwz");
+    pack(
+        &root,
+        &out,
+        &["-q", "--deflate", "never", "--precompress", "zstd"],
+    );
+    let zst = t.path().join("big.txt.zst");
+    fs::write(&zst, member_bytes(&out, "big.txt.zst")).unwrap();
+    let info = ok(Command::new("zstd").args(["-lv"]).arg(&zst));
+    let info = stdout(&info);
+    let window = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Window Size:"))
+        .unwrap_or_else(|| panic!("no window size in {info}"));
+    let mib: f64 = window.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(window.contains("MiB") && mib <= 8.0, "window {window}");
+    assert_eq!(decode_with("zstd", &fs::read(&zst).unwrap()), text);
+}
+
+#[test]
+fn pack_best_is_no_larger_and_still_accepted() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("site");
+    let files = compressible_site(&root);
+    let (default, best) = (t.path().join("default.wwz"), t.path().join("best.wwz"));
+    pack(&root, &default, &["-q"]);
+    pack(&root, &best, &["-q", "--best"]);
+    accepted_by_everyone(&best, &files);
+    let size = |p: &Path| fs::metadata(p).unwrap().len();
+    assert!(
+        size(&best) < size(&default),
+        "{} vs {}",
+        size(&best),
+        size(&default)
+    );
 }

@@ -1,11 +1,13 @@
-//! Streaming inflate of a deflated member, for clients that do not take gzip.
+//! Streaming decode of a compressed member (deflate, or zstd, method 93), for
+//! clients that do not take the member's coding as it is.
 //!
 //! Compressed bytes are read with `pread` into a small buffer, never from the
 //! mapping (a truncated file must cost an error, not a SIGBUS). Output stops
-//! at the size the central directory declares, so a deflate bomb costs no
-//! more than that, and memory stays at the two buffers plus the 32 KiB window.
+//! at the size the central directory declares, so a bomb costs no more than
+//! that, and memory stays at the two buffers plus the window: 32 KiB for
+//! deflate, at most [`ZSTD_DECODE_WINDOW_LOG_MAX`] for zstd.
 //!
-//! Inflating a member over [`checkpoints::MIN_MEMBER`] records checkpoints
+//! Inflating a deflated member over [`checkpoints::MIN_MEMBER`] records checkpoints
 //! as it goes, and [`Inflater::at`] starts from the nearest one, so a Range
 //! or a log view's tail deep in a big member costs at most one spacing of
 //! inflating once the member has been read through once.
@@ -16,10 +18,73 @@ use std::sync::Arc;
 
 use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+use zstd::stream::raw::Operation;
 
 use super::checkpoints::{self, Checkpoint, Key};
 use super::Archive;
 use crate::stats::STATS;
+use crate::zip::format::{METHOD_DEFLATED, METHOD_ZSTD};
+
+/// The largest zstd window (log2) decoded for a request: 2^25 = 32 MiB, the
+/// memory one decoding response may hold. Larger frames are refused (501).
+pub const ZSTD_DECODE_WINDOW_LOG_MAX: u32 = 25;
+
+/// The decoder of one member's method.
+enum Decoder {
+    /// miniz_oxide's state is `Clone`: a clone is a checkpoint.
+    Deflate(Box<InflateState>),
+    Zstd(Box<zstd::stream::raw::Decoder<'static>>),
+    /// A method that cannot be decoded, or a decoder that could not be made.
+    Unusable(&'static str),
+}
+
+impl Decoder {
+    fn new(method: u16) -> Decoder {
+        match method {
+            METHOD_DEFLATED => Decoder::Deflate(InflateState::new_boxed(DataFormat::Raw)),
+            METHOD_ZSTD => {
+                let limit = zstd::stream::raw::DParameter::WindowLogMax(ZSTD_DECODE_WINDOW_LOG_MAX);
+                match zstd::stream::raw::Decoder::new() {
+                    Ok(mut d) => match d.set_parameter(limit) {
+                        Ok(()) => Decoder::Zstd(Box::new(d)),
+                        Err(_) => Decoder::Unusable("cannot limit the zstd window"),
+                    },
+                    Err(_) => Decoder::Unusable("cannot make a zstd decoder"),
+                }
+            }
+            _ => Decoder::Unusable("compression method not decodable"),
+        }
+    }
+
+    /// Decodes from `input` into `out`: (bytes consumed, bytes made, whether the stream ended).
+    fn run(&mut self, input: &[u8], out: &mut [u8]) -> io::Result<(usize, usize, bool)> {
+        match self {
+            Decoder::Deflate(state) => {
+                let res = inflate(state, input, out, MZFlush::None);
+                let ended = match res.status {
+                    Ok(status) => status == MZStatus::StreamEnd,
+                    // No progress possible: more input needed (or none left).
+                    Err(MZError::Buf) => false,
+                    Err(e) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("corrupt deflate stream ({e:?})"),
+                        ))
+                    }
+                };
+                Ok((res.bytes_consumed, res.bytes_written, ended))
+            }
+            Decoder::Zstd(dec) => {
+                let st = dec
+                    .run_on_buffers(input, out)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                // `remaining == 0`: a frame is complete (another may follow).
+                Ok((st.bytes_read, st.bytes_written, false))
+            }
+            Decoder::Unusable(why) => Err(io::Error::new(io::ErrorKind::Unsupported, *why)),
+        }
+    }
+}
 
 const INPUT_BUF: usize = 32 * 1024;
 
@@ -31,19 +96,26 @@ pub struct Inflater {
     input: Vec<u8>,
     in_start: usize,
     in_end: usize,
-    dec: Box<InflateState>,
+    dec: Decoder,
     /// Bytes produced so far, and the declared uncompressed size.
     produced: u64,
     size: u64,
     /// How many more bytes [`Inflater::read`] may return (a Range's length).
     left: u64,
-    /// Recording checkpoints: which member, and newlines produced so far.
+    /// Recording checkpoints (deflate only): which member, and newlines produced so far.
     record: Option<(Key, u64)>,
 }
 
 impl Inflater {
-    /// Inflates `compressed_len` bytes at `offset`, expecting `size` bytes out.
-    pub fn new(archive: Arc<Archive>, offset: u64, compressed_len: u64, size: u64) -> Inflater {
+    /// Decodes `compressed_len` bytes at `offset` compressed with `method`
+    /// (deflate or zstd), expecting `size` bytes out.
+    pub fn new(
+        archive: Arc<Archive>,
+        method: u16,
+        offset: u64,
+        compressed_len: u64,
+        size: u64,
+    ) -> Inflater {
         let key = Key {
             archive: archive.identity(),
             data: offset,
@@ -55,11 +127,12 @@ impl Inflater {
             input: vec![0; INPUT_BUF],
             in_start: 0,
             in_end: 0,
-            dec: InflateState::new_boxed(DataFormat::Raw),
+            dec: Decoder::new(method),
             produced: 0,
             size,
             left: size,
-            record: (size > checkpoints::MIN_MEMBER).then_some((key, 0)),
+            record: (method == METHOD_DEFLATED && size > checkpoints::MIN_MEMBER)
+                .then_some((key, 0)),
         }
     }
 
@@ -68,12 +141,13 @@ impl Inflater {
     /// says where it stands.
     pub fn at(
         archive: Arc<Archive>,
+        method: u16,
         offset: u64,
         compressed_len: u64,
         size: u64,
         target: u64,
     ) -> Inflater {
-        let mut inflater = Inflater::new(archive, offset, compressed_len, size);
+        let mut inflater = Inflater::new(archive, method, offset, compressed_len, size);
         let Some((key, _)) = inflater.record else {
             return inflater;
         };
@@ -84,7 +158,7 @@ impl Inflater {
             return inflater;
         }
         inflater.pos = cp.input;
-        inflater.dec = cp.state;
+        inflater.dec = Decoder::Deflate(cp.state);
         inflater.produced = cp.out;
         inflater.record = Some((key, cp.lines));
         inflater
@@ -140,19 +214,7 @@ impl Inflater {
                 .input
                 .get(self.in_start..self.in_end)
                 .unwrap_or_default();
-            let res = inflate(&mut self.dec, input, out, MZFlush::None);
-            let (consumed, made) = (res.bytes_consumed, res.bytes_written);
-            let status = match res.status {
-                Ok(status) => status,
-                // No progress possible: more input needed (or none left).
-                Err(MZError::Buf) => MZStatus::Ok,
-                Err(e) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("corrupt deflate stream ({e:?})"),
-                    ))
-                }
-            };
+            let (consumed, made, ended) = self.dec.run(input, out)?;
             self.in_start += consumed;
             self.produced += made as u64;
             if made > 0 {
@@ -161,10 +223,10 @@ impl Inflater {
                 return Ok(made);
             }
             let exhausted = self.in_start == self.in_end && self.pos >= self.end;
-            if status == MZStatus::StreamEnd || (consumed == 0 && exhausted) {
+            if ended || (consumed == 0 && exhausted) {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    "deflated member ends before its declared size",
+                    "compressed member ends before its declared size",
                 ));
             }
         }
@@ -181,6 +243,9 @@ impl Inflater {
         if out % checkpoints::SPACING != 0 || out >= self.size || !checkpoints::wants(key, out) {
             return;
         }
+        let Decoder::Deflate(state) = &self.dec else {
+            return;
+        };
         let unread = (self.in_end - self.in_start) as u64;
         checkpoints::insert(
             key,
@@ -188,7 +253,7 @@ impl Inflater {
                 out,
                 input: self.pos - unread,
                 lines,
-                state: Box::new((*self.dec).clone()),
+                state: Box::new((**state).clone()),
             },
         );
     }
@@ -241,9 +306,16 @@ mod tests {
         assert_eq!(size, text.len() as u64);
 
         // No checkpoints yet: starts at 0.
-        let first = Inflater::at(Arc::clone(&archive), offset, raw, size, 7 << 20);
+        let first = Inflater::at(
+            Arc::clone(&archive),
+            METHOD_DEFLATED,
+            offset,
+            raw,
+            size,
+            7 << 20,
+        );
         assert_eq!(first.position(), (0, Some(0)));
-        let mut whole = Inflater::new(Arc::clone(&archive), offset, raw, size);
+        let mut whole = Inflater::new(Arc::clone(&archive), METHOD_DEFLATED, offset, raw, size);
         let mut out = vec![0; 70_000];
         let mut got = Vec::new();
         loop {
@@ -255,7 +327,14 @@ mod tests {
         assert!(got == text);
 
         for target in [(1 << 20) - 1, 1 << 20, (7 << 20) + 12345, size - 1] {
-            let mut inf = Inflater::at(Arc::clone(&archive), offset, raw, size, target);
+            let mut inf = Inflater::at(
+                Arc::clone(&archive),
+                METHOD_DEFLATED,
+                offset,
+                raw,
+                size,
+                target,
+            );
             let (at, lines) = inf.position();
             assert!(
                 at <= target && target - at < checkpoints::SPACING,

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED};
+use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED, METHOD_ZSTD};
 use crate::zip::{DataError, Entry, Index, IndexError};
 use inflate::Inflater;
 pub use mmap::MappedBytes;
@@ -193,8 +193,14 @@ impl Archive {
         let mut buf = vec![0; want];
         match entry.method() {
             METHOD_STORED => self.file.read_exact_at(&mut buf, offset)?,
-            METHOD_DEFLATED => {
-                let mut inflater = Inflater::new(Arc::clone(self), offset, raw_len, entry.size());
+            METHOD_DEFLATED | METHOD_ZSTD => {
+                let mut inflater = Inflater::new(
+                    Arc::clone(self),
+                    entry.method(),
+                    offset,
+                    raw_len,
+                    entry.size(),
+                );
                 let mut filled = 0;
                 while filled < want {
                     match inflater.read(buf.get_mut(filled..).unwrap_or_default())? {

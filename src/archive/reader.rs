@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::inflate::Inflater;
 use super::Archive;
-use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED};
+use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED, METHOD_ZSTD};
 use crate::zip::Entry;
 
 pub enum MemberReader {
@@ -50,9 +50,15 @@ impl MemberReader {
                 0,
                 0,
             )),
-            METHOD_DEFLATED => {
-                let inflater =
-                    Inflater::at(Arc::clone(archive), offset, raw_len, entry.size(), target);
+            method @ (METHOD_DEFLATED | METHOD_ZSTD) => {
+                let inflater = Inflater::at(
+                    Arc::clone(archive),
+                    method,
+                    offset,
+                    raw_len,
+                    entry.size(),
+                    target,
+                );
                 let (at, lines) = inflater.position();
                 match lines {
                     Some(lines) => Ok((MemberReader::Deflated(Box::new(inflater)), at, lines)),
@@ -60,6 +66,7 @@ impl MemberReader {
                     None => Ok((
                         MemberReader::Deflated(Box::new(Inflater::new(
                             Arc::clone(archive),
+                            method,
                             offset,
                             raw_len,
                             entry.size(),

@@ -108,9 +108,12 @@ pub enum Body {
         parts: Vec<Part>,
         tail: String,
     },
-    /// A deflated member inflated on the fly; `skip` bytes dropped, then `take` sent.
+    /// A compressed member (deflate, or zstd) decoded on the fly; `skip`
+    /// bytes dropped, then `take` sent.
     Inflate {
         archive: Arc<Archive>,
+        /// The member's compression method.
+        method: u16,
         offset: u64,
         compressed_len: u64,
         size: u64,
@@ -196,6 +199,7 @@ impl Body {
         match self {
             Body::Inflate {
                 archive,
+                method,
                 offset,
                 compressed_len,
                 size,
@@ -203,8 +207,14 @@ impl Body {
                 take,
             } => {
                 // From the nearest checkpoint, if the member has been read through before.
-                let inflater =
-                    Inflater::at(Arc::clone(archive), *offset, *compressed_len, *size, *skip);
+                let inflater = Inflater::at(
+                    Arc::clone(archive),
+                    *method,
+                    *offset,
+                    *compressed_len,
+                    *size,
+                    *skip,
+                );
                 let (at, _) = inflater.position();
                 Some((inflater.limit(*take), skip.saturating_sub(at)))
             }

@@ -1,32 +1,162 @@
-//! Content negotiation (RFC 9110 §12.5.3): which codings a client takes.
+//! Content negotiation (RFC 9110 §12.5.3): which coding a client gets.
+//!
+//! [`Accept::parse`] reads `Accept-Encoding` once, without allocating, into
+//! the q-values of the codings wwz can send (br, zstd, gzip), of `identity`
+//! and of `*`. [`Accept::choose`] then picks among the codings a member has:
+//! the highest q wins, `q=0` excludes, ties go to br, then zstd, then gzip;
+//! identity wins only when the client ranks it strictly higher.
+//!
+//! No header means identity only (a deflated member is then inflated, not sent
+//! as gzip): clients that take compression say so.
 
-/// Whether `Accept-Encoding` allows gzip: named (or `x-gzip`) with q > 0, or
-/// not named and `*` with q > 0. No header means identity only: a deflated
-/// member is then inflated rather than sent as gzip.
-pub fn accepts_gzip(header: Option<&[u8]>) -> bool {
-    let Some(header) = header.and_then(|h| std::str::from_utf8(h).ok()) else {
-        return false;
-    };
-    let mut star = None;
-    for item in header.split(',') {
-        let mut fields = item.split(';');
-        let coding = fields.next().unwrap_or("").trim();
-        let q = fields
-            .filter_map(|f| {
-                f.trim()
-                    .strip_prefix("q=")
-                    .or_else(|| f.trim().strip_prefix("Q="))
-            })
-            .find_map(|v| v.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-            return q > 0.0;
-        }
-        if coding == "*" {
-            star = Some(q > 0.0);
+/// A content coding wwz sends, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Br,
+    Zstd,
+    Gzip,
+}
+
+impl Coding {
+    /// In order of preference when the client's q-values tie.
+    pub const PREFERENCE: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+
+    /// The `Content-Encoding` token.
+    pub fn token(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Zstd => "zstd",
+            Coding::Gzip => "gzip",
         }
     }
-    star.unwrap_or(false)
+
+    /// The suffix of a precompressed sibling in this coding.
+    pub fn suffix(self) -> &'static [u8] {
+        match self {
+            Coding::Br => b".br",
+            Coding::Zstd => b".zst",
+            Coding::Gzip => b".gz",
+        }
+    }
+
+    /// The ETag suffix that tells this representation's tag from the others'.
+    pub fn tag_suffix(self) -> &'static str {
+        match self {
+            Coding::Br => "-br",
+            Coding::Zstd => "-zst",
+            Coding::Gzip => "-gz",
+        }
+    }
+}
+
+/// The q-values (in thousandths) an `Accept-Encoding` header gives; `None`
+/// where a coding is not named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Accept {
+    br: Option<u16>,
+    zstd: Option<u16>,
+    gzip: Option<u16>,
+    identity: Option<u16>,
+    star: Option<u16>,
+}
+
+impl Accept {
+    /// Reads the header (`None`: no header, identity only). Unknown codings
+    /// are ignored; a malformed q-value counts as 1, as before.
+    pub fn parse(header: Option<&[u8]>) -> Accept {
+        let mut a = Accept::default();
+        let Some(header) = header else {
+            return a;
+        };
+        for item in header.split(|&b| b == b',') {
+            let mut fields = item.split(|&b| b == b';');
+            let coding = fields.next().unwrap_or_default().trim_ascii();
+            let q = fields
+                .filter_map(|f| {
+                    let f = f.trim_ascii();
+                    f.strip_prefix(b"q=").or_else(|| f.strip_prefix(b"Q="))
+                })
+                .find_map(|v| qvalue(v.trim_ascii()))
+                .unwrap_or(1000);
+            let slot = if coding.eq_ignore_ascii_case(b"br") {
+                &mut a.br
+            } else if coding.eq_ignore_ascii_case(b"zstd") {
+                &mut a.zstd
+            } else if coding.eq_ignore_ascii_case(b"gzip") || coding.eq_ignore_ascii_case(b"x-gzip")
+            {
+                &mut a.gzip
+            } else if coding.eq_ignore_ascii_case(b"identity") {
+                &mut a.identity
+            } else if coding == b"*" {
+                &mut a.star
+            } else {
+                continue;
+            };
+            // The first mention of a coding counts.
+            slot.get_or_insert(q);
+        }
+        a
+    }
+
+    /// The q-value of `coding`: named, else `*`'s, else 0.
+    pub fn q(&self, coding: Coding) -> u16 {
+        let named = match coding {
+            Coding::Br => self.br,
+            Coding::Zstd => self.zstd,
+            Coding::Gzip => self.gzip,
+        };
+        named.or(self.star).unwrap_or(0)
+    }
+
+    /// Whether the identity (no coding) is acceptable: unless `identity;q=0`,
+    /// or `*;q=0` without `identity` named.
+    pub fn identity_ok(&self) -> bool {
+        self.identity.or(self.star).is_none_or(|q| q > 0)
+    }
+
+    /// The coding to send among those `has` says the member has; `None` for identity.
+    pub fn choose(&self, has: impl Fn(Coding) -> bool) -> Option<Coding> {
+        let mut best: Option<(Coding, u16)> = None;
+        for c in Coding::PREFERENCE {
+            let q = self.q(c);
+            if q > 0 && has(c) && best.is_none_or(|(_, bq)| q > bq) {
+                best = Some((c, q));
+            }
+        }
+        let (coding, q) = best?;
+        // Identity wins only when ranked strictly higher by name (or by `*`).
+        match self.identity.or(self.star) {
+            Some(iq) if iq > q => None,
+            _ => Some(coding),
+        }
+    }
+}
+
+/// Whether `Accept-Encoding` allows gzip (named, `x-gzip` or `*`, with q > 0).
+pub fn accepts_gzip(header: Option<&[u8]>) -> bool {
+    Accept::parse(header).q(Coding::Gzip) > 0
+}
+
+/// A qvalue (`0`, `0.5`, `1.000`) in thousandths; `None` if malformed.
+fn qvalue(v: &[u8]) -> Option<u16> {
+    let (int, frac) = match v.iter().position(|&b| b == b'.') {
+        Some(dot) => (v.get(..dot)?, v.get(dot + 1..)?),
+        None => (v, &b""[..]),
+    };
+    let int = match int {
+        b"0" => 0u16,
+        b"1" => 1,
+        _ => return None,
+    };
+    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut thousandths = 0u16;
+    for i in 0..3 {
+        let digit = frac.get(i).map_or(0, |d| u16::from(d.wrapping_sub(b'0')));
+        thousandths = thousandths * 10 + digit;
+    }
+    Some((int * 1000 + thousandths).min(1000))
 }
 
 #[cfg(test)]
@@ -48,5 +178,55 @@ mod tests {
         assert!(!accepts_gzip(Some(b"deflate, br")));
         assert!(!accepts_gzip(Some(b"")));
         assert!(!accepts_gzip(None));
+    }
+
+    fn pick(header: &str, has: &[Coding]) -> Option<Coding> {
+        Accept::parse(Some(header.as_bytes())).choose(|c| has.contains(&c))
+    }
+
+    #[test]
+    fn choice_between_codings() {
+        use Coding::*;
+        let all = [Br, Zstd, Gzip];
+        assert_eq!(pick("gzip, deflate, br, zstd", &all), Some(Br));
+        assert_eq!(pick("gzip, zstd", &all), Some(Zstd));
+        assert_eq!(pick("br", &[Zstd, Gzip]), None);
+        assert_eq!(pick("gzip;q=0, br", &all), Some(Br));
+        assert_eq!(pick("br;q=0, gzip", &all), Some(Gzip));
+        assert_eq!(pick("br;q=0.5, gzip", &all), Some(Gzip));
+        assert_eq!(pick("br;q=0.5, gzip;q=0.5", &all), Some(Br));
+        assert_eq!(pick("*", &all), Some(Br));
+        assert_eq!(pick("*", &[Gzip]), Some(Gzip));
+        assert_eq!(pick("*;q=0.5, br;q=0", &all), Some(Zstd));
+        assert_eq!(pick("identity;q=0", &all), None);
+        assert_eq!(pick("br;q=0.5, identity", &all), None);
+        assert_eq!(pick("br, identity;q=0.5", &all), Some(Br));
+        assert_eq!(pick("BR;Q=1", &all), Some(Br));
+        assert_eq!(pick("", &all), None);
+        assert_eq!(Accept::parse(None).choose(|_| true), None);
+    }
+
+    #[test]
+    fn identity_acceptability() {
+        let ok = |h: &str| Accept::parse(Some(h.as_bytes())).identity_ok();
+        assert!(Accept::parse(None).identity_ok());
+        assert!(ok("br"));
+        assert!(ok("*;q=0, identity"));
+        assert!(!ok("identity;q=0"));
+        assert!(!ok("*;q=0"));
+        assert!(!ok("br, identity;q=0.000"));
+    }
+
+    #[test]
+    fn qvalues() {
+        assert_eq!(qvalue(b"1"), Some(1000));
+        assert_eq!(qvalue(b"1.000"), Some(1000));
+        assert_eq!(qvalue(b"0.5"), Some(500));
+        assert_eq!(qvalue(b"0.001"), Some(1));
+        assert_eq!(qvalue(b"0."), Some(0));
+        assert_eq!(qvalue(b"1.5"), Some(1000));
+        for bad in ["2", "0.0001", "-1", "x", "", "0.a"] {
+            assert_eq!(qvalue(bad.as_bytes()), None, "{bad}");
+        }
     }
 }

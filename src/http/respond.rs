@@ -1,9 +1,11 @@
 //! The static-file semantics: from a routed request to a response.
 //!
-//! Order of work for a member: pick the representation (identity, or gzip
-//! passthrough for a deflated member when the client takes gzip; see
-//! [`super::negotiate`]), compute its validators, evaluate preconditions
-//! (304/412), then Range (206/416, several ranges in [`super::multipart`]).
+//! Order of work for a member: pick the representation (see [`locate`]:
+//! identity, a precompressed sibling `NAME.br` / `NAME.zst` / `NAME.gz` sent
+//! as it is stored, or the gzip passthrough of a deflated member, as
+//! [`super::negotiate`] chooses), compute its validators, evaluate
+//! preconditions (304/412), then Range (206/416, several ranges in
+//! [`super::multipart`]), always of the identity.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -15,20 +17,22 @@ use super::listing::{self, Place};
 use super::lookup::{self, Found};
 use super::mime;
 use super::multipart;
-use super::negotiate::accepts_gzip;
+use super::negotiate::{accepts_gzip, Accept, Coding};
 use super::range::{self, Ranges};
 use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
 use super::status;
 use super::Params;
 use super::{logview, search};
+use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
 use crate::archive::{Archive, Cache, OpenError};
 use crate::log;
 use crate::site::{self, Action};
 use crate::stats::STATS;
 use crate::url;
-use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED};
-use crate::zip::Entry;
+use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED, METHOD_ZSTD};
+use crate::zip::index::{SIBLING_BR, SIBLING_GZ, SIBLING_ZSTD};
+use crate::zip::{Entry, Index};
 
 /// How responses are shaped; from the command line.
 #[derive(Debug, Clone)]
@@ -263,6 +267,7 @@ impl Service {
             },
             METHOD_DEFLATED => Body::Inflate {
                 archive,
+                method: METHOD_DEFLATED,
                 offset,
                 compressed_len: raw_len,
                 size: entry.size(),
@@ -351,17 +356,26 @@ enum Repr {
     Stored,
     /// Deflated, sent as gzip without recompression.
     Gzip,
-    /// Deflated, inflated on the way out.
+    /// Deflated (or zstd, method 93), decoded on the way out.
     Inflated,
+    /// Mapped bytes sent as they are in this coding: a stored sibling's, or
+    /// a method-93 member's zstd frame.
+    Coded(Coding),
 }
 
 /// A member about to be answered: where its bytes are and how they go out.
 struct Member<'a> {
+    /// The member asked for (NAME): type, Last-Modified and identity come from it.
     entry: &'a Entry,
     repr: Repr,
-    /// The raw (possibly compressed) data in the mapping.
+    /// The raw data in the mapping of what is sent: NAME's (possibly
+    /// compressed) data, or the sibling's.
     offset: u64,
     raw_len: u64,
+    /// The entity tag of the representation.
+    tag: ETag,
+    /// Whether another `Accept-Encoding` could get another representation.
+    varies: bool,
 }
 
 fn member_response<P: Params + ?Sized>(
@@ -376,14 +390,17 @@ fn member_response<P: Params + ?Sized>(
         .filter(|h| !h.is_empty() && !ctx.head);
     let member = match locate(ctx, name, entry, req, range_header.is_some()) {
         Ok(m) => m,
+        // The identity refused and no coding the client takes: another
+        // Accept-Encoding would get an answer.
+        Err(406) => {
+            return Response {
+                vary: Some("Accept-Encoding"),
+                ..Response::error(406)
+            }
+        }
         Err(status) => return Response::error(status),
     };
-    let etag = ETag {
-        crc32: entry.crc32(),
-        size: entry.size(),
-        mtime: entry.mtime(),
-        gzip: member.repr == Repr::Gzip,
-    };
+    let etag = member.tag;
     // Formatted only when a precondition compares it: the common request needs no allocation.
     let if_range = req.param("HTTP_IF_RANGE");
     let conditions = Conditions {
@@ -407,7 +424,7 @@ fn member_response<P: Params + ?Sized>(
         last_modified: Some(validators.last_modified),
         etag: Some(etag),
         cache_control: Some(ctx.cache_control),
-        vary: (member.repr != Repr::Stored).then_some("Accept-Encoding"),
+        vary: member.varies.then_some("Accept-Encoding"),
         ..Response::new(200)
     };
     match conditional::evaluate(&conditions, &validators) {
@@ -463,25 +480,92 @@ fn locate<'a, P: Params + ?Sized>(
         ));
         return Err(501);
     }
-    let repr = match entry.method() {
-        METHOD_STORED => Repr::Stored,
-        // A Range names bytes of the identity representation; gzip only for whole bodies.
-        METHOD_DEFLATED if !ranged && accepts_gzip(req.param("HTTP_ACCEPT_ENCODING")) => Repr::Gzip,
-        METHOD_DEFLATED => Repr::Inflated,
-        other => {
+    let accept = Accept::parse(req.param("HTTP_ACCEPT_ENCODING"));
+    let siblings = entry.siblings();
+    let deflated = entry.method() == METHOD_DEFLATED;
+    // A zstd member: passed through when its window is one every client
+    // must accept (RFC 9659), decoded when the window is one we decode.
+    let zstd_window = match entry.method() {
+        METHOD_ZSTD => zstd_window(ctx.archive, entry),
+        _ => None,
+    };
+    let zstd_member = zstd_window.is_some();
+    let decodable = zstd_window.is_some_and(|w| w <= 1 << ZSTD_DECODE_WINDOW_LOG_MAX);
+    if entry.method() != METHOD_STORED && !deflated && !zstd_member {
+        log::warn(format_args!(
+            "{}: member {name:?} uses compression method {}, which wwz does not serve",
+            ctx.route.archive(),
+            entry.method()
+        ));
+        return Err(501);
+    }
+    let has = |c: Coding| match c {
+        Coding::Br => siblings & SIBLING_BR != 0,
+        Coding::Zstd => {
+            siblings & SIBLING_ZSTD != 0 || zstd_window.is_some_and(|w| w <= ZSTD_PASS_WINDOW)
+        }
+        Coding::Gzip => siblings & SIBLING_GZ != 0 || deflated,
+    };
+    // A Range names bytes of the identity: codings only for whole bodies
+    // (or when the client refuses the identity).
+    let choice = if ranged && accept.identity_ok() {
+        None
+    } else {
+        accept.choose(has)
+    };
+    let varies = siblings != 0 || deflated || zstd_member;
+    let identity_tag = ETag {
+        crc32: entry.crc32(),
+        size: entry.size(),
+        mtime: entry.mtime(),
+        coding: None,
+    };
+    let (repr, data_of) = match choice {
+        None if !accept.identity_ok() => return Err(406),
+        None if deflated || decodable => (Repr::Inflated, entry),
+        None if zstd_member => {
             log::warn(format_args!(
-                "{}: member {name:?} uses compression method {other}, which wwz does not serve",
-                ctx.route.archive()
+                "{}: member {name:?}: its zstd window is larger than wwz decodes ({} MiB)",
+                ctx.route.archive(),
+                (1u64 << ZSTD_DECODE_WINDOW_LOG_MAX) >> 20
             ));
             return Err(501);
         }
+        None => (Repr::Stored, entry),
+        Some(Coding::Gzip) if siblings & SIBLING_GZ == 0 => (Repr::Gzip, entry),
+        Some(Coding::Zstd) if siblings & SIBLING_ZSTD == 0 => (Repr::Coded(Coding::Zstd), entry),
+        Some(c) => match sibling(ctx.archive.index(), name, c) {
+            Some(s) => (Repr::Coded(c), s),
+            None => return Err(500),
+        },
     };
-    match ctx.archive.raw_data(entry) {
+    let tag = match repr {
+        Repr::Stored | Repr::Inflated => identity_tag,
+        Repr::Gzip => ETag {
+            coding: Some(Coding::Gzip),
+            ..identity_tag
+        },
+        // The member's own zstd frame.
+        Repr::Coded(c) if std::ptr::eq(data_of, entry) => ETag {
+            coding: Some(c),
+            ..identity_tag
+        },
+        // The sibling's own content, NAME's time, the coding.
+        Repr::Coded(c) => ETag {
+            crc32: data_of.crc32(),
+            size: data_of.size(),
+            mtime: entry.mtime(),
+            coding: Some(c),
+        },
+    };
+    match ctx.archive.raw_data(data_of) {
         Ok((offset, raw_len)) => Ok(Member {
             entry,
             repr,
             offset,
             raw_len,
+            tag,
+            varies,
         }),
         Err(e) => {
             log::error(format_args!(
@@ -493,10 +577,58 @@ fn locate<'a, P: Params + ?Sized>(
     }
 }
 
+/// The largest zstd window passed through as `Content-Encoding: zstd`: 8 MiB,
+/// what RFC 9659 requires every client to accept.
+const ZSTD_PASS_WINDOW: u64 = 8 << 20;
+
+/// The window a method-93 member's (first) zstd frame asks for, read with
+/// `pread` from its frame header (RFC 8878 §3.1.1.1); `None` if the data
+/// does not start with a zstd frame header.
+fn zstd_window(archive: &Archive, entry: &Entry) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let (offset, raw_len) = archive.raw_data(entry).ok()?;
+    let mut head = [0u8; 18];
+    let n = usize::try_from(raw_len)
+        .unwrap_or(head.len())
+        .min(head.len());
+    let head = head.get_mut(..n)?;
+    archive.file().read_exact_at(head, offset).ok()?;
+    crate::zip::format::zstd_frame_window(head)
+}
+
+/// The stored sibling of `name` in `coding` (`NAME.br`, …), looked up
+/// without allocating for names of usual length.
+fn sibling<'a>(index: &'a Index, name: &str, coding: Coding) -> Option<&'a Entry> {
+    let (name, suffix) = (name.as_bytes(), coding.suffix());
+    let len = name.len() + suffix.len();
+    let mut buf = [0u8; 512];
+    let found = match buf.get_mut(..len) {
+        Some(key) => {
+            let (head, tail) = key.split_at_mut(name.len());
+            head.copy_from_slice(name);
+            tail.copy_from_slice(suffix);
+            index.get(key)
+        }
+        None => index.get(&[name, suffix].concat()),
+    };
+    found.filter(|e| e.is_sibling() && e.method() == METHOD_STORED)
+}
+
 /// Completes `resp` (validators and type set) with the body `ranges` ask for.
 fn with_body(archive: &Arc<Archive>, m: &Member<'_>, ranges: Ranges, resp: Response) -> Response {
     let size = m.entry.size();
     match (m.repr, ranges) {
+        // A sibling (or a zstd member) goes out whole, zero-copy, as it is stored.
+        (Repr::Coded(c), _) => Response {
+            content_length: Some(m.raw_len),
+            content_encoding: Some(c.token()),
+            body: Body::Mapped {
+                archive: Arc::clone(archive),
+                offset: m.offset,
+                len: m.raw_len,
+            },
+            ..resp
+        },
         (Repr::Gzip, _) => {
             let body = Body::Gzip {
                 archive: Arc::clone(archive),
@@ -559,8 +691,10 @@ fn identity_body(archive: &Arc<Archive>, m: &Member<'_>, start: u64, len: u64) -
             offset: m.offset + start,
             len,
         },
-        Repr::Gzip | Repr::Inflated => Body::Inflate {
+        // (A coded representation is always sent whole: never here.)
+        Repr::Gzip | Repr::Inflated | Repr::Coded(_) => Body::Inflate {
             archive: Arc::clone(archive),
+            method: m.entry.method(),
             offset: m.offset,
             compressed_len: m.raw_len,
             size: m.entry.size(),

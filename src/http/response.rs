@@ -12,12 +12,13 @@ pub struct ETag {
     pub crc32: u32,
     pub size: u64,
     pub mtime: i64,
-    /// The gzip-encoded representation of a deflated member has its own tag.
-    pub gzip: bool,
+    /// Each coded representation (gzip, br, zstd) has its own tag.
+    pub coding: Option<super::negotiate::Coding>,
 }
 
 impl ETag {
-    /// Appends the quoted tag: `"crc32-size-mtime"` in hex, `-gz` for gzip.
+    /// Appends the quoted tag: `"crc32-size-mtime"` in hex, then `-gz`, `-br`
+    /// or `-zst` for a coded representation.
     pub fn push(&self, out: &mut Vec<u8>) {
         out.push(b'"');
         push_hex(out, u64::from(self.crc32), 8);
@@ -26,8 +27,8 @@ impl ETag {
         out.push(b'-');
         // Two's complement for times before 1970, as `{:x}` prints an i64.
         push_hex(out, self.mtime as u64, 1);
-        if self.gzip {
-            out.extend_from_slice(b"-gz");
+        if let Some(c) = self.coding {
+            out.extend_from_slice(c.tag_suffix().as_bytes());
         }
         out.push(b'"');
     }
@@ -243,6 +244,7 @@ const STATUSES: &[(u16, &str)] = &[
     (403, "Forbidden\n"),
     (404, "Not Found\n"),
     (405, "Method Not Allowed\n"),
+    (406, "Not Acceptable\n"),
     (412, "Precondition Failed\n"),
     (416, "Range Not Satisfiable\n"),
     (431, "Request Header Fields Too Large\n"),
@@ -319,11 +321,15 @@ mod tests {
             crc32: 0xab,
             size: 4096,
             mtime: 1_700_000_000,
-            gzip: false,
+            coding: None,
         };
         assert_eq!(e.to_string(), "\"000000ab-1000-6553f100\"");
         assert_eq!(
-            ETag { gzip: true, ..e }.to_string(),
+            ETag {
+                coding: Some(crate::http::negotiate::Coding::Gzip),
+                ..e
+            }
+            .to_string(),
             "\"000000ab-1000-6553f100-gz\""
         );
     }

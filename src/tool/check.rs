@@ -1,13 +1,14 @@
 //! `wwz check FILE...`: is each archive servable and safe?
 //!
 //! An archive passes when wwz's own index accepts it and every member has a
-//! safe, unique name; no encryption; method 0 or 8; a local header that agrees
+//! safe, unique name; no encryption; method 0, 8 or 93 (zstd, whose frame
+//! window wwz must be able to decode); a local header that agrees
 //! with the central directory (name, method, flags, CRC-32 and sizes unless a
 //! data descriptor carries them); data inside the file, before the central
 //! directory and overlapping no other member; stored data aligned (to
 //! `--align`, 4 by default as `zipalign -c 4` checks, and to what its 0xD935
-//! record declares); and data whose CRC-32 (after inflating, for deflated
-//! members) matches (`--fast` skips this).
+//! record declares); and data whose CRC-32 (after inflating or decoding, for
+//! compressed members) matches (`--fast` skips this).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -19,8 +20,12 @@ use clap::Args;
 
 use super::read::{declared_alignment, read_local, Directory};
 use super::{display_name, json_str, printable};
+use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
 use crate::site;
-use crate::zip::format::{FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED};
+use crate::zip::format::{
+    zstd_frame_window, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED,
+    METHOD_ZSTD,
+};
 use crate::zip::name::member_name_problem;
 use crate::zip::read::RangeReader;
 use crate::zip::{Index, IndexError};
@@ -181,10 +186,11 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
         if encrypted {
             add("encrypted (wwz cannot serve it)".into());
         }
-        let supported = m.method == METHOD_STORED || m.method == METHOD_DEFLATED;
+        let supported =
+            m.method == METHOD_STORED || m.method == METHOD_DEFLATED || m.method == METHOD_ZSTD;
         if !supported {
             add(format!(
-                "unsupported compression method {} (only 0, stored, and 8, deflated, are served)",
+                "unsupported compression method {} (only 0, stored, 8, deflated, and 93, zstd, are served)",
                 m.method
             ));
         }
@@ -247,6 +253,24 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
                 };
                 if let Some(end) = data_end {
                     ranges.push((m.local_offset, end, i));
+                }
+                if m.method == METHOD_ZSTD && m.compressed_size > 0 {
+                    let mut head = [0u8; 18];
+                    let n = usize::try_from(m.compressed_size).unwrap_or(18).min(18);
+                    let window = head.get_mut(..n).and_then(|h| {
+                        std::os::unix::fs::FileExt::read_exact_at(&file, h, local.data_offset)
+                            .ok()
+                            .and_then(|()| zstd_frame_window(h))
+                    });
+                    match window {
+                        None => add("zstd member does not start with a zstd frame".into()),
+                        Some(w) if w > 1 << ZSTD_DECODE_WINDOW_LOG_MAX => add(format!(
+                            "zstd window of {} MiB: wwz decodes at most {} MiB",
+                            w >> 20,
+                            (1u64 << ZSTD_DECODE_WINDOW_LOG_MAX) >> 20
+                        )),
+                        Some(_) => {}
+                    }
                 }
                 if m.method == METHOD_STORED {
                     if local.data_offset % align != 0 {
@@ -381,10 +405,19 @@ fn verify_data(file: &File, data_offset: u64, m: &super::read::Central) -> Optio
     let mut crc = crc32fast::Hasher::new();
     let mut total: u64 = 0;
     let mut buf = vec![0u8; 1 << 20];
-    let mut reader: Box<dyn Read> = if m.method == METHOD_DEFLATED {
-        Box::new(flate2::read::DeflateDecoder::new(raw))
-    } else {
-        Box::new(raw)
+    let mut reader: Box<dyn Read> = match m.method {
+        METHOD_DEFLATED => Box::new(flate2::read::DeflateDecoder::new(raw)),
+        METHOD_ZSTD => match zstd::stream::read::Decoder::new(raw) {
+            Ok(mut d) => {
+                let limit = zstd::stream::raw::DParameter::WindowLogMax(ZSTD_DECODE_WINDOW_LOG_MAX);
+                if d.set_parameter(limit).is_err() {
+                    return Some("cannot make a zstd decoder".into());
+                }
+                Box::new(d)
+            }
+            Err(e) => return Some(format!("cannot make a zstd decoder: {e}")),
+        },
+        _ => Box::new(raw),
     };
     loop {
         match reader.read(&mut buf) {
@@ -401,14 +434,15 @@ fn verify_data(file: &File, data_offset: u64, m: &super::read::Central) -> Optio
             Err(e) if m.method == METHOD_DEFLATED => {
                 return Some(format!("deflate data is corrupt: {e}"))
             }
+            Err(e) if m.method == METHOD_ZSTD => return Some(format!("zstd data is corrupt: {e}")),
             Err(e) => return Some(format!("cannot read data: {e}")),
         }
     }
     if total != m.size {
         return Some(format!(
             "data is {}{total} bytes, the directory says {}",
-            if m.method == METHOD_DEFLATED {
-                "inflated to "
+            if m.method == METHOD_DEFLATED || m.method == METHOD_ZSTD {
+                "decoded to "
             } else {
                 ""
             },

@@ -12,7 +12,7 @@ use crate::time::iso8601;
 
 #[derive(Args, Debug, Clone)]
 #[command(
-    after_help = "Columns: method (stored, deflate, or mN for another method number), size,
+    after_help = "Columns: method (stored, deflate, zstd, or mN for another method number), size,
 compressed size, data offset (where the member's data starts; - if its local
 header is unreadable), alignment (as its 0xD935 record declares; - if none),
 modification time (UTC), name.
@@ -36,6 +36,7 @@ fn method_name(m: u16) -> String {
     match m {
         0 => "stored".into(),
         8 => "deflate".into(),
+        93 => "zstd".into(),
         n => format!("m{n}"),
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod align;
 pub mod check;
+pub mod compress;
 pub mod ls;
 pub mod pack;
 pub mod read;

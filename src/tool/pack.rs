@@ -2,8 +2,13 @@
 //!
 //! - Members in sorted order (byte order within each directory, depth first),
 //!   directories as `name/` entries, so the same tree gives the same bytes.
-//! - Stored by default, data aligned (see `docs/pack.md` for the default);
-//!   `--deflate auto` deflates text-like members that shrink by ≥ 10 %.
+//! - `--deflate auto` (the default) deflates text-like members that shrink by
+//!   ≥ 10 %; the rest are stored, their data aligned. Compression runs on
+//!   `--jobs` threads, a bounded batch of members at a time; the bytes written
+//!   do not depend on the number of threads.
+//! - `--precompress br,zstd,gz` adds stored siblings `NAME.br`, `NAME.zst`,
+//!   `NAME.gz` after a text-like member where they save ≥ 10 % over what the
+//!   archive already offers for it (see [`add_siblings`]).
 //! - Times: each file's mtime (UT extra field + DOS time as UTC), or one time
 //!   for all from `--mtime` / `SOURCE_DATE_EPOCH`. Permissions become 0644 or
 //!   0755 (any execute bit); no owners, no access times.
@@ -13,15 +18,19 @@
 //!   twin) are never packed into themselves.
 //! - Written to a temporary file beside OUT, fsynced, renamed into place.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
+use std::num::NonZeroUsize;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
+use super::compress::{self, Deflater};
 use super::write::{Member, Writer, MAX_ALIGN};
 use super::{fail, Error, Output};
 use crate::zip::format::{FLAG_UTF8, METHOD_DEFLATED, METHOD_STORED};
@@ -41,6 +50,11 @@ pub const AUTO_SMALL: u32 = 4;
 pub const RESYNC_EVERY: u64 = 256;
 /// Members larger than this are never deflated (compression happens in memory).
 const DEFLATE_MAX: u64 = 256 << 20;
+/// A batch of members compressed in parallel ends once the files it reads add
+/// up to this many bytes (or [`BATCH_ITEMS`] members): what pack holds in memory.
+const BATCH_BYTES: u64 = 64 << 20;
+/// …or once it has this many members (each holds an open file until written).
+const BATCH_ITEMS: usize = 256;
 /// A tree with at least this many entries gets a progress bar on a terminal.
 const PROGRESS_MIN: usize = 2000;
 /// Version made by: Unix (3), APPNOTE 2.0; version needed 2.0 (deflate, directories).
@@ -49,10 +63,10 @@ const VERSION_NEEDED: u16 = 20;
 
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Examples:
-  wwz pack public/ -o site.wwz                         (stored, aligned, file times)
+  wwz pack public/ -o site.wwz                (text deflated, the rest stored and aligned)
+  wwz pack public/ -o site.wwz --precompress br,zstd   (+ NAME.br, NAME.zst siblings)
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) wwz pack build/ -o build.wwz
-  wwz pack logs/ -o logs.wwz --deflate auto            (deflate text that shrinks ≥10%)
-  wwz pack dist/ -o dist.wwz --align 4096              (page-align every stored member)
+  wwz pack dist/ -o dist.wwz --deflate never --align 4096   (all stored, page-aligned)
 
 Symbolic links are followed; dangling links and loops are errors. Sockets,
 FIFOs and devices are skipped with a warning. See docs/pack.md.")]
@@ -65,10 +79,24 @@ pub struct PackArgs {
     #[arg(short, long, value_name = "OUT.wwz")]
     pub output: PathBuf,
 
-    /// Which members to deflate: `never` (all stored), `auto` (text-like
-    /// members that shrink by at least 10%), `always` (every non-empty file).
-    #[arg(long, value_enum, default_value = "never", value_name = "WHEN")]
+    /// Which members to deflate: `auto` (text-like members that shrink by at
+    /// least 10%), `never` (all stored), `always` (every non-empty file).
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub deflate: Deflate,
+
+    /// Add stored precompressed siblings NAME.br / NAME.zst / NAME.gz beside
+    /// text-like members where they save at least 10%; any of br, zstd, gz.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "CODINGS")]
+    pub precompress: Vec<Coding>,
+
+    /// Compression threads (default: the number of cores). The archive is
+    /// byte-identical whatever the number.
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+
+    /// Smallest deflate output (libdeflate level 12), several times slower.
+    #[arg(long)]
+    pub best: bool,
 
     /// Alignment of stored members' data: a power of two up to 65536, or
     /// `auto`: 4096 for members of 64 KiB or more, 4 for smaller ones.
@@ -89,6 +117,25 @@ pub enum Deflate {
     Never,
     Auto,
     Always,
+}
+
+/// A precompressed sibling's coding (`--precompress`).
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Coding {
+    Br,
+    Zstd,
+    Gz,
+}
+
+impl Coding {
+    /// The suffix of the sibling's name.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Coding::Br => ".br",
+            Coding::Zstd => ".zst",
+            Coding::Gz => ".gz",
+        }
+    }
 }
 
 /// The alignment of stored members' data.
@@ -149,6 +196,8 @@ pub struct Summary {
     pub files: u64,
     pub dirs: u64,
     pub deflated: u64,
+    /// Precompressed siblings added.
+    pub siblings: u64,
     /// Uncompressed bytes of all files.
     pub bytes: u64,
     pub archive_bytes: u64,
@@ -160,13 +209,14 @@ pub fn run(args: &PackArgs) -> ExitCode {
         Ok(s) => {
             if !args.quiet {
                 eprintln!(
-                    "wwz pack: {}: {} members ({} files, {} directories, {} deflated), \
-                     {} bytes of data, {} bytes written, {:.2} s",
+                    "wwz pack: {}: {} members ({} files, {} directories, {} deflated, \
+                     {} precompressed siblings), {} bytes of data, {} bytes written, {:.2} s",
                     args.output.display(),
-                    s.files + s.dirs,
+                    s.files + s.dirs + s.siblings,
                     s.files,
                     s.dirs,
                     s.deflated,
+                    s.siblings,
                     s.bytes,
                     s.archive_bytes,
                     start.elapsed().as_secs_f64()
@@ -216,21 +266,46 @@ pub fn pack(args: &PackArgs) -> Result<Summary, Error> {
         .ok_or_else(|| Error::input(&args.output, "output already taken"))?;
     let mut w = Writer::new(file, out.tmp_path());
     let mut summary = Summary::default();
-    let mut scratch = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        if let Some(bar) = &progress {
-            bar.set_position(i as u64);
-            if i % 256 == 0 {
+    let jobs = args
+        .jobs
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get);
+    // A sibling is never made over a file of the tree with the sibling's name.
+    let names: HashSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+    let mut next = 0;
+    while next < items.len() {
+        // Open and stat a batch in order, compress its candidates on `jobs`
+        // threads, then write it in order: the output does not depend on `jobs`.
+        let mut batch = Vec::new();
+        let mut bytes = 0u64;
+        while let Some(item) = items.get(next) {
+            if batch.len() >= BATCH_ITEMS || bytes >= BATCH_BYTES {
+                break;
+            }
+            let source = open(item, &exclude)?;
+            if let Source::File { size, .. } = &source {
+                if compressible(args, &item.name, *size) {
+                    bytes += size;
+                }
+            }
+            batch.push((item, source));
+            next += 1;
+        }
+        let mut work = compress_batch(&batch, args, jobs, &names)?;
+        for (i, (item, source)) in batch.into_iter().enumerate() {
+            if let Some(bar) = &progress {
+                bar.inc(1);
                 bar.set_message(format!("{} MB", summary.bytes >> 20));
             }
-        }
-        match item.dir_mtime {
-            Some(mtime) => {
-                add_dir(&mut w, item, mtime, args.align)?;
-                summary.dirs += 1;
-            }
-            None => {
-                if add_file(&mut w, item, args, &exclude, &mut scratch, &mut summary)? {
+            match source {
+                Source::Dir(mtime) => {
+                    add_dir(&mut w, item, mtime, args.align)?;
+                    summary.dirs += 1;
+                }
+                Source::Skip => {}
+                Source::File { file, meta, size } => {
+                    let done = work.get_mut(i).and_then(Option::take);
+                    add_file(&mut w, item, args, file, &meta, size, done, &mut summary)?;
                     summary.files += 1;
                 }
             }
@@ -367,18 +442,25 @@ fn add_dir(w: &mut Writer, item: &Item, mtime: i64, align: Align) -> Result<(), 
     w.end(&m, at)
 }
 
-/// Adds one file; false if it was skipped (the output itself).
-fn add_file(
-    w: &mut Writer,
-    item: &Item,
-    args: &PackArgs,
-    exclude: &[(u64, u64)],
-    scratch: &mut Vec<u8>,
-    summary: &mut Summary,
-) -> Result<bool, Error> {
+/// An item of a batch, opened.
+enum Source {
+    Dir(i64),
+    File {
+        file: File,
+        meta: fs::Metadata,
+        size: u64,
+    },
+    /// The output itself.
+    Skip,
+}
+
+fn open(item: &Item, exclude: &[(u64, u64)]) -> Result<Source, Error> {
+    if let Some(mtime) = item.dir_mtime {
+        return Ok(Source::Dir(mtime));
+    }
     let path = &item.path;
-    let mut f = File::open(path).map_err(Error::io(path, "open"))?;
-    let meta = f.metadata().map_err(Error::io(path, "stat"))?;
+    let file = File::open(path).map_err(Error::io(path, "open"))?;
+    let meta = file.metadata().map_err(Error::io(path, "stat"))?;
     if !meta.is_file() {
         return Err(Error::input(
             path,
@@ -386,9 +468,203 @@ fn add_file(
         ));
     }
     if exclude.contains(&(meta.dev(), meta.ino())) {
-        return Ok(false);
+        return Ok(Source::Skip);
     }
     let size = meta.len();
+    Ok(Source::File { file, meta, size })
+}
+
+/// A file read and compressed by a worker, ready to be written.
+struct Done {
+    data: Vec<u8>,
+    crc32: u32,
+    /// The deflated data, when the member is to be deflated.
+    deflated: Option<Vec<u8>>,
+    /// Precompressed siblings, in `Coding` order.
+    siblings: Vec<(Coding, Vec<u8>)>,
+}
+
+/// Whether a worker reads this file (to deflate it or make its siblings).
+fn compressible(args: &PackArgs, name: &str, size: u64) -> bool {
+    deflate_candidate(args.deflate, name, size)
+        || (!args.precompress.is_empty() && deflate_candidate(Deflate::Auto, name, size))
+}
+
+/// Reads and compresses the compressible files of `batch` on `jobs` threads;
+/// the result is indexed like `batch`, `None` where nothing was compressed.
+fn compress_batch(
+    batch: &[(&Item, Source)],
+    args: &PackArgs,
+    jobs: usize,
+    names: &HashSet<&str>,
+) -> Result<Vec<Option<Done>>, Error> {
+    let todo: Vec<usize> = batch
+        .iter()
+        .enumerate()
+        .filter(|(_, (item, source))| {
+            matches!(source, Source::File { size, .. } if compressible(args, &item.name, *size))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    // Largest first: a big file started last would leave the other threads
+    // idle at the end of the batch. (Only the order of work; not of output.)
+    let mut todo = todo;
+    todo.sort_by_key(|&i| match batch.get(i) {
+        Some((_, Source::File { size, .. })) => std::cmp::Reverse(*size),
+        _ => std::cmp::Reverse(0),
+    });
+    let mut out: Vec<Option<Done>> = (0..batch.len()).map(|_| None).collect();
+    if todo.is_empty() {
+        return Ok(out);
+    }
+    let next = AtomicUsize::new(0);
+    let work = || -> Result<Vec<(usize, Done)>, Error> {
+        let mut deflater = Deflater::new(args.best);
+        let mut done = Vec::new();
+        loop {
+            let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                return Ok(done);
+            };
+            if let Some((item, Source::File { file, size, .. })) = batch.get(i) {
+                done.push((i, prepare(item, file, *size, args, names, &mut deflater)?));
+            }
+        }
+    };
+    let threads = jobs.clamp(1, todo.len());
+    let results: Vec<Result<Vec<(usize, Done)>, Error>> = if threads == 1 {
+        vec![work()]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::input(&args.dir, "a compression thread panicked"))
+                    })
+                })
+                .collect()
+        })
+    };
+    for r in results {
+        for (i, done) in r? {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(done);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one file and compresses it as `args` ask.
+fn prepare(
+    item: &Item,
+    mut file: &File,
+    size: u64,
+    args: &PackArgs,
+    names: &HashSet<&str>,
+    deflater: &mut Deflater,
+) -> Result<Done, Error> {
+    let path = &item.path;
+    let mut data = Vec::with_capacity(size as usize);
+    (&mut file)
+        .take(size)
+        .read_to_end(&mut data)
+        .map_err(Error::io(path, "read"))?;
+    if data.len() as u64 != size {
+        return Err(Error::input(path, "file shrank while being read"));
+    }
+    let crc32 = crc32fast::hash(&data);
+    let text = crate::http::mime::media_type(&item.name).is_some_and(|(_, text)| text)
+        || !data.iter().take(8192).any(|&b| b == 0);
+    let mut deflated = None;
+    if deflate_candidate(args.deflate, &item.name, size)
+        && (args.deflate == Deflate::Always || text)
+    {
+        let d = deflater
+            .deflate(&data)
+            .map_err(Error::io(path, "compress"))?;
+        if args.deflate == Deflate::Always || saves(d.len(), size) {
+            deflated = Some(d);
+        }
+    }
+    let mut siblings = Vec::new();
+    if text && !args.precompress.is_empty() && deflate_candidate(Deflate::Auto, &item.name, size) {
+        let baseline = deflated.as_ref().map_or(size, |d| d.len() as u64);
+        add_siblings(
+            item,
+            &data,
+            crc32,
+            baseline,
+            args,
+            names,
+            deflater,
+            &mut siblings,
+        )?;
+    }
+    Ok(Done {
+        data,
+        crc32,
+        deflated,
+        siblings,
+    })
+}
+
+/// Whether `len` bytes save at least 10 % over `than`.
+fn saves(len: usize, than: u64) -> bool {
+    (len as u64).saturating_mul(10) <= than.saturating_mul(9)
+}
+
+/// The siblings of a text-like member: each coding of `--precompress`, kept
+/// where it saves ≥ 10 % over `baseline`, what the archive already offers for
+/// NAME (the deflated member, which a client taking gzip gets as gzip; or the
+/// stored bytes). So with the default `--deflate auto`, `NAME.gz` is rarely
+/// worth it, and with `--deflate never` it gives gzip clients a compressed body
+/// while ranges keep coming zero-copy from the stored NAME. A sibling name that
+/// is already a file of the tree is left to that file.
+#[allow(clippy::too_many_arguments)]
+fn add_siblings(
+    item: &Item,
+    data: &[u8],
+    crc32: u32,
+    baseline: u64,
+    args: &PackArgs,
+    names: &HashSet<&str>,
+    deflater: &mut Deflater,
+    out: &mut Vec<(Coding, Vec<u8>)>,
+) -> Result<(), Error> {
+    let mut codings = args.precompress.clone();
+    codings.sort_unstable();
+    codings.dedup();
+    for coding in codings {
+        if names.contains(format!("{}{}", item.name, coding.suffix()).as_str()) {
+            continue;
+        }
+        let bytes = match coding {
+            Coding::Br => compress::brotli(data),
+            Coding::Zstd => compress::zstd(data),
+            Coding::Gz => deflater.gzip(data, crc32),
+        }
+        .map_err(Error::io(&item.path, "compress"))?;
+        if saves(bytes.len(), baseline) {
+            out.push((coding, bytes));
+        }
+    }
+    Ok(())
+}
+
+/// Writes one file (with its siblings), compressed or streamed stored.
+#[allow(clippy::too_many_arguments)]
+fn add_file(
+    w: &mut Writer,
+    item: &Item,
+    args: &PackArgs,
+    mut file: File,
+    meta: &fs::Metadata,
+    size: u64,
+    done: Option<Done>,
+    summary: &mut Summary,
+) -> Result<(), Error> {
     let mtime = args.mtime.unwrap_or(meta.mtime());
     let perm = if meta.mode() & 0o111 != 0 {
         0o755
@@ -399,48 +675,46 @@ fn add_file(
     let mut m = base_member(&item.name, mtime, &ut, 0o100_000 | perm);
     m.size = size;
     summary.bytes += size;
-
-    if deflate_candidate(args.deflate, &item.name, size) {
-        scratch.clear();
-        scratch.reserve(size as usize);
-        (&mut f)
-            .take(size)
-            .read_to_end(scratch)
-            .map_err(Error::io(path, "read"))?;
-        if scratch.len() as u64 != size {
-            return Err(Error::input(path, "file shrank while being read"));
-        }
-        m.crc32 = crc32fast::hash(scratch);
-        let looks_binary = args.deflate == Deflate::Auto
-            && !crate::http::mime::media_type(&item.name).is_some_and(|(_, text)| text)
-            && scratch.iter().take(8192).any(|&b| b == 0);
-        if !looks_binary {
-            let deflated = deflate(scratch).map_err(Error::io(path, "compress"))?;
-            let saves = (deflated.len() as u64).saturating_mul(10) <= size.saturating_mul(9);
-            if args.deflate == Deflate::Always || saves {
-                m.method = METHOD_DEFLATED;
-                m.compressed_size = deflated.len() as u64;
-                let at = w.begin(&m)?;
-                w.write(&deflated)?;
-                w.end(&m, at)?;
-                summary.deflated += 1;
-                return Ok(true);
-            }
-        }
+    let Some(done) = done else {
+        // Not compressible: streamed from the file into the archive.
         m.compressed_size = size;
         m.align = Some(args.align.for_member(item.name.as_bytes(), size));
         let at = w.begin(&m)?;
-        w.write(scratch)?;
-        w.end(&m, at)?;
-        return Ok(true);
+        m.crc32 = w.fill_from(&mut file, size, &item.path)?;
+        return w.end(&m, at);
+    };
+    m.crc32 = done.crc32;
+    match &done.deflated {
+        Some(deflated) => {
+            m.method = METHOD_DEFLATED;
+            m.compressed_size = deflated.len() as u64;
+            let at = w.begin(&m)?;
+            w.write(deflated)?;
+            w.end(&m, at)?;
+            summary.deflated += 1;
+        }
+        None => {
+            m.compressed_size = size;
+            m.align = Some(args.align.for_member(item.name.as_bytes(), size));
+            let at = w.begin(&m)?;
+            w.write(&done.data)?;
+            w.end(&m, at)?;
+        }
     }
-
-    m.compressed_size = size;
-    m.align = Some(args.align.for_member(item.name.as_bytes(), size));
-    let at = w.begin(&m)?;
-    m.crc32 = w.fill_from(&mut f, size, path)?;
-    w.end(&m, at)?;
-    Ok(true)
+    for (coding, bytes) in &done.siblings {
+        let name = format!("{}{}", item.name, coding.suffix());
+        let mut s = base_member(&name, mtime, &ut, 0o100_644);
+        let len = bytes.len() as u64;
+        s.crc32 = crc32fast::hash(bytes);
+        s.size = len;
+        s.compressed_size = len;
+        s.align = Some(args.align.for_member(name.as_bytes(), len));
+        let at = w.begin(&s)?;
+        w.write(bytes)?;
+        w.end(&s, at)?;
+        summary.siblings += 1;
+    }
+    Ok(())
 }
 
 /// Whether a member is worth trying to deflate: `auto` tries text-like names
@@ -457,15 +731,6 @@ fn deflate_candidate(mode: Deflate, name: &str, size: u64) -> bool {
             None => true,
         },
     }
-}
-
-fn deflate(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 64),
-        flate2::Compression::default(),
-    );
-    enc.write_all(data)?;
-    enc.finish()
 }
 
 #[cfg(test)]

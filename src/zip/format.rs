@@ -35,6 +35,8 @@ pub const FLAG_UTF8: u16 = 1 << 11;
 
 pub const METHOD_STORED: u16 = 0;
 pub const METHOD_DEFLATED: u16 = 8;
+/// Zstandard (APPNOTE 4.4.5: 93), as Python 3.14's zipfile and libzip ≥ 1.8 write it.
+pub const METHOD_ZSTD: u16 = 93;
 
 pub fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(*b.get(at..)?.first_chunk()?))
@@ -271,5 +273,62 @@ mod tests {
         assert_eq!(find_extra(&extra[..8], EXTRA_UT), None);
         // A field claiming more than there is ends the search.
         assert_eq!(find_extra(&[0x55, 0x54, 0xff, 0, 1], EXTRA_UT), None);
+    }
+}
+
+/// The window size of the zstd frame (RFC 8878 §3.1.1.1) whose header
+/// starts `h` (at most 18 bytes are read); `None` if `h` is not one.
+pub fn zstd_frame_window(h: &[u8]) -> Option<u64> {
+    if h.get(..4)? != [0x28, 0xb5, 0x2f, 0xfd] {
+        return None;
+    }
+    let fhd = *h.get(4)?;
+    let single_segment = fhd & 0x20 != 0;
+    if !single_segment {
+        let wd = *h.get(5)?;
+        let log = 10 + u32::from(wd >> 3);
+        let base = 1u64 << log;
+        return Some(base + (base / 8) * u64::from(wd & 7));
+    }
+    // Single segment: the window is the content size, which follows the dictionary ID.
+    let dict_len = [0usize, 1, 2, 4][usize::from(fhd & 3)];
+    let fcs_len = [1usize, 2, 4, 8][usize::from(fhd >> 6)];
+    let at = 5 + dict_len;
+    let field = h.get(at..at + fcs_len)?;
+    let mut le = [0u8; 8];
+    le.get_mut(..fcs_len)?.copy_from_slice(field);
+    let size = u64::from_le_bytes(le);
+    Some(if fcs_len == 2 { size + 256 } else { size })
+}
+
+#[cfg(test)]
+mod zstd_tests {
+    use super::zstd_frame_window as frame_window;
+
+    #[test]
+    fn zstd_frame_windows() {
+        for (level, len) in [(3, 100_000usize), (19, 20 << 20)] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let frame = zstd::bulk::compress(&data, level).unwrap();
+            let w = frame_window(&frame).unwrap();
+            assert!(w >= 1024, "{w}");
+        }
+        // Single segment, 2-byte content size: 256 + 0x0102.
+        assert_eq!(
+            frame_window(&[0x28, 0xb5, 0x2f, 0xfd, 0x60, 0x02, 0x01]),
+            Some(514)
+        );
+        // Window descriptor: exponent 13 (2^23), mantissa 0 → 8 MiB; mantissa 1 → 9 MiB.
+        assert_eq!(
+            frame_window(&[0x28, 0xb5, 0x2f, 0xfd, 0x00, 13 << 3]),
+            Some(8 << 20)
+        );
+        assert_eq!(
+            frame_window(&[0x28, 0xb5, 0x2f, 0xfd, 0x00, (13 << 3) | 1]),
+            Some(9 << 20)
+        );
+        assert_eq!(frame_window(b"PK\x03\x04xx"), None);
+        assert_eq!(frame_window(&[0x28, 0xb5, 0x2f, 0xfd]), None);
+        assert_eq!(frame_window(&[0x28, 0xb5, 0x2f, 0xfd, 0xe3, 0, 0, 0]), None);
     }
 }

@@ -32,7 +32,25 @@ pub struct Entry {
     name_len: u16,
     method: u16,
     flags: u16,
+    /// [`SIBLING_BR`] | [`SIBLING_ZSTD`] | [`SIBLING_GZ`]: the precompressed
+    /// siblings this member has; [`IS_SIBLING`]: this member is one.
+    siblings: u8,
 }
+
+/// `NAME.br`, a stored member, exists beside `NAME`.
+pub const SIBLING_BR: u8 = 1;
+/// `NAME.zst`, a stored member, exists beside `NAME`.
+pub const SIBLING_ZSTD: u8 = 2;
+/// `NAME.gz`, a stored member, exists beside `NAME`.
+pub const SIBLING_GZ: u8 = 4;
+/// This member is the stored sibling of another member.
+pub const IS_SIBLING: u8 = 8;
+/// The sibling suffixes and their bits.
+pub const SIBLING_SUFFIXES: [(&[u8], u8); 3] = [
+    (b".br", SIBLING_BR),
+    (b".zst", SIBLING_ZSTD),
+    (b".gz", SIBLING_GZ),
+];
 
 impl Entry {
     pub fn method(&self) -> u16 {
@@ -57,6 +75,14 @@ impl Entry {
     }
     pub fn local_offset(&self) -> u64 {
         self.local_offset
+    }
+    /// The precompressed siblings of this member (`SIBLING_*` bits).
+    pub fn siblings(&self) -> u8 {
+        self.siblings & !IS_SIBLING
+    }
+    /// Whether this member is a precompressed sibling of another (listings hide it).
+    pub fn is_sibling(&self) -> bool {
+        self.siblings & IS_SIBLING != 0
     }
 }
 
@@ -88,6 +114,7 @@ impl Index {
         let mut index = Index::with_capacity(&end);
         end::central_directory(src, &end, |h| index.push(h))?;
         check_overlaps(&index.entries)?;
+        index.link_siblings();
         index.entries.shrink_to_fit();
         index.names.shrink_to_fit();
         Ok(index)
@@ -127,6 +154,7 @@ impl Index {
             name_len: h.name.len() as u16,
             method: h.method,
             flags: h.flags,
+            siblings: 0,
         });
         let hash = self.hasher.hash_one(h.name);
         let Index {
@@ -150,6 +178,40 @@ impl Index {
             }
         }
         Ok(())
+    }
+
+    /// Marks precompressed siblings: a stored, unencrypted `NAME.br`,
+    /// `NAME.zst` or `NAME.gz` whose `NAME` is a member.
+    fn link_siblings(&mut self) {
+        let mut links = Vec::new();
+        for &id in self.table.iter() {
+            let name = self.name(id);
+            for (suffix, bit) in SIBLING_SUFFIXES {
+                let Some(base) = name.strip_suffix(suffix) else {
+                    continue;
+                };
+                if base.is_empty() || base.ends_with(b"/") {
+                    continue;
+                }
+                let stored = self.entries.get(id as usize).is_some_and(|e| {
+                    e.method == format::METHOD_STORED && e.flags & format::FLAG_ENCRYPTED == 0
+                });
+                let hash = self.hasher.hash_one(base);
+                if let (true, Some(&base_id)) =
+                    (stored, self.table.find(hash, |&i| self.name(i) == base))
+                {
+                    links.push((base_id, id, bit));
+                }
+            }
+        }
+        for (base, sibling, bit) in links {
+            if let Some(e) = self.entries.get_mut(base as usize) {
+                e.siblings |= bit;
+            }
+            if let Some(e) = self.entries.get_mut(sibling as usize) {
+                e.siblings |= IS_SIBLING;
+            }
+        }
     }
 
     /// The entry named exactly `name`.

@@ -72,8 +72,11 @@ impl Index {
                     at = self.lower_bound(&key).max(at + 1);
                 }
                 None => {
+                    // A precompressed sibling is a representation of its member, not a file of its own.
                     if let (false, Some(entry)) = (rest.is_empty(), self.entries.get(id as usize)) {
-                        files.push(Child::File(rest, entry));
+                        if !entry.is_sibling() {
+                            files.push(Child::File(rest, entry));
+                        }
                     }
                     at += 1;
                 }

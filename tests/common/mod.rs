@@ -5,7 +5,8 @@
 //! - [`fcgi`]: the FastCGI client, `tools/fcgi_client.rs`, shared with the
 //!   load generator `fcgi-load`;
 //! - [`curl`]: HTTP through a web server with curl, and curl's output parsed;
-//! - [`nginx`]: nginx in front of wwz, around the recipes in `tools/servers/`.
+//! - [`nginx`]: nginx in front of wwz, around the recipes in `tools/servers/`;
+//! - [`browser`]: headless Chromium.
 //!
 //! Every test gets its own temp dir, socket and ports, so tests run in parallel.
 
@@ -14,6 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod browser;
 pub mod curl;
 #[path = "../../tools/fcgi_client.rs"]
 pub mod fcgi;
@@ -22,6 +24,8 @@ pub mod nginx;
 pub mod process;
 
 // Each test binary uses its own part of these.
+#[allow(unused_imports)]
+pub use browser::*;
 #[allow(unused_imports)]
 pub use curl::*;
 #[allow(unused_imports)]
