@@ -27,6 +27,7 @@ pub mod connections;
 pub mod devhttp;
 pub mod fcgi;
 pub mod http;
+pub mod json;
 pub mod listen;
 pub mod log;
 pub mod server;

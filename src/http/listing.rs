@@ -8,6 +8,7 @@ use crate::time::{iso8601, to_minute};
 use crate::zip::format::METHOD_STORED;
 use crate::zip::Child;
 
+use crate::json::json_str;
 use crate::url;
 
 /// Where the listing is: the URL path segments of the archive (relative to
@@ -315,21 +316,6 @@ fn href(name: &str) -> String {
     url::segment(name, url::Context::HtmlAttribute)
 }
 
-pub(crate) fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 pub(crate) fn human_size(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut size = n as f64;
@@ -378,12 +364,5 @@ mod tests {
         assert!(page.contains("<a href=\"../../\">1234.wwz</a>/"));
         assert!(page.contains("<a href=\"../\">logs</a>/"));
         assert!(page.contains("<span>a</span>/"));
-    }
-
-    #[test]
-    fn json_escapes() {
-        let mut s = String::new();
-        json_str(&mut s, "a\"b\\c\n");
-        assert_eq!(s, "\"a\\\"b\\\\c\\u000a\"");
     }
 }

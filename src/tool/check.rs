@@ -19,8 +19,9 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::read::{declared_alignment, read_local, Directory};
-use super::{display_name, json_str, printable};
+use super::{display_name, printable};
 use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
+use crate::json::json_str;
 use crate::site;
 use crate::zip::format::{
     zstd_frame_window, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED,

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::read::{declared_alignment, read_local, Directory};
-use super::{display_name, fail, json_str, Error};
+use super::{display_name, fail, Error};
+use crate::json::json_str;
 use crate::time::iso8601;
 
 #[derive(Args, Debug, Clone)]

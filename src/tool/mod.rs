@@ -113,26 +113,6 @@ pub(crate) fn fail(e: &Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Appends `s` to `out` as a JSON string literal.
-pub(crate) fn json_str(out: &mut String, s: &str) {
-    use std::fmt::Write;
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// A member name for people: UTF-8 as is, other bytes replaced.
 pub(crate) fn display_name(name: &[u8]) -> String {
     String::from_utf8_lossy(name).into_owned()
@@ -235,10 +215,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_strings() {
-        let mut s = String::new();
-        json_str(&mut s, "a\"b\\c\n\u{1}é");
-        assert_eq!(s, r#""a\"b\\c\n\u0001é""#);
+    fn printable_names() {
         assert_eq!(printable("a\u{1b}[31m\0b"), "a\\u{1b}[31m\\u{0}b");
         assert_eq!(printable("plain é"), "plain é");
     }
