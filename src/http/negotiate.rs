@@ -132,11 +132,6 @@ impl Accept {
     }
 }
 
-/// Whether `Accept-Encoding` allows gzip (named, `x-gzip` or `*`, with q > 0).
-pub fn accepts_gzip(header: Option<&[u8]>) -> bool {
-    Accept::parse(header).q(Coding::Gzip) > 0
-}
-
 /// A qvalue (`0`, `0.5`, `1.000`) in thousandths; `None` if malformed.
 fn qvalue(v: &[u8]) -> Option<u16> {
     let (int, frac) = match v.iter().position(|&b| b == b'.') {
@@ -162,6 +157,11 @@ fn qvalue(v: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `Accept-Encoding` allows gzip (named, `x-gzip` or `*`, with q > 0).
+    fn accepts_gzip(header: Option<&[u8]>) -> bool {
+        Accept::parse(header).q(Coding::Gzip) > 0
+    }
 
     #[test]
     fn accept_encoding() {

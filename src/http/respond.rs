@@ -17,7 +17,7 @@ use super::listing::{self, Place};
 use super::lookup::{self, Found};
 use super::mime;
 use super::multipart;
-use super::negotiate::{accepts_gzip, Accept, Coding};
+use super::negotiate::{Accept, Coding};
 use super::range::{self, Ranges};
 use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
@@ -232,9 +232,10 @@ impl Service {
 
     /// `status` (404 or 403) with the site's nearest `404.html` / `403.html`
     /// when there is one that can be served, else the short built-in page.
-    /// Never a 5xx: a page that is missing, too big, encrypted or broken
-    /// gives the built-in page. Without validators, so a cache never mistakes
-    /// the error for the page.
+    /// The page goes out as any member would (the coding negotiated, zero
+    /// copy where it can), but without its validators, so a cache never
+    /// mistakes the error for the page. Never a 5xx: a page that is too big,
+    /// encrypted, broken or not acceptable gives the built-in page.
     fn error_page<P: Params + ?Sized>(&self, ctx: &Ctx<'_>, req: &P, status: u16) -> Response {
         if !self.error_pages {
             return Response::error(status);
@@ -247,44 +248,16 @@ impl Service {
         if entry.size() > lookup::MAX_ERROR_PAGE || entry.is_encrypted() {
             return Response::error(status);
         }
-        let Ok((offset, raw_len)) = ctx.archive.raw_data(entry) else {
+        let Ok(page) = locate(ctx, &name, entry, req, false) else {
             return Response::error(status);
         };
-        let gzip =
-            entry.method() == METHOD_DEFLATED && accepts_gzip(req.param("HTTP_ACCEPT_ENCODING"));
-        let archive = Arc::clone(ctx.archive);
-        let body = match entry.method() {
-            METHOD_STORED => Body::Mapped {
-                archive,
-                offset,
-                len: raw_len,
-            },
-            METHOD_DEFLATED if gzip => Body::Gzip {
-                archive,
-                offset,
-                len: raw_len,
-                trailer: gzip_trailer(entry.crc32(), entry.size()),
-            },
-            METHOD_DEFLATED => Body::Inflate {
-                archive,
-                method: METHOD_DEFLATED,
-                offset,
-                compressed_len: raw_len,
-                size: entry.size(),
-                skip: 0,
-                take: entry.size(),
-            },
-            _ => return Response::error(status),
-        };
-        Response {
+        let resp = Response {
             content_type: Some(mime::for_name(&name).unwrap_or(Cow::Borrowed(TEXT_PLAIN))),
-            content_length: Some(body.len()),
-            content_encoding: gzip.then_some("gzip"),
-            vary: (entry.method() == METHOD_DEFLATED).then_some("Accept-Encoding"),
             cache_control: Some("no-cache"),
-            body,
+            vary: page.varies.then_some("Accept-Encoding"),
             ..Response::new(status)
-        }
+        };
+        with_body(ctx.archive, &page, Ranges::Whole, resp)
     }
 
     fn listing<P: Params + ?Sized>(&self, ctx: &Ctx<'_>, dir: &str, req: &P) -> Response {
