@@ -13,12 +13,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED, METHOD_ZSTD};
 use crate::zip::{DataError, Entry, Index, IndexError};
-use inflate::Inflater;
 pub use mmap::MappedBytes;
 use mmap::Mapping;
 
@@ -183,40 +180,20 @@ impl Archive {
         self.map.to_bytes(offset, len)
     }
 
-    /// Up to `limit` bytes from the start of a stored or deflated member,
+    /// Up to `limit` bytes from the start of a member (stored, deflated or zstd),
     /// read with `pread` (or inflated), never from the mapping.
     pub fn read_member(self: &Arc<Self>, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
-        let (offset, raw_len) = self
-            .raw_data(entry)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let (mut reader, _, _) = reader::MemberReader::open(self, entry, 0)?;
         let want = usize::try_from(entry.size()).unwrap_or(limit).min(limit);
         let mut buf = vec![0; want];
-        match entry.method() {
-            METHOD_STORED => self.file.read_exact_at(&mut buf, offset)?,
-            METHOD_DEFLATED | METHOD_ZSTD => {
-                let mut inflater = Inflater::new(
-                    Arc::clone(self),
-                    entry.method(),
-                    offset,
-                    raw_len,
-                    entry.size(),
-                );
-                let mut filled = 0;
-                while filled < want {
-                    match inflater.read(buf.get_mut(filled..).unwrap_or_default())? {
-                        0 => break,
-                        n => filled += n,
-                    }
-                }
-                buf.truncate(filled);
-            }
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("compression method {other}"),
-                ))
+        let mut filled = 0;
+        while filled < want {
+            match reader.read(buf.get_mut(filled..).unwrap_or_default())? {
+                0 => break,
+                n => filled += n,
             }
         }
+        buf.truncate(filled);
         Ok(buf)
     }
 
