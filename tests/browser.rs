@@ -33,21 +33,7 @@ fn listing_renders_in_chromium_with_escaped_names_and_working_links() {
         .collect();
     zip_files(&site.docroot.join("run.wwz"), &refs);
 
-    let port = free_port();
-    let mut preview = spawn(
-        {
-            let mut cmd = Command::new(wwz_bin());
-            cmd.args(["serve", "--http", &format!("127.0.0.1:{port}"), "--docroot"])
-                .arg(&site.docroot);
-            cmd
-        },
-        "wwz preview",
-        site.path("preview.stderr"),
-    );
-    wait_for(
-        &Addr::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
-        &mut preview,
-    );
+    let (_preview, port) = start_preview(&site, &[]);
     let page = format!("http://127.0.0.1:{port}/run.wwz/ci/job%201/");
 
     // A screenshot, kept as an artifact for people to look at.
@@ -274,21 +260,7 @@ fn a_ci_log_renders_in_chromium_with_colours_line_ranges_and_search() {
         log.push(b'\n');
     }
     zip_files(&site.docroot.join("run.wwz"), &[("logs/build.log", &log)]);
-    let port = free_port();
-    let mut preview = spawn(
-        {
-            let mut cmd = Command::new(wwz_bin());
-            cmd.args(["serve", "--http", &format!("127.0.0.1:{port}"), "--docroot"])
-                .arg(&site.docroot);
-            cmd
-        },
-        "wwz preview",
-        site.path("preview.stderr"),
-    );
-    wait_for(
-        &Addr::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
-        &mut preview,
-    );
+    let (_preview, port) = start_preview(&site, &[]);
     let origin = format!("http://127.0.0.1:{port}");
     let view = format!("{origin}/run.wwz/logs/build.log?view");
     let user_dir = site.path("chromium-profile");

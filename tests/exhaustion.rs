@@ -438,12 +438,9 @@ fn idle_connections_make_room_for_new_ones_at_the_limit() {
         .client()
         .get(1, false, &get_params("/wwz-status?json"))
         .body;
-    let status = String::from_utf8_lossy(&status);
-    let counted: u64 = status
-        .split("\"connections_idle_closed\":")
-        .nth(1)
-        .and_then(|v| v.split([',', '}']).next())
-        .and_then(|v| v.parse().ok())
+    let status: serde_json::Value = serde_json::from_slice(&status).expect("status JSON");
+    let counted = status["connections_idle_closed"]
+        .as_u64()
         .unwrap_or_else(|| panic!("no idle-closed count in {status}"));
     eprintln!(
         "{idle_count} idle connections at --max-connections 1000: a new request answered after \

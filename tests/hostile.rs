@@ -607,21 +607,7 @@ fn socket_named_like_an_archive_is_a_404_not_a_500() {
 fn preview_range_into_a_deflate_bomb_does_not_starve_other_connections() {
     let site = Site::new();
     make_hostile(&site.docroot.join("hostile"), true);
-    let port = free_port();
-    let mut cmd = Command::new(wwz_bin());
-    cmd.args([
-        "serve",
-        "--threads",
-        "1",
-        "--http",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .arg("--docroot")
-    .arg(&site.docroot)
-    .env_remove("LISTEN_FDS")
-    .env_remove("LISTEN_PID");
-    let mut proc = spawn(cmd, "wwz --http", site.path("preview.stderr"));
-    wait_for(&Addr::Tcp(([127, 0, 0, 1], port).into()), &mut proc);
+    let (mut proc, port) = start_preview(&site, &["--threads", "1"]);
     let pid = proc.child.id();
 
     let bomb_done = Arc::new(AtomicBool::new(false));

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -139,14 +138,7 @@ fn sighup_keeps_the_connection_and_sees_a_replaced_archive() {
 #[test]
 fn http_preview_serves_members_and_listings() {
     let site = Site::new();
-    let port = free_port();
-    let mut cmd = Command::new(wwz_bin());
-    cmd.args(["serve", "--http", &format!("127.0.0.1:{port}"), "--docroot"])
-        .arg(&site.docroot)
-        .env_remove("LISTEN_FDS")
-        .env_remove("LISTEN_PID");
-    let mut proc = spawn(cmd, "wwz --http", site.path("preview.stderr"));
-    wait_for(&Addr::Tcp(([127, 0, 0, 1], port).into()), &mut proc);
+    let (mut proc, port) = start_preview(&site, &[]);
 
     let blob = site.file("data/blob.bin");
     let r = curl_get(port, "/site.wwz/data/blob.bin", &[]);

@@ -271,6 +271,24 @@ fn http_semantics_through_nginx() {
     assert_eq!(tail.body, &log_text(20_000)[20_000 - 100..]);
 }
 
+/// wwz started with `args` behind nginx with the documented snippet and the
+/// localhost-only status recipe (`tools/servers/nginx-status.conf`).
+fn behind_nginx_with_status_recipe(site: &Site, args: &[&str]) -> (Wwz, Nginx) {
+    let w = Wwz::start(site, Transport::Unix, args);
+    let Addr::Unix(sock) = &w.addr else {
+        unreachable!()
+    };
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-status.conf");
+    let nginx = start_nginx_with(site, sock, true, &format!("include {};", recipe.display()));
+    (w, nginx)
+}
+
+/// One figure of the status page's `?json` body.
+fn status_figure(body: &[u8], key: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("status JSON");
+    v[key].as_u64().unwrap_or_else(|| panic!("no {key} in {v}"))
+}
+
 /// The status page through nginx with the localhost-only recipe
 /// (`tools/servers/nginx-status.conf`): text, `?json` and `?openmetrics`
 /// (parsed by Python's prometheus_client OpenMetrics parser), counters that
@@ -279,27 +297,8 @@ fn http_semantics_through_nginx() {
 #[test]
 fn status_page_through_nginx() {
     let site = Site::new();
-    let w = Wwz::start(&site, Transport::Unix, &["--status-path", "/wwz-status"]);
-    let Addr::Unix(sock) = &w.addr else {
-        unreachable!()
-    };
-    let status_snippet =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-status.conf");
-    let nginx = start_nginx_with(
-        &site,
-        sock,
-        true,
-        &format!("include {};", status_snippet.display()),
-    );
+    let (_w, nginx) = behind_nginx_with_status_recipe(&site, &["--status-path", "/wwz-status"]);
     let port = nginx.port;
-    let json_figure = |body: &[u8], key: &str| -> u64 {
-        let text = String::from_utf8_lossy(body);
-        text.split(&format!("\"{key}\":"))
-            .nth(1)
-            .and_then(|v| v.split([',', '}']).next())
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {key} in {text}"))
-    };
 
     let text = fetch(port, "/wwz-status", false);
     assert_eq!(text.status, 200);
@@ -325,23 +324,23 @@ fn status_page_through_nginx() {
     assert!(before
         .header("Content-Type")
         .starts_with("application/json"));
-    let ok_before = json_figure(&before.body, "requests_2xx");
-    let mapped_before = json_figure(&before.body, "bytes_sent_mapped");
-    let missing_before = json_figure(&before.body, "requests_4xx");
+    let ok_before = status_figure(&before.body, "requests_2xx");
+    let mapped_before = status_figure(&before.body, "bytes_sent_mapped");
+    let missing_before = status_figure(&before.body, "requests_4xx");
     for _ in 0..5 {
         assert_eq!(fetch(port, "/site.wwz/data/blob.bin", false).status, 200);
     }
     assert_eq!(fetch(port, "/site.wwz/no-such-member", false).status, 404);
     let after = fetch(port, "/wwz-status?json", false);
     // Five members and the JSON page before this one.
-    assert!(json_figure(&after.body, "requests_2xx") >= ok_before + 6);
-    assert!(json_figure(&after.body, "requests_4xx") > missing_before);
+    assert!(status_figure(&after.body, "requests_2xx") >= ok_before + 6);
+    assert!(status_figure(&after.body, "requests_4xx") > missing_before);
     assert!(
-        json_figure(&after.body, "bytes_sent_mapped")
+        status_figure(&after.body, "bytes_sent_mapped")
             >= mapped_before + 5 * site.file("data/blob.bin").len() as u64
     );
-    assert!(json_figure(&after.body, "cache_hits") > 0);
-    assert_eq!(json_figure(&after.body, "archives_open"), 1);
+    assert!(status_figure(&after.body, "cache_hits") > 0);
+    assert_eq!(status_figure(&after.body, "archives_open"), 1);
 
     let om = fetch(port, "/wwz-status?openmetrics", false);
     assert!(om
@@ -393,16 +392,7 @@ print(len(families), families["wwz_requests"].type, int(ok), families["wwz_conne
 
     // Off by default: the same path is not the status page.
     drop(nginx);
-    let plain = Wwz::start(&site, Transport::Unix, &[]);
-    let Addr::Unix(sock) = &plain.addr else {
-        unreachable!()
-    };
-    let nginx = start_nginx_with(
-        &site,
-        sock,
-        true,
-        &format!("include {};", status_snippet.display()),
-    );
+    let (_plain, nginx) = behind_nginx_with_status_recipe(&site, &[]);
     let off = fetch(nginx.port, "/wwz-status?json", false);
     assert_eq!(off.status, 404);
     assert!(!String::from_utf8_lossy(&off.body).contains("connections"));
@@ -594,23 +584,13 @@ fn deflated_range_starts_at_a_checkpoint_through_nginx() {
     write_ci_tree(&src, 0, 1 << 30);
     zip_deflated(&src, &site.docroot.join("huge.wwz"));
     let content = std::fs::read(src.join("big.log")).unwrap();
-    let w = Wwz::start(&site, Transport::Unix, &["--status-path", "/wwz-status"]);
-    let Addr::Unix(sock) = &w.addr else {
-        unreachable!()
-    };
-    let status_snippet =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-status.conf");
-    let nginx = start_nginx_with(
-        &site,
-        sock,
-        true,
-        &format!("include {};", status_snippet.display()),
-    );
+    let (_w, nginx) = behind_nginx_with_status_recipe(&site, &["--status-path", "/wwz-status"]);
     let port = nginx.port;
-    let inflated = || -> u64 {
-        let r = curl_get(port, "/wwz-status?json", &[]);
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        v["bytes_inflated"].as_u64().expect("bytes_inflated")
+    let inflated = || {
+        status_figure(
+            &curl_get(port, "/wwz-status?json", &[]).body,
+            "bytes_inflated",
+        )
     };
     let tail = &content[content.len() - 65536..];
     let before = inflated();

@@ -590,29 +590,20 @@ fn apache_cgi_action() {
 // lighttpd, HAProxy, Caddy
 // ---------------------------------------------------------------------------
 
-/// lighttpd mod_fastcgi spawning wwz (`bin-path`, socket on fd 0).
-#[test]
-fn lighttpd_bin_path() {
-    let site = Site::new();
+/// lighttpd with a config of its own that includes the recipe `name` (the
+/// wwz binary and socket paths substituted, plus `subst`), checked with
+/// `lighttpd -tt` first.
+fn start_lighttpd(site: &Site, name: &str, subst: &[(&str, String)]) -> Server {
     let lighttpd = require_tool("lighttpd", "lighttpd");
     let dir = site.path("lighttpd");
     std::fs::create_dir_all(&dir).unwrap();
-    let snippet = dir.join("wwz.conf");
-    std::fs::write(
-        &snippet,
-        recipe(
-            "lighttpd.conf",
-            &[
-                ("/usr/local/bin/wwz", wwz_bin().to_owned()),
-                ("/run/wwz", s(&dir.join("wwz"))),
-                (
-                    "WWZ_LOG_LEVEL\" => \"warn",
-                    "WWZ_LOG_LEVEL\" => \"info".into(),
-                ),
-            ],
-        ),
-    )
-    .unwrap();
+    let snippet = dir.join(format!("recipe-{name}"));
+    let mut all = vec![
+        ("/usr/local/bin/wwz", wwz_bin().to_owned()),
+        ("/run/wwz", s(&dir.join("wwz"))),
+    ];
+    all.extend(subst.iter().cloned());
+    std::fs::write(&snippet, recipe(name, &all)).unwrap();
     let port = free_port();
     let error_log = dir.join("error.log");
     let conf = format!(
@@ -638,10 +629,24 @@ fn lighttpd_bin_path() {
     );
     let mut cmd = Command::new(&lighttpd);
     cmd.arg("-D").arg("-f").arg(&conf_path);
-    let server = Server::start(cmd, "lighttpd", &dir, port, &[error_log]);
+    Server::start(cmd, "lighttpd", &dir, port, &[error_log])
+}
+
+/// lighttpd mod_fastcgi spawning wwz (`bin-path`, socket on fd 0).
+#[test]
+fn lighttpd_bin_path() {
+    let site = Site::new();
+    let server = start_lighttpd(
+        &site,
+        "lighttpd.conf",
+        &[(
+            "WWZ_LOG_LEVEL\" => \"warn",
+            "WWZ_LOG_LEVEL\" => \"info".into(),
+        )],
+    );
     check_server(&site, server.port);
     // The spawned wwz logs to lighttpd's stderr.
-    let sock = s(&dir.join("wwz.sock"));
+    let sock = s(&site.path("lighttpd").join("wwz.sock"));
     assert!(
         server
             .log_text()
@@ -778,19 +783,25 @@ fn haproxy_fcgi_app_mpxs_conns_with_get_values() {
 #[test]
 fn caddy_fastcgi_transport() {
     let site = Site::new();
-    let caddy = require_tool("caddy", "caddy");
     let (_wwz, sock, _show) = daemon(&site, &[]);
+    let server = start_caddy(&site, "Caddyfile", &sock);
+    check_server(&site, server.port);
+}
+
+/// Caddy running the recipe `name` (docroot, socket and port substituted), offline.
+fn start_caddy(site: &Site, name: &str, sock: &Path) -> Server {
+    let caddy = require_tool("caddy", "caddy");
     let dir = site.path("caddy");
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let path = dir.join("Caddyfile");
+    let path = dir.join(name);
     std::fs::write(
         &path,
         recipe(
-            "Caddyfile",
+            name,
             &[
                 ("/srv/www", s(&site.docroot)),
-                ("/run/wwz.sock", s(&sock)),
+                ("/run/wwz.sock", s(sock)),
                 ("127.0.0.1:8080", format!("127.0.0.1:{port}")),
             ],
         ),
@@ -803,8 +814,7 @@ fn caddy_fastcgi_transport() {
         .env("HOME", &dir)
         .env("XDG_DATA_HOME", &dir)
         .env("XDG_CONFIG_HOME", &dir);
-    let server = Server::start(cmd, "caddy", &dir, port, &[]);
-    check_server(&site, server.port);
+    Server::start(cmd, "caddy", &dir, port, &[])
 }
 
 // ---------------------------------------------------------------------------
@@ -864,16 +874,7 @@ fn check_scale_out(site: &Site, port: u16, wwz: &mut [(Wwz, PathBuf, ShowOnFailu
 #[test]
 fn scale_out_nginx_upstream() {
     let site = Site::new();
-    let nginx = require_tool("nginx", "nginx");
-    let stock_params = Path::new("/etc/nginx/fastcgi_params");
-    assert!(
-        stock_params.is_file(),
-        "/etc/nginx/fastcgi_params missing: install the Debian package `nginx`"
-    );
     let mut wwz = responders(&site);
-    let dir = site.path("nginx");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(stock_params, dir.join("fastcgi_params")).unwrap();
     let mut subst = Vec::new();
     for (i, (_, sock, _)) in wwz.iter().enumerate() {
         subst.push((
@@ -881,52 +882,15 @@ fn scale_out_nginx_upstream() {
             s(sock),
         ));
     }
-    let upstream = dir.join("upstream.conf");
+    let upstream = site.path("upstream.conf");
     std::fs::write(&upstream, recipe("nginx-scale-out.conf", &subst)).unwrap();
     let location = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx.conf");
-    let port = free_port();
-    let d = s(&dir);
-    let conf = format!(
-        r#"daemon off;
-master_process off;
-user root;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/client_body;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    proxy_temp_path {d}/proxy_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
-    include {upstream};
-    server {{
-        listen 127.0.0.1:{port};
-        server_name localhost;
-        root {root};
-        fastcgi_keep_conn on;
-        include {location};
-    }}
-}}
-"#,
-        upstream = s(&upstream),
-        root = s(&site.docroot),
-        location = s(&location),
+    let nginx = common::nginx::start_with_upstream(
+        &site,
+        &format!("include {};", s(&upstream)),
+        &format!("fastcgi_keep_conn on;\n        include {};", s(&location)),
     );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let error_log = dir.join("error.log");
-    let mut cmd = Command::new(nginx);
-    cmd.arg("-e")
-        .arg(&error_log)
-        .arg("-p")
-        .arg(&dir)
-        .arg("-c")
-        .arg(&conf_path);
-    let server = Server::start(cmd, "nginx", &dir, port, &[error_log]);
-    check_scale_out(&site, server.port, &mut wwz);
+    check_scale_out(&site, nginx.port, &mut wwz);
 }
 
 #[test]
@@ -1133,35 +1097,7 @@ LoadModule env_module {APACHE_MODULES}/mod_env.so
 fn one_site_one_archive_lighttpd() {
     let site = Site::new();
     let files = site_archives(&site);
-    let lighttpd = require_tool("lighttpd", "lighttpd");
-    let dir = site.path("lighttpd");
-    std::fs::create_dir_all(&dir).unwrap();
-    let snippet = dir.join("wwz-site.conf");
-    std::fs::write(
-        &snippet,
-        recipe(
-            "lighttpd-site.conf",
-            &[
-                ("/usr/local/bin/wwz", wwz_bin().to_owned()),
-                ("/run/wwz", s(&dir.join("wwz"))),
-            ],
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let error_log = dir.join("error.log");
-    let conf = format!(
-        "server.document-root = \"{root}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
-         server.errorlog = \"{log}\"\ninclude \"{snippet}\"\n",
-        root = s(&site.docroot),
-        log = s(&error_log),
-        snippet = s(&snippet),
-    );
-    let conf_path = dir.join("lighttpd.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let mut cmd = Command::new(&lighttpd);
-    cmd.arg("-D").arg("-f").arg(&conf_path);
-    let server = Server::start(cmd, "lighttpd", &dir, port, &[error_log]);
+    let server = start_lighttpd(&site, "lighttpd-site.conf", &[]);
     check_sites(&files, server.port);
 }
 
@@ -1169,30 +1105,7 @@ fn one_site_one_archive_lighttpd() {
 fn one_site_one_archive_caddy() {
     let site = Site::new();
     let files = site_archives(&site);
-    let caddy = require_tool("caddy", "caddy");
     let (_wwz, sock, _show) = daemon(&site, &[]);
-    let dir = site.path("caddy");
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let path = dir.join("Caddyfile");
-    std::fs::write(
-        &path,
-        recipe(
-            "Caddyfile-site",
-            &[
-                ("/srv/www", s(&site.docroot)),
-                ("/run/wwz.sock", s(&sock)),
-                ("127.0.0.1:8080", format!("127.0.0.1:{port}")),
-            ],
-        ),
-    )
-    .unwrap();
-    let mut cmd = Command::new(caddy);
-    cmd.args(["run", "--adapter", "caddyfile", "--config"])
-        .arg(&path)
-        .env("HOME", &dir)
-        .env("XDG_DATA_HOME", &dir)
-        .env("XDG_CONFIG_HOME", &dir);
-    let server = Server::start(cmd, "caddy", &dir, port, &[]);
+    let server = start_caddy(&site, "Caddyfile-site", &sock);
     check_sites(&files, server.port);
 }

@@ -31,6 +31,25 @@ impl Drop for Diagnostics {
 /// `include` lines of the recipes in `tools/servers/`) in its server block,
 /// after checking the config with `nginx -t`.
 pub fn start(site: &Site, wwz_sock: &Path, keep_conn: bool, server: &str) -> Nginx {
+    let (keepalive, keep_conn_directive) = if keep_conn {
+        ("keepalive 8;", "fastcgi_keep_conn on;")
+    } else {
+        ("", "")
+    };
+    let upstream = format!(
+        "upstream wwz {{\n        server unix:{};\n        {keepalive}\n    }}",
+        wwz_sock.display()
+    );
+    start_with_upstream(
+        site,
+        &upstream,
+        &format!("{keep_conn_directive}\n        {server}"),
+    )
+}
+
+/// nginx with `upstream` (an `upstream wwz { … }` block, or an `include` of
+/// one) in its http block and `server` in its server block.
+pub fn start_with_upstream(site: &Site, upstream: &str, server: &str) -> Nginx {
     let nginx = require_tool("nginx", "nginx");
     let stock_params = Path::new("/etc/nginx/fastcgi_params");
     assert!(
@@ -44,11 +63,6 @@ pub fn start(site: &Site, wwz_sock: &Path, keep_conn: bool, server: &str) -> Ngi
     let port = free_port();
     let error_log = dir.join("error.log");
     let d = dir.display();
-    let (keepalive, keep_conn_directive) = if keep_conn {
-        ("keepalive 8;", "fastcgi_keep_conn on;")
-    } else {
-        ("", "")
-    };
     let conf = format!(
         r#"
 daemon off;
@@ -65,20 +79,15 @@ http {{
     proxy_temp_path {d}/proxy_temp;
     uwsgi_temp_path {d}/uwsgi_temp;
     scgi_temp_path {d}/scgi_temp;
-    upstream wwz {{
-        server unix:{sock};
-        {keepalive}
-    }}
+    {upstream}
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
         root {root};
-        {keep_conn_directive}
         {server}
     }}
 }}
 "#,
-        sock = wwz_sock.display(),
         root = site.docroot.display(),
     );
     let conf_path = dir.join("nginx.conf");

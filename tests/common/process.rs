@@ -112,6 +112,22 @@ pub fn wwz_bin() -> &'static str {
     })
 }
 
+/// `wwz serve --http 127.0.0.1:PORT --docroot DOCROOT extra…` (the local
+/// preview front), waiting for the port; returns the process and the port.
+pub fn start_preview(site: &Site, extra: &[&str]) -> (Proc, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(wwz_bin());
+    cmd.args(["serve", "--http", &format!("127.0.0.1:{port}")])
+        .arg("--docroot")
+        .arg(&site.docroot)
+        .args(extra)
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID");
+    let mut proc = spawn(cmd, "wwz --http", site.path("preview.stderr"));
+    wait_for(&Addr::Tcp(([127, 0, 0, 1], port).into()), &mut proc);
+    (proc, port)
+}
+
 static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A `wwz serve` started by a test.
