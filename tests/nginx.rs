@@ -26,6 +26,21 @@ fn start_nginx_with(site: &Site, wwz_sock: &Path, keep_conn: bool, extra: &str) 
     common::nginx::start(site, wwz_sock, keep_conn, &server)
 }
 
+/// A wwz daemon behind nginx (keep-alive upstream) with the documented
+/// snippet and `extra` in the server block; both logs shown if the test fails.
+fn wwz_behind_nginx(site: &Site, extra: &str) -> (Wwz, Nginx, Diagnostics) {
+    let wwz = Wwz::start(site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &wwz.addr else {
+        unreachable!()
+    };
+    let nginx = start_nginx_with(site, sock, true, extra);
+    let diag = Diagnostics(vec![
+        ("nginx error log", nginx.error_log.clone()),
+        ("wwz stderr", wwz.proc.stderr_path.clone()),
+    ]);
+    (wwz, nginx, diag)
+}
+
 /// `curl -s -i` (or `-I` for HEAD) of one URL path.
 fn fetch(port: u16, path: &str, head: bool) -> HttpResponse {
     curl_get(port, path, if head { &["-I"] } else { &[] })
@@ -154,15 +169,7 @@ fn python_zip_deflated(src: &Path, out: &Path) {
 fn http_semantics_through_nginx() {
     let site = Site::new();
     python_zip_deflated(&site.src, &site.docroot.join("pydeflated.wwz"));
-    let wwz = Wwz::start(&site, Transport::Unix, &[]);
-    let Addr::Unix(sock) = &wwz.addr else {
-        unreachable!()
-    };
-    let nginx = start_nginx(&site, sock, true);
-    let _diag = Diagnostics(vec![
-        ("nginx error log", nginx.error_log.clone()),
-        ("wwz stderr", wwz.proc.stderr_path.clone()),
-    ]);
+    let (_wwz, nginx, _diag) = wwz_behind_nginx(&site, "");
     let port = nginx.port;
     let log = site.file("logs/build.txt");
 
@@ -659,15 +666,7 @@ fn precompressed_codings_through_nginx() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let wwz = Wwz::start(&site, Transport::Unix, &[]);
-    let Addr::Unix(sock) = &wwz.addr else {
-        unreachable!()
-    };
-    let nginx = start_nginx(&site, sock, true);
-    let _diag = Diagnostics(vec![
-        ("nginx error log", nginx.error_log.clone()),
-        ("wwz stderr", wwz.proc.stderr_path.clone()),
-    ]);
+    let (_wwz, nginx, _diag) = wwz_behind_nginx(&site, "");
     let port = nginx.port;
     for (path, source) in [
         ("/packed.wwz/index.html", &page),
@@ -760,16 +759,8 @@ fn chromium_receives_br_from_a_packed_site() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let wwz = Wwz::start(&site, Transport::Unix, &[]);
-    let Addr::Unix(sock) = &wwz.addr else {
-        unreachable!()
-    };
     let static_loc = format!("location /static/ {{ alias {}/; }}", src.display());
-    let nginx = start_nginx_with(&site, sock, true, &static_loc);
-    let _diag = Diagnostics(vec![
-        ("nginx error log", nginx.error_log.clone()),
-        ("wwz stderr", wwz.proc.stderr_path.clone()),
-    ]);
+    let (_wwz, nginx, _diag) = wwz_behind_nginx(&site, &static_loc);
     let packed = format!("http://127.0.0.1:{}/browser.wwz/index.html", nginx.port);
     let unpacked = format!("http://127.0.0.1:{}/static/index.html", nginx.port);
     let net_log = site.path("netlog.json");

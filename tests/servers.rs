@@ -482,24 +482,19 @@ fn apache_mod_deflate_without_no_gzip() {
 }
 
 /// The other shared-host style: the binary copied into the docroot as
-/// `wwz.fcgi` (run by the host's `AddHandler fcgid-script .fcgi`) and a
-/// `RewriteRule` in `.htaccess`.
-#[test]
-fn apache_mod_fcgid_htaccess_rewrite_to_dot_fcgi() {
-    let (site, bin) = open_site();
+/// A shared host that runs `*.fcgi` programs with mod_fcgid: the wwz binary
+/// copied into the docroot as `wwz.fcgi` and the `.htaccess` recipe
+/// `htaccess` next to it, under the server config such hosts have.
+fn start_dotfcgi_host(site: &Site, bin: &Path, htaccess: &str, name: &str) -> Server {
     let program = site.docroot.join("wwz.fcgi");
-    std::fs::copy(&bin, &program).unwrap();
+    std::fs::copy(bin, &program).unwrap();
     chmod(&program, 0o755);
-    std::fs::write(
-        site.docroot.join(".htaccess"),
-        recipe("apache-fcgid-dotfcgi.htaccess", &[]),
-    )
-    .unwrap();
-    // What such a host's server config looks like.
+    std::fs::write(site.docroot.join(".htaccess"), recipe(htaccess, &[])).unwrap();
     let body = format!(
         r#"LoadModule fcgid_module {APACHE_MODULES}/mod_fcgid.so
 LoadModule rewrite_module {APACHE_MODULES}/mod_rewrite.so
 LoadModule setenvif_module {APACHE_MODULES}/mod_setenvif.so
+LoadModule env_module {APACHE_MODULES}/mod_env.so
 {dirs}<Directory {root}>
     AllowOverride FileInfo
     Options +ExecCGI +FollowSymLinks
@@ -507,10 +502,23 @@ LoadModule setenvif_module {APACHE_MODULES}/mod_setenvif.so
     Require all granted
 </Directory>
 "#,
-        dirs = fcgid_dirs(&site),
+        dirs = fcgid_dirs(site),
         root = s(&site.docroot),
     );
-    let apache = start_apache(&site, "apache-fcgid-dotfcgi", &body);
+    start_apache(site, name, &body)
+}
+
+/// `wwz.fcgi` (run by the host's `AddHandler fcgid-script .fcgi`) and a
+/// `RewriteRule` in `.htaccess`.
+#[test]
+fn apache_mod_fcgid_htaccess_rewrite_to_dot_fcgi() {
+    let (site, bin) = open_site();
+    let apache = start_dotfcgi_host(
+        &site,
+        &bin,
+        "apache-fcgid-dotfcgi.htaccess",
+        "apache-fcgid-dotfcgi",
+    );
     check_server(&site, apache.port);
     let log = apache.logs[1].1.clone();
     assert_no_errors(
@@ -1065,31 +1073,12 @@ fn one_site_one_archive_apache_mod_proxy_fcgi() {
 fn one_site_one_archive_apache_mod_fcgid_htaccess() {
     let (site, bin) = open_site();
     let files = site_archives(&site);
-    // The prefixed site: docs.wwz in its own directory with its own .htaccess.
-    let program = site.docroot.join("wwz.fcgi");
-    std::fs::copy(&bin, &program).unwrap();
-    chmod(&program, 0o755);
-    std::fs::write(
-        site.docroot.join(".htaccess"),
-        recipe("apache-site-fcgid.htaccess", &[]),
-    )
-    .unwrap();
-    let body = format!(
-        r#"LoadModule fcgid_module {APACHE_MODULES}/mod_fcgid.so
-LoadModule rewrite_module {APACHE_MODULES}/mod_rewrite.so
-LoadModule setenvif_module {APACHE_MODULES}/mod_setenvif.so
-LoadModule env_module {APACHE_MODULES}/mod_env.so
-{dirs}<Directory {root}>
-    AllowOverride FileInfo
-    Options +ExecCGI +FollowSymLinks
-    AddHandler fcgid-script .fcgi
-    Require all granted
-</Directory>
-"#,
-        dirs = fcgid_dirs(&site),
-        root = s(&site.docroot),
+    let apache = start_dotfcgi_host(
+        &site,
+        &bin,
+        "apache-site-fcgid.htaccess",
+        "apache-site-fcgid",
     );
-    let apache = start_apache(&site, "apache-site-fcgid", &body);
     check_site(&files, apache.port, "");
 }
 
