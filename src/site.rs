@@ -17,8 +17,6 @@
 //! schemes are refused when the file is read. A request applies at most one
 //! rule, so no rule can loop within a request.
 
-use std::borrow::Cow;
-
 /// Rules beyond this many mean the whole file is ignored.
 pub const MAX_RULES: usize = 1000;
 /// A `_redirects` larger than this is ignored.
@@ -322,11 +320,6 @@ fn encode_into(out: &mut String, s: &str) {
             crate::url::push_escape(out, b);
         }
     }
-}
-
-/// Whether an archive looks like a website: it has HTML pages.
-pub fn looks_like_site<'a>(mut names: impl Iterator<Item = Cow<'a, str>>) -> bool {
-    names.any(|n| n.ends_with(".html") || n.ends_with(".htm"))
 }
 
 #[cfg(test)]

@@ -366,21 +366,13 @@ fn site_problems(path: &Path) -> Vec<Problem> {
             }
         }
     }
-    let root_pages = index
-        .children(b"")
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|c| match c {
-            crate::zip::Child::File(name, _) => Some(String::from_utf8_lossy(name).into_owned()),
-            crate::zip::Child::Dir(_) => None,
-        })
-        .collect::<Vec<_>>();
-    let looks_like_site = redirects.is_some()
-        || site::looks_like_site(
-            root_pages
-                .iter()
-                .map(|n| std::borrow::Cow::Borrowed(n.as_str())),
-        );
+    // HTML pages at the root (or a `_redirects`) make an archive a site;
+    // an HTML report deeper down (coverage/index.html) does not.
+    let root_page = index.children(b"").unwrap_or_default().iter().any(|c| {
+        matches!(c, crate::zip::Child::File(name, _)
+            if name.ends_with(b".html") || name.ends_with(b".htm"))
+    });
+    let looks_like_site = redirects.is_some() || root_page;
     let has_index = ["index.html", "index.htm"]
         .iter()
         .any(|n| index.get(n.as_bytes()).is_some());
