@@ -275,10 +275,11 @@ impl From<SendError> for io::Error {
     }
 }
 
-/// Sends `body` through `sink`: queues its pieces, and streams an inflated
-/// member a chunk at a time, each flushed as it is made (the head goes out
-/// with the first). Pieces of a body that is not inflated stay queued for the
-/// front's own final flush.
+/// Sends `body` through `sink`: queues its pieces, and runs a streamed body
+/// (an inflated member, a page made step by step) one bounded step at a
+/// time, each step's output flushed as it is made (the head goes out with the
+/// first). Pieces of a body that is not streamed stay queued for the front's
+/// own final flush.
 pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
     let archive = body.archive();
     body.pieces(|piece| match (piece, archive) {
@@ -292,41 +293,17 @@ pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
         }
         (Piece::Mapped(..), None) => {}
     });
-    if let Body::Stream(stream) = body {
-        return match stream.take() {
-            Some(producer) => send_stream::<S>(producer, sink).await,
-            None => Ok(()),
-        };
-    }
-    let Some((inflater, skip)) = body.inflater() else {
-        return Ok(());
+    let producer: Box<dyn Produce> = match body {
+        Body::Stream(stream) => match stream.take() {
+            Some(producer) => producer,
+            None => return Ok(()),
+        },
+        _ => match body.inflater() {
+            Some((inflater, skip)) => Box::new(Inflating { inflater, skip }),
+            None => return Ok(()),
+        },
     };
-    let mut job = InflateJob {
-        inflater,
-        skip,
-        buf: vec![0; INFLATE_CHUNK],
-        made: Ok(0),
-    };
-    loop {
-        let skipping = job.skip > 0;
-        job = run_blocking::<S, _>(job, InflateJob::step).await?;
-        let made = match std::mem::replace(&mut job.made, Ok(0)) {
-            Ok(n) => n,
-            Err(e) => {
-                log::error(format_args!("inflating member: {e}"));
-                return Err(SendError::Member(e));
-            }
-        };
-        if skipping {
-            continue; // one slice of the skip done
-        }
-        if made == 0 {
-            return Ok(());
-        }
-        STATS.bytes_copied.add(made as u64);
-        sink.bytes(job.buf.get(..made).unwrap_or_default());
-        sink.flush().await.map_err(SendError::Write)?;
-    }
+    send_stream::<S>(producer, sink).await
 }
 
 /// Runs a producer step by step where blocking work may run, flushing what
@@ -343,7 +320,7 @@ async fn send_stream<S: Sink>(producer: Box<dyn Produce>, sink: &mut S) -> Resul
         let more = match std::mem::replace(&mut job.more, Ok(false)) {
             Ok(more) => more,
             Err(e) => {
-                log::error(format_args!("making a page: {e}"));
+                log::error(format_args!("reading a member for the body: {e}"));
                 return Err(SendError::Member(e));
             }
         };
@@ -372,29 +349,26 @@ impl StreamJob {
     }
 }
 
-/// The inflate state moved between the event loop and the blocking pool.
-struct InflateJob {
+/// A [`Body::Inflate`] as a producer: each step inflates a slice of the
+/// skip (a Range deep into a member: paced, nothing sent) or one chunk.
+struct Inflating {
     inflater: Inflater,
     /// Bytes still to drop before the first byte sent.
     skip: u64,
-    buf: Vec<u8>,
-    /// What the last step produced into `buf`.
-    made: io::Result<usize>,
 }
 
-impl InflateJob {
-    /// One bounded step: a slice of the skip, or one chunk of output.
-    fn step(mut self) -> Self {
-        self.made = if self.skip > 0 {
+impl Produce for Inflating {
+    fn step(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+        if self.skip > 0 {
             let slice = self.skip.min(SKIP_SLICE);
-            self.inflater.skip(slice).map(|()| {
-                self.skip -= slice;
-                0
-            })
-        } else {
-            self.inflater.read(&mut self.buf)
-        };
-        self
+            self.inflater.skip(slice)?;
+            self.skip -= slice;
+            return Ok(true);
+        }
+        out.resize(INFLATE_CHUNK, 0);
+        let made = self.inflater.read(out)?;
+        out.truncate(made);
+        Ok(made > 0)
     }
 }
 
