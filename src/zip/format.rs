@@ -243,6 +243,31 @@ impl LocalFixed {
     }
 }
 
+/// The window size of the zstd frame (RFC 8878 §3.1.1.1) whose header
+/// starts `h` (at most 18 bytes are read); `None` if `h` is not one.
+pub fn zstd_frame_window(h: &[u8]) -> Option<u64> {
+    if h.get(..4)? != [0x28, 0xb5, 0x2f, 0xfd] {
+        return None;
+    }
+    let fhd = *h.get(4)?;
+    let single_segment = fhd & 0x20 != 0;
+    if !single_segment {
+        let wd = *h.get(5)?;
+        let log = 10 + u32::from(wd >> 3);
+        let base = 1u64 << log;
+        return Some(base + (base / 8) * u64::from(wd & 7));
+    }
+    // Single segment: the window is the content size, which follows the dictionary ID.
+    let dict_len = [0usize, 1, 2, 4][usize::from(fhd & 3)];
+    let fcs_len = [1usize, 2, 4, 8][usize::from(fhd >> 6)];
+    let at = 5 + dict_len;
+    let field = h.get(at..at + fcs_len)?;
+    let mut le = [0u8; 8];
+    le.get_mut(..fcs_len)?.copy_from_slice(field);
+    let size = u64::from_le_bytes(le);
+    Some(if fcs_len == 2 { size + 256 } else { size })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,31 +299,6 @@ mod tests {
         // A field claiming more than there is ends the search.
         assert_eq!(find_extra(&[0x55, 0x54, 0xff, 0, 1], EXTRA_UT), None);
     }
-}
-
-/// The window size of the zstd frame (RFC 8878 §3.1.1.1) whose header
-/// starts `h` (at most 18 bytes are read); `None` if `h` is not one.
-pub fn zstd_frame_window(h: &[u8]) -> Option<u64> {
-    if h.get(..4)? != [0x28, 0xb5, 0x2f, 0xfd] {
-        return None;
-    }
-    let fhd = *h.get(4)?;
-    let single_segment = fhd & 0x20 != 0;
-    if !single_segment {
-        let wd = *h.get(5)?;
-        let log = 10 + u32::from(wd >> 3);
-        let base = 1u64 << log;
-        return Some(base + (base / 8) * u64::from(wd & 7));
-    }
-    // Single segment: the window is the content size, which follows the dictionary ID.
-    let dict_len = [0usize, 1, 2, 4][usize::from(fhd & 3)];
-    let fcs_len = [1usize, 2, 4, 8][usize::from(fhd >> 6)];
-    let at = 5 + dict_len;
-    let field = h.get(at..at + fcs_len)?;
-    let mut le = [0u8; 8];
-    le.get_mut(..fcs_len)?.copy_from_slice(field);
-    let size = u64::from_le_bytes(le);
-    Some(if fcs_len == 2 { size + 256 } else { size })
 }
 
 #[cfg(test)]
