@@ -72,14 +72,21 @@ pub struct ServeArgs {
     #[arg(long, env = "WWZ_DOCROOT", value_name = "DIR")]
     pub docroot: Option<PathBuf>,
 
-    /// Maximum archives kept open (least recently used closed first).
-    #[arg(
-        long,
-        env = "WWZ_MAX_ARCHIVES",
-        default_value_t = 256,
-        value_name = "N"
-    )]
-    pub max_archives: usize,
+    /// Maximum archives kept open, one descriptor and one mapping each (least
+    /// recently used closed first). Default: 16384, or three quarters of the
+    /// descriptor limit (raised to its hard limit at start) if that is less.
+    #[arg(long, env = "WWZ_MAX_ARCHIVES", value_name = "N")]
+    pub max_archives: Option<usize>,
+
+    /// Check open archives against their files by time alone (every
+    /// --revalidate-ms), not also when inotify reports a change on their path.
+    #[arg(long, env = "WWZ_NO_WATCH", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_watch: bool,
+
+    /// Maximum memory for the indexes of open archives, all together (least
+    /// recently used closed first; one archive larger than this stays open alone).
+    #[arg(long, env = "WWZ_CACHE_MEMORY", default_value_t = DEFAULT_CACHE_MEMORY, value_name = "BYTES")]
+    pub cache_memory: usize,
 
     /// Check an open archive against its file at most this often, in milliseconds.
     #[arg(
@@ -120,7 +127,7 @@ pub struct ServeArgs {
 
     /// Treat archives named `name-<hex>.wwz` or `name.<hex>.wwz` (8+ hex digits,
     /// a content hash) as immutable: they get --immutable-cache-control.
-    #[arg(long, env = "WWZ_CONTENT_ADDRESSED")]
+    #[arg(long, env = "WWZ_CONTENT_ADDRESSED", value_parser = clap::builder::BoolishValueParser::new())]
     pub content_addressed: bool,
 
     /// Cache-Control for content-addressed archives (with --content-addressed).
@@ -128,7 +135,7 @@ pub struct ServeArgs {
     pub immutable_cache_control: String,
 
     /// Answer 403 for a directory without index.html instead of listing it.
-    #[arg(long, env = "WWZ_NO_LISTING")]
+    #[arg(long, env = "WWZ_NO_LISTING", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_listing: bool,
 
     /// Serve the archive's nearest 404.html / 403.html with a 404 / 403.
@@ -142,7 +149,7 @@ pub struct ServeArgs {
     pub error_pages: String,
 
     /// Do not look for PATH.html when PATH is not a member.
-    #[arg(long, env = "WWZ_NO_CLEAN_URLS")]
+    #[arg(long, env = "WWZ_NO_CLEAN_URLS", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_clean_urls: bool,
 
     /// Answer a status page (text; `?json`; `?openmetrics`) for requests of
@@ -174,6 +181,29 @@ pub fn command() -> clap::Command {
 
 /// Exit status for usage errors and a missing socket, as clap uses.
 const USAGE: u8 = 2;
+
+/// `--cache-memory`: about 2.8 million members' worth of index.
+const DEFAULT_CACHE_MEMORY: usize = 256 << 20;
+/// `--max-archives` when the descriptor limit allows it.
+const DEFAULT_MAX_ARCHIVES: usize = 16_384;
+
+/// The archive cache of a long-running front, within the descriptor limit
+/// (`descriptors`, already raised).
+fn cache(args: &ServeArgs, descriptors: u64) -> Cache {
+    let archives = args.max_archives.unwrap_or_else(|| {
+        usize::try_from(descriptors / 4 * 3)
+            .unwrap_or(DEFAULT_MAX_ARCHIVES)
+            .clamp(16, DEFAULT_MAX_ARCHIVES)
+    });
+    Cache::with_limits(
+        crate::archive::cache::Limits {
+            archives,
+            memory: args.cache_memory,
+            revalidate: Duration::from_millis(args.revalidate_ms),
+        },
+        !args.no_watch,
+    )
+}
 
 pub fn main() -> ExitCode {
     let no_args = std::env::args_os().len() <= 1;
@@ -266,9 +296,10 @@ fn preview(addr: &str, args: &ServeArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
+    let descriptors = listen::raise_descriptor_limit();
     let service = Arc::new(Service::with_options(
         Some(docroot),
-        Cache::new(args.max_archives, Duration::from_millis(args.revalidate_ms)),
+        cache(args, descriptors),
         options(args),
     ));
     let rt = match runtime(args.threads) {
@@ -337,18 +368,21 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     }
+    let descriptors = listen::raise_descriptor_limit();
     let service = Service::with_options(
         args.docroot.clone(),
-        Cache::new(args.max_archives, Duration::from_millis(args.revalidate_ms)),
+        cache(&args, descriptors),
         options(&args),
     );
-    let descriptors = listen::raise_descriptor_limit();
     let max_conns = match args.max_connections {
         Some(n) => n.max(1),
-        None => default_max_connections(descriptors, args.max_archives),
+        None => default_max_connections(descriptors, service.cache.limits().archives),
     };
     log::info(format_args!(
-        "descriptor limit {descriptors}; at most {max_conns} connections"
+        "descriptor limit {descriptors}; at most {max_conns} connections, {} archives open, {} bytes of indexes{}",
+        service.cache.limits().archives,
+        service.cache.limits().memory,
+        if service.cache.is_watching() { ", changes seen by inotify" } else { "" }
     ));
     let server = Server {
         service: Arc::new(service),

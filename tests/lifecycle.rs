@@ -94,7 +94,13 @@ fn sighup_keeps_the_connection_and_sees_a_replaced_archive() {
     let mut wwz = Wwz::start(
         &site,
         Transport::Unix,
-        &["--revalidate-ms", "3600000", "--log-level", "info"],
+        &[
+            "--revalidate-ms",
+            "3600000",
+            "--log-level",
+            "info",
+            "--no-watch",
+        ],
     );
     let mut c = wwz.client();
     let r = c.get(1, true, &params(&site, "/swap.wwz/v.txt"));

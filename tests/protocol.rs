@@ -755,6 +755,149 @@ fn replaced_archive_is_seen_on_the_same_connection_default_interval() {
     replaced_archive_on_one_connection(&[], Duration::from_millis(300));
 }
 
+/// The status page's count of one cache counter.
+fn cache_counter(wwz: &Wwz, site: &Site, name: &str) -> u64 {
+    let body = wwz
+        .client()
+        .get(9, false, &get(site, "/wwz-status?json"))
+        .body;
+    let status: serde_json::Value = serde_json::from_slice(&body).expect("status JSON");
+    status[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+}
+
+/// Asks for `uri` until its body is `want` (a change learnt from inotify
+/// arrives on another thread, a moment after the rename).
+fn wait_for_body(c: &mut Client, site: &Site, uri: &str, want: &[u8]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = c.get(4, true, &get(site, uri));
+        if r.status == 200 && r.body == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{uri}: still {} {:?}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// With inotify, an open archive whose path does not change is never checked
+/// with `stat`, however short --revalidate-ms; without it, it is.
+#[test]
+fn unchanged_archives_cost_no_stat_when_watched() {
+    let site = Site::new();
+    deploy(&site, "one");
+    let status = ["--status-path", "/wwz-status", "--revalidate-ms", "1"];
+    for (watch, extra) in [(true, &[][..]), (false, &["--no-watch"][..])] {
+        let args: Vec<&str> = status.iter().chain(extra).copied().collect();
+        let wwz = Wwz::start(&site, Transport::Unix, &args);
+        let mut c = wwz.client();
+        for i in 0..20 {
+            let r = c.get(1, true, &get(&site, "/swap.wwz/v.txt"));
+            assert_eq!(r.body, b"version one\n", "request {i}");
+            // Longer than --revalidate-ms: a check by time would be due each time.
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        let checks = cache_counter(&wwz, &site, "cache_revalidations");
+        if watch {
+            assert_eq!(checks, 0, "watched archive checked {checks} times");
+        } else {
+            assert!(
+                checks >= 10,
+                "unwatched archive checked only {checks} times"
+            );
+        }
+    }
+}
+
+/// A rename deploy, of an archive or of the directory holding it, is seen
+/// although the interval would not check the file for an hour: the change
+/// notice (inotify) makes the next request look.
+#[test]
+fn rename_deploys_are_seen_through_change_notices() {
+    let site = Site::new();
+    deploy(&site, "one");
+    let jobs = site.docroot.join("jobs");
+    std::fs::create_dir(&jobs).unwrap();
+    zip_files(&jobs.join("log.wwz"), &[("build.txt", b"run 1\n")]);
+    let wwz = Wwz::start(&site, Transport::Unix, &["--revalidate-ms", "3600000"]);
+    let mut c = wwz.client();
+    assert_eq!(
+        c.get(1, true, &get(&site, "/swap.wwz/v.txt")).body,
+        b"version one\n"
+    );
+    assert_eq!(
+        c.get(2, true, &get(&site, "/jobs/log.wwz/build.txt")).body,
+        b"run 1\n"
+    );
+
+    deploy(&site, "two");
+    wait_for_body(&mut c, &site, "/swap.wwz/v.txt", b"version two\n");
+
+    // The whole directory swapped: a new `jobs` with a new archive of the same name.
+    let next = site.docroot.join("jobs.next");
+    std::fs::create_dir(&next).unwrap();
+    zip_files(&next.join("log.wwz"), &[("build.txt", b"run 2\n")]);
+    std::fs::rename(&jobs, site.docroot.join("jobs.old")).unwrap();
+    std::fs::rename(&next, &jobs).unwrap();
+    wait_for_body(&mut c, &site, "/jobs/log.wwz/build.txt", b"run 2\n");
+
+    // And once more in the new directory (watched afresh after the swap).
+    let tmp = jobs.join("log.tmp");
+    zip_files(&tmp, &[("build.txt", b"run 3\n")]);
+    std::fs::rename(&tmp, jobs.join("log.wwz")).unwrap();
+    wait_for_body(&mut c, &site, "/jobs/log.wwz/build.txt", b"run 3\n");
+}
+
+/// --cache-memory closes the least recently used archives when their
+/// indexes together pass it; every request is still answered.
+#[test]
+fn cache_memory_bounds_the_open_archives() {
+    let site = Site::new();
+    let names: Vec<String> = (0..50).map(|i| format!("page-{i:03}.txt")).collect();
+    for a in 0..20 {
+        let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), n.as_bytes())).collect();
+        zip_files(&site.docroot.join(format!("a{a}.wwz")), &files);
+    }
+    let budget = 20_000;
+    let wwz = Wwz::start(
+        &site,
+        Transport::Unix,
+        &[
+            "--status-path",
+            "/wwz-status",
+            "--cache-memory",
+            &budget.to_string(),
+        ],
+    );
+    let mut c = wwz.client();
+    for round in 0..2 {
+        for a in 0..20 {
+            let r = c.get(1, true, &get(&site, &format!("/a{a}.wwz/page-007.txt")));
+            assert_eq!(
+                (r.status, &r.body[..]),
+                (200, &b"page-007.txt"[..]),
+                "round {round}, a{a}"
+            );
+        }
+    }
+    let open = cache_counter(&wwz, &site, "archives_open");
+    let bytes = cache_counter(&wwz, &site, "archive_index_bytes");
+    let evicted = cache_counter(&wwz, &site, "cache_evictions");
+    eprintln!("{open} archives open, {bytes} index bytes, {evicted} evictions");
+    assert!((1..20).contains(&open), "{open} archives open");
+    assert!(
+        bytes <= budget,
+        "{bytes} index bytes over --cache-memory {budget}"
+    );
+    assert!(evicted >= 20, "{evicted} evictions");
+}
+
 #[test]
 fn archive_truncated_in_place_costs_only_the_affected_request() {
     // Invariant 2 of DESIGN.md: mapped member bytes are only handed to the
@@ -762,7 +905,11 @@ fn archive_truncated_in_place_costs_only_the_affected_request() {
     // EFAULT instead of killing the process with SIGBUS.
     let site = Site::new();
     // A long revalidation interval keeps the old mapping in use after the truncation.
-    let mut wwz = Wwz::start(&site, Transport::Unix, &["--revalidate-ms", "600000"]);
+    let mut wwz = Wwz::start(
+        &site,
+        Transport::Unix,
+        &["--revalidate-ms", "600000", "--no-watch"],
+    );
     let path = site.docroot.join("site.wwz");
     let r = wwz
         .client()

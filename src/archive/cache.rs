@@ -1,17 +1,24 @@
 //! Open archives shared by all connections, revalidated against the file.
 //!
-//! A new version of an archive arrives by rename (rsync, `wwz pack`). At most
-//! every `revalidate` interval a lookup stats the path; a changed identity
-//! (device, inode, size, mtime) opens the new file, while responses in flight
-//! finish from the old mapping they hold through their `Arc`. The number of
-//! open archives (and so of descriptors and mappings) is bounded; the least
-//! recently used is closed first.
+//! A new version of an archive arrives by rename (rsync, `wwz pack`). An open
+//! archive is checked against its path with `stat` when its [`Ticket`] says
+//! something on the path changed (inotify, see [`watch`]), or, where no
+//! ticket could be issued, at most every `revalidate` interval. A changed
+//! identity (device, inode, size, mtime) opens the new file, while responses
+//! in flight finish from the old mapping they hold through their `Arc`.
+//!
+//! The cache is bounded twice: by the number of open archives (each holds a
+//! descriptor and a mapping) and by the memory of their indexes. The least
+//! recently used go first, a batch at a time.
+//!
+//! [`watch`]: super::watch
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::watch::{Ticket, Watcher};
 use super::{confine, Archive, Identity, OpenError};
 use crate::log;
 use crate::stats::Counter;
@@ -21,11 +28,16 @@ struct Slot {
     /// A broken archive is remembered too, so its error is logged once per version.
     state: Result<Arc<Archive>, Arc<str>>,
     identity: Identity,
+    /// Valid while nothing on the path changed; without one, `checked` paces the checks.
+    ticket: Option<Ticket>,
     checked: Instant,
     used: u64,
+    /// What this slot counts against `--cache-memory`.
+    bytes: usize,
 }
 
-type Map<V> = hashbrown::HashMap<Box<[u8]>, V>;
+type Key = Box<[u8]>;
+type Map<V> = hashbrown::HashMap<Key, V>;
 
 #[derive(Default)]
 struct Slots {
@@ -33,13 +45,25 @@ struct Slots {
     /// need no allocation, and bytes hash faster than `Path` components.
     roots: Map<Map<Slot>>,
     open: usize,
+    bytes: usize,
     clock: u64,
+}
+
+/// What bounds the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Archives open at once (`--max-archives`).
+    pub archives: usize,
+    /// Bytes of indexes (and bookkeeping) of the open archives (`--cache-memory`).
+    pub memory: usize,
+    /// Longest wait between checks of an archive without a ticket (`--revalidate-ms`).
+    pub revalidate: Duration,
 }
 
 pub struct Cache {
     slots: Mutex<Slots>,
-    max_open: usize,
-    revalidate: Duration,
+    limits: Limits,
+    watcher: Option<Watcher>,
     stats: CacheStats,
 }
 
@@ -52,7 +76,7 @@ pub struct CacheStats {
     pub misses: Counter,
     /// Archives opened and indexed.
     pub opens: Counter,
-    /// Archives closed to stay within `--max-archives`.
+    /// Archives closed to stay within `--max-archives` and `--cache-memory`.
     pub evictions: Counter,
     /// Checks of an open archive against its file (a `stat`).
     pub revalidations: Counter,
@@ -60,12 +84,37 @@ pub struct CacheStats {
     pub broken: Counter,
 }
 
+/// Memory an open archive costs besides its index: the slot, the archive
+/// and the mapping's bookkeeping.
+const SLOT_OVERHEAD: usize = 512;
+
 impl Cache {
+    /// A cache that checks archives by time alone (CGI, tests).
     pub fn new(max_open: usize, revalidate: Duration) -> Cache {
+        Cache::with_limits(
+            Limits {
+                archives: max_open,
+                memory: usize::MAX,
+                revalidate,
+            },
+            false,
+        )
+    }
+
+    /// A cache within `limits`; with `watch`, it learns of changes from
+    /// inotify where it can (a long-running server).
+    pub fn with_limits(limits: Limits, watch: bool) -> Cache {
+        // With --revalidate-ms 0 every request checks the file: nothing to save.
+        let watcher = (watch && !limits.revalidate.is_zero())
+            .then(|| Watcher::start(limits.revalidate))
+            .flatten();
         Cache {
             slots: Mutex::new(Slots::default()),
-            max_open: max_open.max(1),
-            revalidate,
+            limits: Limits {
+                archives: limits.archives.max(1),
+                ..limits
+            },
+            watcher,
             stats: CacheStats::default(),
         }
     }
@@ -82,7 +131,6 @@ impl Cache {
 
     /// The archive at `docroot/rel`, where `rel` is relative and already vetted by the router.
     pub fn get(&self, docroot: &Path, rel: &Path) -> Result<Arc<Archive>, OpenError> {
-        let now = Instant::now();
         let (root_key, rel_key) = (docroot.as_os_str().as_bytes(), rel.as_os_str().as_bytes());
         let known = {
             let mut slots = self.lock();
@@ -95,7 +143,12 @@ impl Cache {
             {
                 Some(slot) => {
                     slot.used = clock;
-                    if now.duration_since(slot.checked) <= self.revalidate {
+                    let fresh = match &slot.ticket {
+                        // A ticket turned false means a change: check at once.
+                        Some(ticket) => ticket.valid(),
+                        None => slot.checked.elapsed() <= self.limits.revalidate,
+                    };
+                    if fresh {
                         self.stats.hits.inc();
                         return slot.state.clone().map_err(OpenError::Broken);
                     }
@@ -108,6 +161,9 @@ impl Cache {
         if known.is_some() {
             self.stats.revalidations.inc();
         }
+        // Issued before the `stat`, so that a change after it is not missed.
+        let ticket = self.watcher.as_ref().and_then(|w| w.ticket(docroot, rel));
+        let now = Instant::now();
         let path = docroot.join(rel);
         let meta = std::fs::metadata(&path).map_err(|_| {
             self.forget(docroot, rel);
@@ -127,6 +183,7 @@ impl Cache {
                 .and_then(|m| m.get_mut(rel_key))
             {
                 slot.checked = now;
+                slot.ticket = ticket;
                 self.stats.hits.inc();
                 return slot.state.clone().map_err(OpenError::Broken);
             }
@@ -158,28 +215,32 @@ impl Cache {
                 (Err(msg), Identity::of(&meta))
             }
         };
+        let bytes = SLOT_OVERHEAD
+            + root_key.len()
+            + rel_key.len()
+            + state.as_ref().map_or(0, |a| a.index().heap_bytes());
         let mut slots = self.lock();
         slots.clock += 1;
         let slot = Slot {
             state: state.clone(),
             identity,
+            ticket,
             checked: now,
             used: slots.clock,
+            bytes,
         };
         let replaced = slots
             .roots
             .entry(Box::from(root_key))
             .or_default()
             .insert(Box::from(rel_key), slot);
-        if replaced.is_none() {
-            slots.open += 1;
+        match replaced {
+            Some(old) => slots.bytes -= old.bytes,
+            None => slots.open += 1,
         }
-        while slots.open > self.max_open {
-            if !evict_lru(&mut slots) {
-                break;
-            }
-            self.stats.evictions.inc();
-        }
+        slots.bytes += bytes;
+        let evicted = evict(&mut slots, &self.limits);
+        self.stats.evictions.add(evicted);
         state.map_err(OpenError::Broken)
     }
 
@@ -189,8 +250,9 @@ impl Cache {
             .roots
             .get_mut(docroot.as_os_str().as_bytes())
             .and_then(|m| m.remove(rel.as_os_str().as_bytes()));
-        if removed.is_some() {
+        if let Some(slot) = removed {
             slots.open -= 1;
+            slots.bytes -= slot.bytes;
         }
     }
 
@@ -199,6 +261,7 @@ impl Cache {
         let mut slots = self.lock();
         slots.roots.clear();
         slots.open = 0;
+        slots.bytes = 0;
     }
 
     /// How many archives are open.
@@ -209,28 +272,60 @@ impl Cache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// What the open archives count against `--cache-memory`.
+    pub fn memory(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// Whether changes are learnt from inotify (else by time alone).
+    pub fn is_watching(&self) -> bool {
+        self.watcher.is_some()
+    }
 }
 
-/// Removes the least recently used slot; linear in the (bounded) number of slots,
-/// and only paid when a new archive is opened.
-fn evict_lru(slots: &mut Slots) -> bool {
-    let oldest = slots
-        .roots
-        .iter()
-        .flat_map(|(root, m)| m.iter().map(move |(rel, s)| (s.used, root, rel)))
-        .min_by_key(|(used, _, _)| *used)
-        .map(|(_, root, rel)| (root.clone(), rel.clone()));
-    let Some((root, rel)) = oldest else {
-        return false;
-    };
-    if let Some(m) = slots.roots.get_mut(&root) {
-        m.remove(&rel);
-        if m.is_empty() {
-            slots.roots.remove(&root);
+/// Closes the least recently used archives until the cache is within its
+/// limits, and then some: a sixteenth of the open archives at least, so
+/// that the scan of every slot is paid once per many opens. The archive
+/// just opened (the most recently used) stays, even alone over the memory
+/// limit. Returns how many were closed.
+fn evict(slots: &mut Slots, limits: &Limits) -> u64 {
+    let over = |s: &Slots| s.open > limits.archives || s.bytes > limits.memory;
+    let mut evicted = 0;
+    while over(slots) && slots.open > 1 {
+        let mut oldest: Vec<(u64, Key, Key)> = slots
+            .roots
+            .iter()
+            .flat_map(|(root, m)| {
+                m.iter()
+                    .map(move |(rel, s)| (s.used, root.clone(), rel.clone()))
+            })
+            .collect();
+        if oldest.len() < 2 {
+            break;
+        }
+        let batch = (oldest.len() / 16).clamp(1, oldest.len() - 1);
+        oldest.select_nth_unstable_by_key(batch - 1, |(used, _, _)| *used);
+        oldest.truncate(batch);
+        oldest.sort_unstable_by_key(|(used, _, _)| *used);
+        for (_, root, rel) in oldest {
+            if let Some(m) = slots.roots.get_mut(&root) {
+                if let Some(slot) = m.remove(&rel) {
+                    slots.open -= 1;
+                    slots.bytes -= slot.bytes;
+                    evicted += 1;
+                }
+                if m.is_empty() {
+                    slots.roots.remove(&root);
+                }
+            }
         }
     }
-    slots.open -= 1;
-    true
+    evicted
 }
 
 /// Runs `work`, which reads files, without holding up the other connections

@@ -6,6 +6,7 @@ pub mod confine;
 pub mod inflate;
 pub mod mmap;
 pub mod reader;
+pub mod watch;
 
 use std::fs::File;
 use std::io;

@@ -127,6 +127,13 @@ fn figures(cache: &Cache, uptime: u64) -> Vec<Figure> {
             cache.len() as u64,
         ),
         f(
+            "archive index memory",
+            "archive_index_bytes",
+            "Bytes the indexes of the open archives count against --cache-memory.",
+            Gauge,
+            cache.memory() as u64,
+        ),
+        f(
             "cache hits",
             "cache_hits",
             "Archive lookups answered by an open archive.",
@@ -150,7 +157,7 @@ fn figures(cache: &Cache, uptime: u64) -> Vec<Figure> {
         f(
             "cache evictions",
             "cache_evictions",
-            "Archives closed to stay within --max-archives.",
+            "Archives closed to stay within --max-archives and --cache-memory.",
             Counter,
             c.evictions.get(),
         ),
