@@ -71,6 +71,7 @@ impl From<ProtocolError> for ConnError {
 struct FcgiParams<'a>(params::Indexed<'a>);
 
 impl Params for FcgiParams<'_> {
+    #[inline]
     fn param(&self, name: &str) -> Option<&[u8]> {
         self.0.get(name)
     }

@@ -98,6 +98,9 @@ const KNOWN: [&str; 18] = [
     "WWZ_PREFIX",
 ];
 
+// Inlined so that a lookup by a constant name (every one the core makes)
+// folds to an array index.
+#[inline]
 fn slot(name: &[u8]) -> Option<usize> {
     // A match compiles to a switch on the length and a few comparisons; most
     // names a server sends fall through at the length.
@@ -145,6 +148,7 @@ impl<'a> Indexed<'a> {
         Ok(Indexed { block, known })
     }
 
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&'a [u8]> {
         match slot(name.as_bytes()) {
             Some(i) => self.known.get(i).copied().flatten(),
