@@ -49,6 +49,8 @@ pub struct Watcher {
 struct Shared {
     fd: OwnedFd,
     interests: Mutex<Interests>,
+    /// The thread stopped: no ticket would ever turn false, so none is issued.
+    stopped: AtomicBool,
 }
 
 #[derive(Default)]
@@ -104,6 +106,7 @@ impl Watcher {
         let shared = Arc::new(Shared {
             fd,
             interests: Mutex::new(Interests::default()),
+            stopped: AtomicBool::new(false),
         });
         let reader = Arc::clone(&shared);
         let period = period.max(Duration::from_millis(10));
@@ -118,6 +121,9 @@ impl Watcher {
     /// A ticket for `docroot/rel`, or `None` where changes to it might go
     /// unnoticed. `rel` is relative and vetted by the router.
     pub fn ticket(&self, docroot: &Path, rel: &Path) -> Option<Ticket> {
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return None;
+        }
         let path = docroot.join(rel);
         let parent = path.parent()?;
         if std::fs::symlink_metadata(&path)
@@ -156,9 +162,17 @@ impl Watcher {
             watches.push((wd, Box::<[u8]>::from(name.as_bytes())));
         }
         let mut interests = self.shared.lock();
+        // Checked under the lock the stopping thread takes to end every ticket.
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return None;
+        }
         for key in watches {
             let tickets = interests.entries.entry(key).or_default();
-            tickets.retain(|t| t.strong_count() > 0);
+            // Closed archives' tickets go before the vector would grow: amortized
+            // O(1), where pruning on every push would be quadratic in a busy directory.
+            if tickets.len() == tickets.capacity() {
+                tickets.retain(|t| t.strong_count() > 0);
+            }
             tickets.push(Arc::downgrade(&ticket));
         }
         if !interests.roots.iter().any(|(r, _)| r == docroot) {
@@ -196,8 +210,12 @@ impl Shared {
                     log::warn(format_args!(
                         "inotify: {e}; open archives are checked by time"
                     ));
-                    self.invalidate_all();
-                    self.lock().entries.clear();
+                    let mut interests = self.lock();
+                    self.stopped.store(true, Ordering::Release);
+                    for tickets in interests.entries.values() {
+                        invalidate(tickets);
+                    }
+                    interests.entries.clear();
                     return;
                 }
             }
