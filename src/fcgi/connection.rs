@@ -24,7 +24,7 @@ use super::stdout::{Outgoing, Seg};
 use crate::archive::Archive;
 use crate::connections;
 use crate::http::body::{self, SendError, Sink};
-use crate::http::{Params, Response, Service};
+use crate::http::{Param, Params, Response, Service};
 use crate::log;
 use crate::stats::STATS;
 
@@ -72,8 +72,8 @@ struct FcgiParams<'a>(params::Indexed<'a>);
 
 impl Params for FcgiParams<'_> {
     #[inline]
-    fn param(&self, name: &str) -> Option<&[u8]> {
-        self.0.get(name)
+    fn param(&self, p: Param) -> Option<&[u8]> {
+        self.0.get(p)
     }
 }
 

@@ -3,6 +3,8 @@
 //! Each length is one byte when below 128, else four bytes big-endian with the
 //! top bit set: 127 is `7F`, 128 is `80 00 00 80`.
 
+use crate::http::Param;
+
 /// Why a params block cannot be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParamsError;
@@ -75,85 +77,60 @@ pub fn find<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v)
 }
 
-/// The parameters the core asks for, found in one pass over the block so a
-/// request costs one decode, not one scan per lookup.
-const KNOWN: [&str; 18] = [
-    "REQUEST_METHOD",
-    "DOCUMENT_ROOT",
-    "SCRIPT_FILENAME",
-    "PATH_INFO",
-    "REQUEST_URI",
-    "DOCUMENT_URI",
-    "SCRIPT_NAME",
-    "QUERY_STRING",
-    "HTTP_RANGE",
-    "HTTP_IF_RANGE",
-    "HTTP_ACCEPT_ENCODING",
-    "HTTP_ACCEPT",
-    "HTTP_IF_MATCH",
-    "HTTP_IF_NONE_MATCH",
-    "HTTP_IF_MODIFIED_SINCE",
-    "HTTP_IF_UNMODIFIED_SINCE",
-    "WWZ_ARCHIVE",
-    "WWZ_PREFIX",
-];
-
-// Inlined so that a lookup by a constant name (every one the core makes)
-// folds to an array index.
-#[inline]
-fn slot(name: &[u8]) -> Option<usize> {
-    // A match compiles to a switch on the length and a few comparisons; most
-    // names a server sends fall through at the length.
+/// Which of the parameters the core asks for `name` is: a match compiles to
+/// a switch on the length and a few comparisons, and most names a server
+/// sends fall through at the length.
+fn slot(name: &[u8]) -> Option<Param> {
     Some(match name {
-        b"REQUEST_METHOD" => 0,
-        b"DOCUMENT_ROOT" => 1,
-        b"SCRIPT_FILENAME" => 2,
-        b"PATH_INFO" => 3,
-        b"REQUEST_URI" => 4,
-        b"DOCUMENT_URI" => 5,
-        b"SCRIPT_NAME" => 6,
-        b"QUERY_STRING" => 7,
-        b"HTTP_RANGE" => 8,
-        b"HTTP_IF_RANGE" => 9,
-        b"HTTP_ACCEPT_ENCODING" => 10,
-        b"HTTP_ACCEPT" => 11,
-        b"HTTP_IF_MATCH" => 12,
-        b"HTTP_IF_NONE_MATCH" => 13,
-        b"HTTP_IF_MODIFIED_SINCE" => 14,
-        b"HTTP_IF_UNMODIFIED_SINCE" => 15,
-        b"WWZ_ARCHIVE" => 16,
-        b"WWZ_PREFIX" => 17,
+        b"REQUEST_METHOD" => Param::RequestMethod,
+        b"DOCUMENT_ROOT" => Param::DocumentRoot,
+        b"SCRIPT_FILENAME" => Param::ScriptFilename,
+        b"PATH_INFO" => Param::PathInfo,
+        b"REQUEST_URI" => Param::RequestUri,
+        b"DOCUMENT_URI" => Param::DocumentUri,
+        b"SCRIPT_NAME" => Param::ScriptName,
+        b"QUERY_STRING" => Param::QueryString,
+        b"HTTP_RANGE" => Param::HttpRange,
+        b"HTTP_IF_RANGE" => Param::HttpIfRange,
+        b"HTTP_ACCEPT_ENCODING" => Param::HttpAcceptEncoding,
+        b"HTTP_ACCEPT" => Param::HttpAccept,
+        b"HTTP_IF_MATCH" => Param::HttpIfMatch,
+        b"HTTP_IF_NONE_MATCH" => Param::HttpIfNoneMatch,
+        b"HTTP_IF_MODIFIED_SINCE" => Param::HttpIfModifiedSince,
+        b"HTTP_IF_UNMODIFIED_SINCE" => Param::HttpIfUnmodifiedSince,
+        b"WWZ_ARCHIVE" => Param::WwzArchive,
+        b"WWZ_PREFIX" => Param::WwzPrefix,
         _ => return None,
     })
 }
 
-/// A whole, validated params block with the common names indexed.
+/// A whole, validated params block with the core's parameters indexed.
 #[derive(Debug, Clone)]
 pub struct Indexed<'a> {
-    block: &'a [u8],
-    known: [Option<&'a [u8]>; KNOWN.len()],
+    /// Found in one pass, so that a lookup is an index.
+    known: [Option<&'a [u8]>; Param::ALL.len()],
 }
 
 impl<'a> Indexed<'a> {
     /// Decodes `block` once; an error if any pair is malformed. The first
     /// occurrence of a name wins, as in [`find`].
     pub fn new(block: &'a [u8]) -> Result<Indexed<'a>, ParamsError> {
-        let mut known = [None; KNOWN.len()];
+        let mut known = [None; Param::ALL.len()];
         for pair in pairs(block) {
             let (name, value) = pair?;
-            if let Some(slot) = known.get_mut(slot(name).unwrap_or(usize::MAX)) {
-                slot.get_or_insert(value);
+            if let Some(p) = slot(name) {
+                if let Some(slot) = known.get_mut(p as usize) {
+                    slot.get_or_insert(value);
+                }
             }
         }
-        Ok(Indexed { block, known })
+        Ok(Indexed { known })
     }
 
+    /// One of the core's parameters (the first occurrence).
     #[inline]
-    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
-        match slot(name.as_bytes()) {
-            Some(i) => self.known.get(i).copied().flatten(),
-            None => find(self.block, name),
-        }
+    pub fn get(&self, p: Param) -> Option<&'a [u8]> {
+        self.known.get(p as usize).copied().flatten()
     }
 }
 
@@ -207,9 +184,9 @@ mod tests {
     }
 
     #[test]
-    fn slots_follow_known() {
-        for (i, name) in KNOWN.iter().enumerate() {
-            assert_eq!(slot(name.as_bytes()), Some(i), "{name}");
+    fn slots_follow_names() {
+        for p in Param::ALL {
+            assert_eq!(slot(p.name().as_bytes()), Some(p), "{p:?}");
         }
         assert_eq!(slot(b"HTTP_HOST"), None);
     }
@@ -222,16 +199,10 @@ mod tests {
         push_pair(&mut out, b"REQUEST_METHOD", b"POST");
         push_pair(&mut out, b"HTTP_RANGE", b"");
         let idx = Indexed::new(&out).unwrap();
-        for name in [
-            "REQUEST_METHOD",
-            "HTTP_X_CUSTOM",
-            "HTTP_RANGE",
-            "PATH_INFO",
-            "NOPE",
-        ] {
-            assert_eq!(idx.get(name), find(&out, name), "{name}");
+        for p in Param::ALL {
+            assert_eq!(idx.get(p), find(&out, p.name()), "{p:?}");
         }
-        assert_eq!(idx.get("REQUEST_METHOD"), Some(&b"GET"[..]));
+        assert_eq!(idx.get(Param::RequestMethod), Some(&b"GET"[..]));
         assert!(Indexed::new(&out[..out.len() - 1]).is_err());
     }
 

@@ -22,8 +22,8 @@ use super::range::{self, Ranges};
 use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
 use super::status;
-use super::Params;
 use super::{logview, search};
+use super::{Param, Params};
 use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
 use crate::archive::{Archive, Cache, OpenError};
 use crate::log;
@@ -114,7 +114,7 @@ impl Service {
     }
 
     fn answer<P: Params + ?Sized>(&self, req: &P) -> Response {
-        let head = match req.param("REQUEST_METHOD").unwrap_or(b"GET") {
+        let head = match req.param(Param::RequestMethod).unwrap_or(b"GET") {
             b"GET" => false,
             b"HEAD" => true,
             _ => {
@@ -359,7 +359,7 @@ fn member_response<P: Params + ?Sized>(
 ) -> Response {
     // Range is defined for GET only (RFC 9110 §14.2); HEAD answers as a plain GET would.
     let range_header = req
-        .param("HTTP_RANGE")
+        .param(Param::HttpRange)
         .filter(|h| !h.is_empty() && !ctx.head);
     let member = match locate(ctx, name, entry, req, range_header.is_some()) {
         Ok(m) => m,
@@ -375,12 +375,12 @@ fn member_response<P: Params + ?Sized>(
     };
     let etag = member.tag;
     // Formatted only when a precondition compares it: the common request needs no allocation.
-    let if_range = req.param("HTTP_IF_RANGE");
+    let if_range = req.param(Param::HttpIfRange);
     let conditions = Conditions {
-        if_match: req.param("HTTP_IF_MATCH"),
-        if_none_match: req.param("HTTP_IF_NONE_MATCH"),
-        if_modified_since: req.param("HTTP_IF_MODIFIED_SINCE"),
-        if_unmodified_since: req.param("HTTP_IF_UNMODIFIED_SINCE"),
+        if_match: req.param(Param::HttpIfMatch),
+        if_none_match: req.param(Param::HttpIfNoneMatch),
+        if_modified_since: req.param(Param::HttpIfModifiedSince),
+        if_unmodified_since: req.param(Param::HttpIfUnmodifiedSince),
     };
     let compares_tags =
         conditions.if_match.is_some() || conditions.if_none_match.is_some() || if_range.is_some();
@@ -453,7 +453,7 @@ fn locate<'a, P: Params + ?Sized>(
         ));
         return Err(501);
     }
-    let accept = Accept::parse(req.param("HTTP_ACCEPT_ENCODING"));
+    let accept = Accept::parse(req.param(Param::HttpAcceptEncoding));
     let siblings = entry.siblings();
     let deflated = entry.method() == METHOD_DEFLATED;
     // A zstd member: passed through when its window is one every client
@@ -688,22 +688,22 @@ fn sniff(archive: &Arc<Archive>, m: &Member<'_>) -> Cow<'static, str> {
 
 /// Whether the request's path (before any query, as the client sent it) is `path`.
 fn request_path_is<P: Params + ?Sized>(req: &P, path: &str) -> bool {
-    if let Some(uri) = req.param("REQUEST_URI") {
+    if let Some(uri) = req.param(Param::RequestUri) {
         let end = uri.iter().position(|&b| b == b'?').unwrap_or(uri.len());
         return uri.get(..end) == Some(path.as_bytes());
     }
-    if let Some(uri) = req.param("DOCUMENT_URI") {
+    if let Some(uri) = req.param(Param::DocumentUri) {
         return uri == path.as_bytes();
     }
-    let script = req.param("SCRIPT_NAME").unwrap_or_default();
-    let info = req.param("PATH_INFO").unwrap_or_default();
+    let script = req.param(Param::ScriptName).unwrap_or_default();
+    let info = req.param(Param::PathInfo).unwrap_or_default();
     path.as_bytes().strip_prefix(script) == Some(info)
 }
 
 /// The query string: QUERY_STRING, or what follows `?` in REQUEST_URI when a server omits it.
 fn query<P: Params + ?Sized>(req: &P) -> Option<&[u8]> {
-    req.param("QUERY_STRING").or_else(|| {
-        let uri = req.param("REQUEST_URI")?;
+    req.param(Param::QueryString).or_else(|| {
+        let uri = req.param(Param::RequestUri)?;
         let at = uri.iter().position(|&b| b == b'?')?;
         let q = uri.get(at + 1..)?;
         Some(q.split(|&b| b == b'#').next().unwrap_or(q))
@@ -713,7 +713,7 @@ fn query<P: Params + ?Sized>(req: &P) -> Option<&[u8]> {
 fn wants_json<P: Params + ?Sized>(req: &P) -> bool {
     let query_json =
         query(req).is_some_and(|q| q.split(|&b| b == b'&').any(|kv| kv == b"format=json"));
-    let accept_json = req.param("HTTP_ACCEPT").is_some_and(|a| {
+    let accept_json = req.param(Param::HttpAccept).is_some_and(|a| {
         let a = String::from_utf8_lossy(a);
         a.split(',')
             .next()

@@ -26,7 +26,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::Params;
+use super::{Param, Params};
 use crate::zip::name::{self, Segment};
 
 /// Why a request has no archive to go to.
@@ -103,12 +103,12 @@ pub fn route<'a, P: Params + ?Sized>(
     let docroot = match docroot {
         Some(d) => d,
         None => params
-            .param("DOCUMENT_ROOT")
+            .param(Param::DocumentRoot)
             .filter(|d| d.first() == Some(&b'/'))
             .map(|d| Path::new(OsStr::from_bytes(d)))
             .ok_or(RouteError::NoDocroot)?,
     };
-    if let Some(archive) = params.param("WWZ_ARCHIVE").filter(|a| !a.is_empty()) {
+    if let Some(archive) = params.param(Param::WwzArchive).filter(|a| !a.is_empty()) {
         return named(params, docroot, archive);
     }
     let (raw, split_by_server) = url_path(params, docroot)?;
@@ -142,7 +142,7 @@ fn named<'a, P: Params + ?Sized>(
     let url = request_url(params)?;
     let url = std::str::from_utf8(&url).map_err(|_| RouteError::BadPath("not UTF-8"))?;
     let prefix = params
-        .param("WWZ_PREFIX")
+        .param(Param::WwzPrefix)
         .map(|p| std::str::from_utf8(p).map_err(|_| RouteError::BadPath("WWZ_PREFIX is not UTF-8")))
         .transpose()?
         .unwrap_or("")
@@ -169,18 +169,18 @@ fn named<'a, P: Params + ?Sized>(
 
 /// The decoded URL path the client asked for, whatever split the server made.
 fn request_url<P: Params + ?Sized>(params: &P) -> Result<Cow<'_, [u8]>, RouteError> {
-    if let Some(uri) = params.param("REQUEST_URI") {
+    if let Some(uri) = params.param(Param::RequestUri) {
         let end = uri
             .iter()
             .position(|&b| b == b'?' || b == b'#')
             .unwrap_or(uri.len());
         return percent_decode(uri.get(..end).unwrap_or_default());
     }
-    if let Some(uri) = params.param("DOCUMENT_URI") {
+    if let Some(uri) = params.param(Param::DocumentUri) {
         return Ok(Cow::Borrowed(uri));
     }
-    let script_name = params.param("SCRIPT_NAME").unwrap_or_default();
-    let path_info = params.param("PATH_INFO").unwrap_or_default();
+    let script_name = params.param(Param::ScriptName).unwrap_or_default();
+    let path_info = params.param(Param::PathInfo).unwrap_or_default();
     if script_name.is_empty() && path_info.is_empty() {
         return Err(RouteError::BadPath("no request path"));
     }
@@ -191,7 +191,7 @@ fn request_url<P: Params + ?Sized>(params: &P) -> Result<Cow<'_, [u8]>, RouteErr
 /// not carry it (nginx with `SCRIPT_FILENAME /srv/www/site.wwz` and
 /// `PATH_INFO $uri`): where the archive's root is in the URL.
 fn hidden_mount<P: Params + ?Sized>(params: &P, path: &str, archive_end: usize) -> Option<String> {
-    let uri = params.param("REQUEST_URI")?;
+    let uri = params.param(Param::RequestUri)?;
     let archive = path.get(..archive_end)?;
     let end = uri
         .iter()
@@ -216,11 +216,11 @@ fn url_path<'a, P: Params + ?Sized>(
     params: &'a P,
     docroot: &Path,
 ) -> Result<(Cow<'a, [u8]>, bool), RouteError> {
-    if let Some(script) = params.param("SCRIPT_FILENAME") {
+    if let Some(script) = params.param(Param::ScriptFilename) {
         let root = trim_trailing_slashes(docroot.as_os_str().as_bytes());
         if let Some(rest) = script.strip_prefix(root) {
             if rest.starts_with(b"/") && rest.ends_with(ARCHIVE_SUFFIX.as_bytes()) {
-                let path_info = params.param("PATH_INFO").unwrap_or_default();
+                let path_info = params.param(Param::PathInfo).unwrap_or_default();
                 return Ok((concat(rest, path_info), true));
             }
         }
