@@ -279,20 +279,34 @@ fn hex_val(b: u8) -> Option<u8> {
 /// Checks a decoded path and folds `//` and `/./`; returns it and the end of
 /// the archive part.
 fn normalise(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, usize), RouteError> {
-    let path = fold(raw)?;
+    let (path, archive_end) = fold_noting_archive(raw)?;
+    match archive_end {
+        Some(end) => Ok((path, end)),
+        None => Err(RouteError::NoArchive),
+    }
+}
+
+/// The end of the first segment naming an archive (`….wwz`), if any.
+fn archive_end(path: &[u8]) -> Option<usize> {
     let mut end = 0;
-    for seg in path.split('/').skip(1) {
+    for seg in path.split(|&b| b == b'/').skip(1) {
         end += 1 + seg.len();
-        if seg.ends_with(ARCHIVE_SUFFIX) {
-            return Ok((path, end));
+        if seg.ends_with(ARCHIVE_SUFFIX.as_bytes()) {
+            return Some(end);
         }
     }
-    Err(RouteError::NoArchive)
+    None
 }
 
 /// Checks a decoded path (UTF-8, starts with `/`, no hostile bytes, no `..`
 /// segment) and folds `//` and `/./`, keeping a trailing slash.
 fn fold(raw: Cow<'_, [u8]>) -> Result<Cow<'_, str>, RouteError> {
+    fold_noting_archive(raw).map(|(path, _)| path)
+}
+
+/// [`fold`], and where the first archive segment ends, found in the same
+/// pass over the segments (this runs for every request).
+fn fold_noting_archive(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, Option<usize>), RouteError> {
     let path: Cow<'_, str> = match raw {
         Cow::Borrowed(b) => {
             Cow::Borrowed(std::str::from_utf8(b).map_err(|_| RouteError::BadPath("not UTF-8"))?)
@@ -312,6 +326,7 @@ fn fold(raw: Cow<'_, [u8]>) -> Result<Cow<'_, str>, RouteError> {
     // and empty segments other than a trailing slash).
     let mut clean = true;
     let mut end = 0;
+    let mut archive = None;
     let last = bytes.len().saturating_sub(1);
     for seg in bytes.split(|&b| b == b'/').skip(1) {
         end += 1 + seg.len();
@@ -319,11 +334,14 @@ fn fold(raw: Cow<'_, [u8]>) -> Result<Cow<'_, str>, RouteError> {
             Segment::Parent => return Err(RouteError::BadPath("'..' segment")),
             Segment::Current => clean = false,
             Segment::Empty if end <= last => clean = false,
+            _ if archive.is_none() && seg.ends_with(ARCHIVE_SUFFIX.as_bytes()) => {
+                archive = Some(end)
+            }
             _ => {}
         }
     }
     if clean {
-        return Ok(path);
+        return Ok((path, archive));
     }
     let mut out = String::with_capacity(path.len());
     for seg in path.split('/').filter(|s| !s.is_empty() && *s != ".") {
@@ -333,7 +351,8 @@ fn fold(raw: Cow<'_, [u8]>) -> Result<Cow<'_, str>, RouteError> {
     if path.ends_with('/') || path.ends_with("/.") || out.is_empty() {
         out.push('/');
     }
-    Ok(Cow::Owned(out))
+    let archive = archive_end(out.as_bytes());
+    Ok((Cow::Owned(out), archive))
 }
 
 #[cfg(test)]
