@@ -493,6 +493,13 @@ fn escape_char(ch: char, out: &mut String) {
     }
 }
 
+/// Escapes text for HTML content and double-quoted attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_into(s, &mut out);
+    out
+}
+
 /// Escapes `text` for HTML text and attribute values.
 pub fn escape_into(text: &str, out: &mut String) {
     for ch in text.chars() {

@@ -8,6 +8,7 @@ use crate::time::{iso8601, to_minute};
 use crate::zip::format::METHOD_STORED;
 use crate::zip::Child;
 
+use crate::ansi::escape;
 use crate::json::json_str;
 use crate::url;
 
@@ -302,13 +303,6 @@ fn up(n: usize) -> String {
     } else {
         "../".repeat(n)
     }
-}
-
-/// Escapes text for HTML content and double-quoted attributes.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    crate::ansi::escape_into(s, &mut out);
-    out
 }
 
 /// A link to one path segment, for an `href` attribute.

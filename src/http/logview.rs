@@ -179,7 +179,7 @@ impl Produce for LogView {
 impl LogView {
     fn head(&self, out: &mut Vec<u8>) {
         let mut h = String::with_capacity(4096);
-        let title = super::listing::escape(&self.name);
+        let title = crate::ansi::escape(&self.name);
         let raw = url::segment(&self.base, url::Context::HtmlAttribute);
         let _ = write!(
             h,

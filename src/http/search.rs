@@ -28,10 +28,10 @@ use crate::archive::reader::MemberReader;
 use crate::archive::Archive;
 
 use super::body::{Body, Produce, Stream};
-use super::listing::escape;
 use super::logview::line_html_marked;
 use super::mime;
 use super::response::Response;
+use crate::ansi::escape;
 use crate::json::json_str;
 use crate::url;
 
