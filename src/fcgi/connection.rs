@@ -511,6 +511,10 @@ async fn send_file<S: Socket>(
         }
         offset += sent as u64;
         left -= sent.min(left);
+        // try_io spends none of the task's budget: without this, a socket
+        // drained as fast as we fill it would let one large member hold the
+        // worker thread and starve the connections sharing it.
+        tokio::task::coop::consume_budget().await;
     }
     Ok(())
 }
