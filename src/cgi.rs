@@ -13,14 +13,16 @@ use crate::archive::Archive;
 use crate::archive::Cache;
 use crate::http::body::{self, Sink};
 use crate::http::{OwnedParams, Response, Service};
+use crate::stats::STATS;
 
 /// Whether we were started as a CGI program.
 pub fn is_cgi() -> bool {
     std::env::var_os("GATEWAY_INTERFACE").is_some_and(|v| !v.is_empty())
 }
 
-/// Serves the one request and returns the exit status.
-pub fn run(service: Service) -> u8 {
+/// Serves the one request and returns the exit status. Mapped pieces of at
+/// least `sendfile_min` bytes (0: none) go out with sendfile(2).
+pub fn run(service: Service, sendfile_min: u64) -> u8 {
     let env = OwnedParams(
         std::env::vars_os()
             .filter_map(|(k, v): (OsString, OsString)| Some((k.into_string().ok()?, v.into_vec())))
@@ -30,7 +32,7 @@ pub fn run(service: Service) -> u8 {
     // Unbuffered: std's line-buffered stdout would scan mapped bytes for newlines,
     // and only the kernel may read them.
     let out = io::stdout().as_fd().try_clone_to_owned().map(File::from);
-    match out.and_then(|out| write(out, &resp)) {
+    match out.and_then(|out| write(out, &resp, sendfile_min)) {
         Ok(()) => 0,
         Err(e) => {
             crate::log::debug(format_args!("writing the CGI response: {e}"));
@@ -47,13 +49,14 @@ pub fn service(
     Service::with_options(docroot, Cache::new(1, Duration::ZERO), opts)
 }
 
-fn write(out: File, resp: &Response) -> io::Result<()> {
+fn write(out: File, resp: &Response, sendfile_min: u64) -> io::Result<()> {
     let mut head = Vec::with_capacity(512);
     resp.write_head(&mut head);
     let mut stdout = Stdout {
         out,
         queued: head,
         error: None,
+        sendfile_min,
     };
     // Nothing here waits on anything else: the body is driven to the end on this thread.
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
@@ -68,9 +71,47 @@ struct Stdout {
     queued: Vec<u8>,
     /// The first write error; later pieces are dropped.
     error: Option<io::Error>,
+    /// Mapped pieces this large (and larger) go out with sendfile(2); 0: none.
+    sendfile_min: u64,
 }
 
 impl Stdout {
+    /// Sends `len` bytes of `archive` at `offset` with sendfile(2), which
+    /// works into a pipe, a socket or a file alike. `Ok(false)` if the kernel
+    /// refused before the first byte (stdout of a kind it cannot splice to):
+    /// the caller writes from the mapping instead.
+    fn send_file(&mut self, archive: &Archive, mut offset: u64, len: u64) -> io::Result<bool> {
+        let mut left = len;
+        while left > 0 {
+            let want = usize::try_from(left).unwrap_or(usize::MAX).min(1 << 30);
+            match archive.send_file(self.out.as_fd(), offset, want) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the archive ends before the member (cut or rewritten in place?)",
+                    ))
+                }
+                Ok(n) => {
+                    STATS.bytes_sendfile.add(n as u64);
+                    offset += n as u64;
+                    left = left.saturating_sub(n as u64);
+                }
+                Err(e)
+                    if left == len
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+                        ) =>
+                {
+                    return Ok(false)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
     fn write_queued(&mut self) -> io::Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -92,7 +133,11 @@ impl Sink for Stdout {
         if self.error.is_some() {
             return;
         }
+        let min = self.sendfile_min;
         let result = self.write_queued().and_then(|()| {
+            if min != 0 && len >= min && self.send_file(archive, offset, len)? {
+                return Ok(());
+            }
             let mapped = archive
                 .mapped(offset, len)
                 .ok_or_else(|| io::Error::other("member outside the archive"))?;

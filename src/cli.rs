@@ -164,6 +164,14 @@ pub struct ServeArgs {
     #[arg(long, env = "WWZ_INFLATE_INDEX_MEMORY", default_value_t = crate::archive::checkpoints::DEFAULT_BUDGET, value_name = "BYTES")]
     pub inflate_index_memory: usize,
 
+    /// Send a member (or a range of one) of at least this many bytes with
+    /// sendfile(2) from the archive file rather than `writev` from its
+    /// mapping: the kernel then passes page references to the socket instead
+    /// of copying the bytes (unix sockets: Linux 6.5 and later). 0 turns it
+    /// off. FastCGI and CGI; the preview always writes from the mapping.
+    #[arg(long, env = "WWZ_SENDFILE_MIN", default_value_t = crate::fcgi::DEFAULT_SENDFILE_MIN, value_name = "BYTES")]
+    pub sendfile_min: u64,
+
     /// Worker threads (default: one per core).
     #[arg(long, env = "WWZ_THREADS", value_name = "N")]
     pub threads: Option<usize>,
@@ -250,10 +258,10 @@ fn cgi() -> ExitCode {
         }
     };
     log::set_level(args.log_level);
-    ExitCode::from(crate::cgi::run(crate::cgi::service(
-        args.docroot.clone(),
-        options(&args),
-    )))
+    ExitCode::from(crate::cgi::run(
+        crate::cgi::service(args.docroot.clone(), options(&args)),
+        args.sendfile_min,
+    ))
 }
 
 fn options(args: &ServeArgs) -> Options {
@@ -390,6 +398,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             max_params: args.max_params,
             idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
             max_conns,
+            sendfile_min: args.sendfile_min,
         }),
         allowed_peers,
         grace: Duration::from_secs(args.grace),

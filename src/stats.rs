@@ -53,6 +53,8 @@ pub struct Stats {
     pub responses: [Counter; 5],
     /// Body bytes the kernel sent straight from a mapping.
     pub bytes_mapped: Counter,
+    /// Of those, the bytes sent with sendfile(2) from the archive file.
+    pub bytes_sendfile: Counter,
     /// Body bytes sent from buffers of ours (listings, error pages, inflated output).
     pub bytes_copied: Counter,
     /// Bytes produced by inflating deflated members, skipped ones included.
@@ -72,6 +74,7 @@ pub static STATS: Stats = Stats {
         Counter::new(),
     ],
     bytes_mapped: Counter::new(),
+    bytes_sendfile: Counter::new(),
     bytes_copied: Counter::new(),
     bytes_inflated: Counter::new(),
 };

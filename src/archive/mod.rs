@@ -10,6 +10,7 @@ pub mod watch;
 
 use std::fs::File;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -226,5 +227,18 @@ impl Archive {
     /// The open file, for ordinary reads of member data.
     pub fn file(&self) -> &File {
         &self.file
+    }
+
+    /// One sendfile(2) of up to `len` bytes at `offset` into `out`: the kernel
+    /// moves page-cache pages (references, for sockets on Linux ≥ 6.5) with no
+    /// copy of ours and without touching the mapping. `Ok(0)` for `len > 0`
+    /// means the file now ends before `offset`: it was cut under us. The range
+    /// must lie inside the archive as it was opened.
+    pub fn send_file(&self, out: BorrowedFd<'_>, offset: u64, len: usize) -> io::Result<usize> {
+        if self.map.range(offset, len as u64).is_none() {
+            return Err(io::Error::other("member outside the archive"));
+        }
+        let mut at = offset;
+        rustix::fs::sendfile(out, &self.file, Some(&mut at), len).map_err(io::Error::from)
     }
 }

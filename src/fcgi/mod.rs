@@ -8,4 +8,4 @@ pub mod protocol;
 pub mod record;
 pub mod stdout;
 
-pub use connection::{serve, Limits};
+pub use connection::{serve, Limits, Socket, DEFAULT_SENDFILE_MIN};

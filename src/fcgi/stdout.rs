@@ -2,11 +2,13 @@
 //! list of segments that are either bytes of ours (record headers, the CGI
 //! header block, padding, inflated output) or ranges of the archive mapping,
 //! which stay where they are until the kernel copies them to the socket.
-//! No I/O here; [`super::connection`] writes the segments.
+//! A large member's ranges may instead be file segments, which the kernel
+//! sends with sendfile(2) from the archive's descriptor between the record
+//! headers. No I/O here; [`super::connection`] writes the segments.
 //!
 //! ```text
 //! [hdr|CGI head|...] [mapped 65528-n] [hdr] [mapped 65528] ... [pad][hdr len=0][END_REQUEST]
-//!  own               mapping            own  mapping             own
+//!  own               mapping (or file) own  mapping (or file)   own
 //! ```
 
 use super::record::{self, kind};
@@ -21,6 +23,8 @@ pub enum Seg {
     Own(usize, usize),
     /// Mapping bytes `offset..offset+len`.
     Mapped(u64, usize),
+    /// The same bytes of the archive file, for sendfile(2).
+    File(u64, usize),
 }
 
 impl Seg {
@@ -28,7 +32,7 @@ impl Seg {
     pub fn size(&self) -> usize {
         match *self {
             Seg::Own(start, end) => end - start,
-            Seg::Mapped(_, len) => len,
+            Seg::Mapped(_, len) | Seg::File(_, len) => len,
         }
     }
 }
@@ -98,14 +102,25 @@ impl Outgoing {
     }
 
     /// Appends mapped bytes to the STDOUT stream, by reference.
-    pub fn mapped(&mut self, id: u16, mut offset: u64, len: u64) {
+    pub fn mapped(&mut self, id: u16, offset: u64, len: u64) {
+        self.reference(id, offset, len, Seg::Mapped);
+    }
+
+    /// Appends archive bytes to the STDOUT stream as file segments, for sendfile(2).
+    pub fn file(&mut self, id: u16, offset: u64, len: u64) {
+        self.reference(id, offset, len, Seg::File);
+    }
+
+    /// Appends `len` archive bytes at `offset` as segments made by `seg`, one
+    /// per record they fall in.
+    fn reference(&mut self, id: u16, mut offset: u64, len: u64, seg: fn(u64, usize) -> Seg) {
         let mut left = len;
         while left > 0 {
             self.open_record();
             let used = self.record.map_or(0, |(_, len)| len);
             let n = (CHUNK - used).min(usize::try_from(left).unwrap_or(CHUNK));
             self.seal();
-            self.segs.push(Seg::Mapped(offset, n));
+            self.segs.push(seg(offset, n));
             self.grow_record(id, n);
             offset += n as u64;
             left -= n as u64;
@@ -141,7 +156,9 @@ mod tests {
         for seg in out.segments() {
             match *seg {
                 Seg::Own(s, e) => bytes.extend_from_slice(&out.out[s..e]),
-                Seg::Mapped(o, n) => bytes.extend_from_slice(&mapping[o as usize..o as usize + n]),
+                Seg::Mapped(o, n) | Seg::File(o, n) => {
+                    bytes.extend_from_slice(&mapping[o as usize..o as usize + n])
+                }
             }
         }
         bytes
@@ -189,6 +206,42 @@ mod tests {
             assert_eq!(content, want, "offset {offset} len {len}");
             // Mapped bytes are referenced, never copied into our buffer.
             assert!(out.out.len() < 200, "{}", out.out.len());
+        }
+    }
+
+    /// File segments frame exactly like mapped ones: each lies inside one
+    /// record, so the writer can send a record header, then sendfile(2) the
+    /// segment, and the records stay whole.
+    #[test]
+    fn file_segments_frame_like_mapped_ones() {
+        const HEAD: &[u8] = b"Status: 206 Partial Content\r\n\r\n";
+        let mapping: Vec<u8> = (0..300_000u32).map(|i| (i % 249) as u8).collect();
+        for (offset, len) in [(0u64, 1u64), (5, 65_528), (9, 65_529), (3, 250_001)] {
+            let mut file = Outgoing::default();
+            file.own(1, HEAD);
+            file.file(1, offset, len);
+            file.own(1, b"--boundary--");
+            file.end(1);
+            let mut mapped = Outgoing::default();
+            mapped.own(1, HEAD);
+            mapped.mapped(1, offset, len);
+            mapped.own(1, b"--boundary--");
+            mapped.end(1);
+            assert_eq!(flatten(&file, &mapping), flatten(&mapped, &mapping));
+            let files: Vec<_> = file
+                .segments()
+                .iter()
+                .filter_map(|s| match *s {
+                    Seg::File(o, n) => Some((o, n)),
+                    _ => None,
+                })
+                .collect();
+            assert!(files.iter().all(|&(_, n)| n > 0 && n <= CHUNK));
+            assert_eq!(files.iter().map(|&(_, n)| n as u64).sum::<u64>(), len);
+            assert!(!file.segments().iter().any(|s| matches!(s, Seg::Mapped(..))));
+            let (content, ended) = unframe(&flatten(&file, &mapping));
+            assert!(ended);
+            assert_eq!(content.len() as u64, HEAD.len() as u64 + len + 12);
         }
     }
 

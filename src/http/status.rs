@@ -106,6 +106,13 @@ fn figures(cache: &Cache, uptime: u64) -> Vec<Figure> {
             STATS.bytes_mapped.get(),
         ),
         f(
+            "bytes sent with sendfile",
+            "bytes_sent_sendfile",
+            "Of the mapped bytes, those sent with sendfile(2) from the archive file.",
+            Counter,
+            STATS.bytes_sendfile.get(),
+        ),
+        f(
             "bytes sent copied",
             "bytes_sent_copied",
             "Body bytes sent from buffers of the responder (pages, inflated output).",
