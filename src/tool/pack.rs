@@ -19,7 +19,7 @@
 //!   devices are skipped with a warning. The output file (and its temporary
 //!   twin) are never packed into themselves.
 //! - Written to a temporary file beside OUT (its writeback started as each
-//!   8 MiB is written), fsynced, renamed into place, the directory fsynced.
+//!   MiB is written), fsynced, renamed into place, the directory fsynced.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
