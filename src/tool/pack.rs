@@ -95,8 +95,8 @@ pub struct PackArgs {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "CODINGS")]
     pub precompress: Vec<Coding>,
 
-    /// Compression threads (default: the number of cores). The archive is
-    /// byte-identical whatever the number.
+    /// Threads that read, compress and write files (default: the number of
+    /// cores). The archive is byte-identical whatever the number.
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
 
