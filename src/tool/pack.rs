@@ -3,9 +3,11 @@
 //! - Members in sorted order (byte order within each directory, depth first),
 //!   directories as `name/` entries, so the same tree gives the same bytes.
 //! - `--deflate auto` (the default) deflates text-like members that shrink by
-//!   ≥ 10 %; the rest are stored, their data aligned. Compression runs on
-//!   `--jobs` threads, a bounded batch of members at a time; the bytes written
-//!   do not depend on the number of threads.
+//!   ≥ 10 %; the rest are stored, their data aligned.
+//! - `--jobs` workers open, read and compress files within a bounded window
+//!   ahead of the archive; whichever holds the next member in order writes
+//!   it, so reading and writing overlap. The bytes written (and the error
+//!   reported, if any) do not depend on the number of threads.
 //! - `--precompress br,zstd,gz` adds stored siblings `NAME.br`, `NAME.zst`,
 //!   `NAME.gz` after a text-like member where they save ≥ 10 % over what the
 //!   archive already offers for it (see [`add_siblings`]).
@@ -16,16 +18,17 @@
 //!   directory); a dangling link or a loop is an error. Sockets, FIFOs and
 //!   devices are skipped with a warning. The output file (and its temporary
 //!   twin) are never packed into themselves.
-//! - Written to a temporary file beside OUT, fsynced, renamed into place.
+//! - Written to a temporary file beside OUT (its writeback started as each
+//!   MiB is written), fsynced, renamed into place, the directory fsynced.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{IsTerminal, Read};
 use std::num::NonZeroUsize;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
@@ -50,11 +53,14 @@ pub const AUTO_SMALL: u32 = 4;
 pub const RESYNC_EVERY: u64 = 256;
 /// Members larger than this are never deflated (compression happens in memory).
 const DEFLATE_MAX: u64 = 256 << 20;
-/// A batch of members compressed in parallel ends once the files it reads add
-/// up to this many bytes (or [`BATCH_ITEMS`] members): what pack holds in memory.
-const BATCH_BYTES: u64 = 64 << 20;
-/// …or once it has this many members (each holds an open file until written).
-const BATCH_ITEMS: usize = 256;
+/// Workers hold at most this many bytes of file data read ahead of the writer
+/// (more only for the one file the writer waits for): what pack holds in memory.
+const WINDOW_BYTES: u64 = 64 << 20;
+/// …and work at most this many members ahead of the writer.
+const WINDOW_ITEMS: usize = 256;
+/// Stored files up to this size are read by a worker (with their CRC-32), off
+/// the writer's thread; larger ones stream from disk through the writer's buffer.
+const READ_MAX: u64 = 8 << 20;
 /// A tree with at least this many entries gets a progress bar on a terminal.
 const PROGRESS_MIN: usize = 2000;
 /// Version made by: Unix (3), APPNOTE 2.0; version needed 2.0 (deflate, directories).
@@ -89,8 +95,8 @@ pub struct PackArgs {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "CODINGS")]
     pub precompress: Vec<Coding>,
 
-    /// Compression threads (default: the number of cores). The archive is
-    /// byte-identical whatever the number.
+    /// Threads that read, compress and write files (default: the number of
+    /// cores). The archive is byte-identical whatever the number.
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
 
@@ -264,53 +270,8 @@ pub fn pack(args: &PackArgs) -> Result<Summary, Error> {
     let file = out
         .take_file()
         .ok_or_else(|| Error::input(&args.output, "output already taken"))?;
-    let mut w = Writer::new(file, out.tmp_path());
-    let mut summary = Summary::default();
-    let jobs = args
-        .jobs
-        .or_else(|| std::thread::available_parallelism().ok())
-        .map_or(1, NonZeroUsize::get);
-    // A sibling is never made over a file of the tree with the sibling's name.
-    let names: HashSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
-    let mut next = 0;
-    while next < items.len() {
-        // Open and stat a batch in order, compress its candidates on `jobs`
-        // threads, then write it in order: the output does not depend on `jobs`.
-        let mut batch = Vec::new();
-        let mut bytes = 0u64;
-        while let Some(item) = items.get(next) {
-            if batch.len() >= BATCH_ITEMS || bytes >= BATCH_BYTES {
-                break;
-            }
-            let source = open(item, &exclude)?;
-            if let Source::File { size, .. } = &source {
-                if compressible(args, &item.name, *size) {
-                    bytes += size;
-                }
-            }
-            batch.push((item, source));
-            next += 1;
-        }
-        let mut work = compress_batch(&batch, args, jobs, &names)?;
-        for (i, (item, source)) in batch.into_iter().enumerate() {
-            if let Some(bar) = &progress {
-                bar.inc(1);
-                bar.set_message(format!("{} MB", summary.bytes >> 20));
-            }
-            match source {
-                Source::Dir(mtime) => {
-                    add_dir(&mut w, item, mtime, args.align)?;
-                    summary.dirs += 1;
-                }
-                Source::Skip => {}
-                Source::File { file, meta, size } => {
-                    let done = work.get_mut(i).and_then(Option::take);
-                    add_file(&mut w, item, args, file, &meta, size, done, &mut summary)?;
-                    summary.files += 1;
-                }
-            }
-        }
-    }
+    let w = Writer::new(file, out.tmp_path());
+    let (w, mut summary) = write_items(&items, args, &exclude, w, progress.as_ref())?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -322,6 +283,308 @@ pub fn pack(args: &PackArgs) -> Result<Summary, Error> {
         .unwrap_or(summary.archive_bytes);
     out.commit(file)?;
     Ok(summary)
+}
+
+/// Writes the members of `items` into `w`, in order. `jobs` workers open,
+/// read and compress items, in any order within the window; whichever
+/// finishes the item next in the walk's order writes it (and the ones after
+/// it that are ready) while the others keep reading. The archive does not
+/// depend on `jobs` or on timing, nor does the error reported: the first in
+/// the walk's order.
+fn write_items(
+    items: &[Item],
+    args: &PackArgs,
+    exclude: &[(u64, u64)],
+    w: Writer,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<(Writer, Summary), Error> {
+    let jobs = args
+        .jobs
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get);
+    // A sibling is never made over a file of the tree with the sibling's name.
+    let names: HashSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+    let ctx = Context {
+        items,
+        args,
+        names: &names,
+        exclude,
+        flow: Flow::default(),
+        queue: Mutex::default(),
+        sink: Mutex::new(Sink {
+            w,
+            summary: Summary::default(),
+            failed: None,
+        }),
+        progress,
+    };
+    let panicked = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs.clamp(1, items.len().max(1)))
+            .map(|_| scope.spawn(|| ctx.work()))
+            .collect();
+        handles.into_iter().any(|h| h.join().is_err())
+    });
+    let written = ctx.lock_queue().next;
+    let Sink { w, summary, failed } = ctx
+        .sink
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if panicked || written != items.len() {
+        return Err(Error::input(&args.dir, "a pack worker thread panicked"));
+    }
+    Ok((w, summary))
+}
+
+/// What the workers and the writer share.
+struct Context<'a> {
+    items: &'a [Item],
+    args: &'a PackArgs,
+    names: &'a HashSet<&'a str>,
+    exclude: &'a [(u64, u64)],
+    flow: Flow,
+    /// Items prepared ahead of the next one to write.
+    queue: Mutex<Queue>,
+    /// The archive being written: held by the worker writing.
+    sink: Mutex<Sink>,
+    progress: Option<&'a indicatif::ProgressBar>,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// The next item to write.
+    next: usize,
+    /// Prepared items (or their errors) waiting for the ones before them.
+    early: HashMap<usize, Result<Ready, Error>>,
+}
+
+struct Sink {
+    w: Writer,
+    summary: Summary,
+    /// The first error in the walk's order; writing stops there.
+    failed: Option<Error>,
+}
+
+/// Bounds the work in flight: workers take items at most [`WINDOW_ITEMS`]
+/// ahead of the writer and hold at most [`WINDOW_BYTES`] of file data in
+/// memory; the item the writer waits for always goes ahead, so the pipeline
+/// cannot stall.
+#[derive(Default)]
+struct Flow {
+    state: Mutex<FlowState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct FlowState {
+    /// The next item a worker takes.
+    next: usize,
+    /// Items written (the writer waits for item `written`).
+    written: usize,
+    /// Bytes of file data read into memory and not yet written.
+    in_flight: u64,
+    /// Set when the writer is done (or failed): workers stop.
+    stop: bool,
+}
+
+impl Flow {
+    fn lock(&self) -> MutexGuard<'_, FlowState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, g: MutexGuard<'a, FlowState>) -> MutexGuard<'a, FlowState> {
+        self.changed.wait(g).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next item to prepare, or `None` when there is none or the writer stopped.
+    fn take(&self, len: usize) -> Option<usize> {
+        let mut g = self.lock();
+        while !g.stop && g.next < len && g.next >= g.written + WINDOW_ITEMS {
+            g = self.wait(g);
+        }
+        if g.stop || g.next >= len {
+            return None;
+        }
+        g.next += 1;
+        Some(g.next - 1)
+    }
+
+    /// Waits until item `i` may hold `bytes` in memory; false if the writer stopped.
+    fn reserve(&self, i: usize, bytes: u64) -> bool {
+        let mut g = self.lock();
+        while !g.stop && i != g.written && g.in_flight > 0 && g.in_flight + bytes > WINDOW_BYTES {
+            g = self.wait(g);
+        }
+        if g.stop {
+            return false;
+        }
+        g.in_flight += bytes;
+        true
+    }
+
+    /// Item `i`, which held `bytes`, is written.
+    fn written(&self, i: usize, bytes: u64) {
+        let mut g = self.lock();
+        g.written = i + 1;
+        g.in_flight = g.in_flight.saturating_sub(bytes);
+        drop(g);
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Stops the other workers if this one unwinds (they would wait forever for
+/// the item it held).
+struct StopOnPanic<'a>(&'a Flow);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop();
+        }
+    }
+}
+
+impl Context<'_> {
+    /// A worker: prepares items until none is left or writing stopped, and
+    /// writes what is ready in order. An item's error is queued like its
+    /// result, so the first error in the walk's order is the one reported,
+    /// whatever thread met it.
+    fn work(&self) {
+        let _guard = StopOnPanic(&self.flow);
+        let mut deflater = None;
+        while let Some(i) = self.flow.take(self.items.len()) {
+            let Some(item) = self.items.get(i) else {
+                return;
+            };
+            let ready = match self.prepare(i, item, &mut deflater) {
+                Ok(Some(ready)) => Ok(ready),
+                Ok(None) => return,
+                Err(e) => Err(e),
+            };
+            self.lock_queue().early.insert(i, ready);
+            self.drain();
+        }
+    }
+
+    fn lock_queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next item to write, if it is prepared.
+    fn pop_next(&self) -> Option<(usize, Result<Ready, Error>)> {
+        let mut q = self.lock_queue();
+        let i = q.next;
+        let ready = q.early.remove(&i)?;
+        q.next += 1;
+        Some((i, ready))
+    }
+
+    /// Writes the prepared items that come next, unless another worker is
+    /// writing: that one sees them, since it checks the queue again after
+    /// letting the archive go.
+    fn drain(&self) {
+        loop {
+            let mut sink = match self.sink.try_lock() {
+                Ok(sink) => sink,
+                Err(TryLockError::WouldBlock) => return,
+                Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            };
+            if sink.failed.is_some() {
+                return;
+            }
+            while let Some((i, ready)) = self.pop_next() {
+                let held = match ready.and_then(|r| self.write(&mut sink, i, r)) {
+                    Ok(held) => held,
+                    Err(e) => {
+                        sink.failed = Some(e);
+                        self.flow.stop();
+                        return;
+                    }
+                };
+                self.flow.written(i, held);
+            }
+            drop(sink);
+            let q = self.lock_queue();
+            if !q.early.contains_key(&q.next) {
+                return;
+            }
+        }
+    }
+
+    /// Writes item `i`; returns the bytes of file data it held in memory.
+    fn write(&self, sink: &mut Sink, i: usize, ready: Ready) -> Result<u64, Error> {
+        let Some(item) = self.items.get(i) else {
+            return Ok(0);
+        };
+        let Sink { w, summary, .. } = sink;
+        if let Some(bar) = self.progress {
+            bar.inc(1);
+            bar.set_message(format!("{} MB", summary.bytes >> 20));
+        }
+        match ready {
+            Ready::Dir(mtime) => {
+                add_dir(w, item, mtime, self.args.align)?;
+                summary.dirs += 1;
+                Ok(0)
+            }
+            Ready::Skip => Ok(0),
+            Ready::File {
+                mtime,
+                mode,
+                size,
+                body,
+            } => {
+                let held = if matches!(body, Body::Read(_)) {
+                    size
+                } else {
+                    0
+                };
+                add_file(w, item, self.args, body, (mtime, mode), size, summary)?;
+                summary.files += 1;
+                Ok(held)
+            }
+        }
+    }
+
+    /// Opens item `i` and, unless it is a large stored file (streamed by the
+    /// writer), reads and compresses it. `None` if the writer stopped.
+    fn prepare(
+        &self,
+        i: usize,
+        item: &Item,
+        deflater: &mut Option<Deflater>,
+    ) -> Result<Option<Ready>, Error> {
+        let (file, meta, size) = match open(item, self.exclude)? {
+            Source::Dir(mtime) => return Ok(Some(Ready::Dir(mtime))),
+            Source::Skip => return Ok(Some(Ready::Skip)),
+            Source::File { file, meta, size } => (file, meta, size),
+        };
+        let args = self.args;
+        let body = if compressible(args, &item.name, size) || size <= READ_MAX {
+            if !self.flow.reserve(i, size) {
+                return Ok(None);
+            }
+            let deflater = deflater.get_or_insert_with(|| Deflater::new(args.best));
+            Body::Read(read_and_compress(
+                item, &file, size, args, self.names, deflater,
+            )?)
+        } else {
+            Body::Stream(file)
+        };
+        Ok(Some(Ready::File {
+            mtime: meta.mtime(),
+            mode: meta.mode(),
+            size,
+            body,
+        }))
+    }
 }
 
 /// Appends the entries under `dir` (member names starting with `prefix`) in sorted order.
@@ -474,8 +737,30 @@ fn open(item: &Item, exclude: &[(u64, u64)]) -> Result<Source, Error> {
     Ok(Source::File { file, meta, size })
 }
 
+/// An item prepared by a worker.
+enum Ready {
+    Dir(i64),
+    File {
+        /// The file's mtime and mode.
+        mtime: i64,
+        mode: u32,
+        size: u64,
+        body: Body,
+    },
+    /// The output itself.
+    Skip,
+}
+
+/// A file's data: read (and compressed) by a worker, or left for the writer
+/// to stream from the file (large stored files).
+enum Body {
+    Read(Done),
+    Stream(File),
+}
+
 /// A file read and compressed by a worker, ready to be written.
 struct Done {
+    /// The file's bytes; left empty when the member is deflated.
     data: Vec<u8>,
     crc32: u32,
     /// The deflated data, when the member is to be deflated.
@@ -490,74 +775,8 @@ fn compressible(args: &PackArgs, name: &str, size: u64) -> bool {
         || (!args.precompress.is_empty() && deflate_candidate(Deflate::Auto, name, size))
 }
 
-/// Reads and compresses the compressible files of `batch` on `jobs` threads;
-/// the result is indexed like `batch`, `None` where nothing was compressed.
-fn compress_batch(
-    batch: &[(&Item, Source)],
-    args: &PackArgs,
-    jobs: usize,
-    names: &HashSet<&str>,
-) -> Result<Vec<Option<Done>>, Error> {
-    let todo: Vec<usize> = batch
-        .iter()
-        .enumerate()
-        .filter(|(_, (item, source))| {
-            matches!(source, Source::File { size, .. } if compressible(args, &item.name, *size))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    // Largest first: a big file started last would leave the other threads
-    // idle at the end of the batch. (Only the order of work; not of output.)
-    let mut todo = todo;
-    todo.sort_by_key(|&i| match batch.get(i) {
-        Some((_, Source::File { size, .. })) => std::cmp::Reverse(*size),
-        _ => std::cmp::Reverse(0),
-    });
-    let mut out: Vec<Option<Done>> = (0..batch.len()).map(|_| None).collect();
-    if todo.is_empty() {
-        return Ok(out);
-    }
-    let next = AtomicUsize::new(0);
-    let work = || -> Result<Vec<(usize, Done)>, Error> {
-        let mut deflater = Deflater::new(args.best);
-        let mut done = Vec::new();
-        loop {
-            let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                return Ok(done);
-            };
-            if let Some((item, Source::File { file, size, .. })) = batch.get(i) {
-                done.push((i, prepare(item, file, *size, args, names, &mut deflater)?));
-            }
-        }
-    };
-    let threads = jobs.clamp(1, todo.len());
-    let results: Vec<Result<Vec<(usize, Done)>, Error>> = if threads == 1 {
-        vec![work()]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Error::input(&args.dir, "a compression thread panicked"))
-                    })
-                })
-                .collect()
-        })
-    };
-    for r in results {
-        for (i, done) in r? {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = Some(done);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Reads one file and compresses it as `args` ask.
-fn prepare(
+/// Reads one file, computes its CRC-32 and compresses it as `args` ask.
+fn read_and_compress(
     item: &Item,
     mut file: &File,
     size: u64,
@@ -601,6 +820,9 @@ fn prepare(
             deflater,
             &mut siblings,
         )?;
+    }
+    if deflated.is_some() {
+        data = Vec::new();
     }
     Ok(Done {
         data,
@@ -659,29 +881,27 @@ fn add_file(
     w: &mut Writer,
     item: &Item,
     args: &PackArgs,
-    mut file: File,
-    meta: &fs::Metadata,
+    body: Body,
+    (file_mtime, mode): (i64, u32),
     size: u64,
-    done: Option<Done>,
     summary: &mut Summary,
 ) -> Result<(), Error> {
-    let mtime = args.mtime.unwrap_or(meta.mtime());
-    let perm = if meta.mode() & 0o111 != 0 {
-        0o755
-    } else {
-        0o644
-    };
+    let mtime = args.mtime.unwrap_or(file_mtime);
+    let perm = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
     let ut = ut_field(mtime);
     let mut m = base_member(&item.name, mtime, &ut, 0o100_000 | perm);
     m.size = size;
     summary.bytes += size;
-    let Some(done) = done else {
-        // Not compressible: streamed from the file into the archive.
-        m.compressed_size = size;
-        m.align = Some(args.align.for_member(item.name.as_bytes(), size));
-        let at = w.begin(&m)?;
-        m.crc32 = w.fill_from(&mut file, size, &item.path)?;
-        return w.end(&m, at);
+    let done = match body {
+        Body::Read(done) => done,
+        Body::Stream(mut file) => {
+            // A large stored file: streamed from the file into the archive.
+            m.compressed_size = size;
+            m.align = Some(args.align.for_member(item.name.as_bytes(), size));
+            let at = w.begin(&m)?;
+            m.crc32 = w.fill_from(&mut file, size, &item.path)?;
+            return w.end(&m, at);
+        }
     };
     m.crc32 = done.crc32;
     match &done.deflated {
@@ -753,6 +973,86 @@ mod tests {
             .filter(|i| is_resync_point(format!("d/f{i}.txt").as_bytes()))
             .count();
         assert!((250..650).contains(&n), "{n}");
+    }
+
+    fn args(dir: &Path, jobs: usize) -> PackArgs {
+        PackArgs {
+            dir: dir.to_path_buf(),
+            output: dir.join("out.wwz"),
+            deflate: Deflate::Auto,
+            precompress: Vec::new(),
+            jobs: NonZeroUsize::new(jobs),
+            best: false,
+            align: Align::Auto,
+            mtime: Some(0),
+            quiet: true,
+        }
+    }
+
+    /// Workers meet errors in any order; the one reported is the first in
+    /// the walk's order, whatever the number of workers (the items span
+    /// more than one window).
+    #[test]
+    fn the_first_error_in_walk_order_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut items = Vec::new();
+        for i in 0..3 * WINDOW_ITEMS {
+            let name = format!("f{i:04}.txt");
+            let path = dir.path().join(&name);
+            if i != 130 && i != 470 {
+                fs::write(&path, format!("line {i}\n").repeat(i % 50 + 1)).unwrap();
+            }
+            items.push(Item {
+                name,
+                path,
+                dir_mtime: None,
+            });
+        }
+        for jobs in 1..=4 {
+            let w = Writer::new(tempfile::tempfile().unwrap(), Path::new("t.wwz"));
+            let err = write_items(&items, &args(dir.path(), jobs), &[], w, None)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("f0130.txt: cannot open"), "{jobs}: {err}");
+        }
+        // Without the missing files, every number of workers writes the same bytes.
+        items.retain(|i| i.path.exists());
+        let mut archives = Vec::new();
+        for jobs in 1..=4 {
+            let w = Writer::new(tempfile::tempfile().unwrap(), Path::new("t.wwz"));
+            let (w, summary) = write_items(&items, &args(dir.path(), jobs), &[], w, None).unwrap();
+            assert_eq!(summary.files, items.len() as u64);
+            let mut f = w.finish(b"").unwrap();
+            let mut bytes = Vec::new();
+            use std::io::Seek;
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            f.read_to_end(&mut bytes).unwrap();
+            archives.push(bytes);
+        }
+        assert!(archives.iter().all(|a| *a == archives[0]));
+    }
+
+    /// The item the writer waits for goes ahead of the memory bound; others
+    /// wait for room, and are let go (with `false`) when writing stops.
+    #[test]
+    fn flow_bounds_memory_without_stalling() {
+        let flow = Flow::default();
+        assert!(flow.reserve(0, WINDOW_BYTES + 1));
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| flow.reserve(1, 1));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!waiting.is_finished());
+            flow.written(0, WINDOW_BYTES + 1);
+            assert!(waiting.join().unwrap());
+            // Item 1 (1 byte) is in flight; item 3 does not fit beside it.
+            let waiting = s.spawn(|| flow.reserve(3, WINDOW_BYTES));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!waiting.is_finished());
+            flow.stop();
+            assert!(!waiting.join().unwrap());
+        });
+        assert_eq!(flow.take(10), None);
     }
 
     #[test]

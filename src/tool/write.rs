@@ -32,8 +32,10 @@ use super::Error;
 use crate::zip::format::{self, EXTRA_ALIGN, EXTRA_ZIP64};
 use crate::zip::ReadAt;
 
-/// Size of the output buffer: writes go out in pieces this large.
-const BUF_LEN: usize = 8 << 20;
+/// Size of the output buffer: writes go out in pieces this large. Small
+/// enough to stay in the CPU's cache between the copy in and the kernel's copy
+/// out (8 MiB cost ~15 % more CPU on a 28 MB tree: docs/pack.md, "Speed").
+const BUF_LEN: usize = 1 << 20;
 const SATURATED: u32 = u32::MAX;
 /// "Version needed" for ZIP64 records (APPNOTE 4.4.3.2).
 pub const VERSION_ZIP64: u16 = 45;
@@ -103,6 +105,24 @@ fn field32(x: u64) -> (u32, bool) {
     }
 }
 
+/// Asks the kernel to start writing `len` bytes at `offset` of `file` to disk
+/// now (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), without waiting: the
+/// archive's final fsync then finds most pages already written (or in
+/// flight) instead of submitting the whole file at once. A hint only: the
+/// fsync before the rename is what makes the archive durable, so an error
+/// here (a file system without it) is ignored.
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: sync_file_range reads no memory of ours; `file` keeps the fd open.
+    #[allow(unsafe_code)]
+    let _ = unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+    };
+}
+
 impl Writer {
     /// A writer appending to `file` (empty, positioned at 0); `path` names it in errors.
     pub fn new(file: File, path: &Path) -> Writer {
@@ -132,6 +152,7 @@ impl Writer {
         self.file
             .write_all(data)
             .map_err(Error::io(&self.path, "write"))?;
+        start_writeback(&self.file, self.flushed, self.used as u64);
         self.flushed += self.used as u64;
         self.used = 0;
         Ok(())
