@@ -10,11 +10,10 @@ use std::io;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::OnceLock;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
-
 use super::end::{self, EndOfCentralDirectory};
 use super::format::{self, CentralHeader};
 use super::read::ReadAt;
+use super::table::Table;
 use super::{DataError, IndexError};
 
 /// One member, as the central directory describes it, in 36 bytes.
@@ -29,31 +28,31 @@ use super::{DataError, IndexError};
 /// ```
 #[derive(Debug)]
 pub struct Entry {
-    offset_lo: u32,
-    compressed_lo: u32,
-    size_lo: u32,
-    crc32: u32,
+    pub(super) offset_lo: u32,
+    pub(super) compressed_lo: u32,
+    pub(super) size_lo: u32,
+    pub(super) crc32: u32,
     /// Unix seconds, clamped to `0..=u32::MAX` (1970 to 2106).
-    mtime: u32,
-    name_start: u32,
-    name_len: u16,
-    method: u16,
+    pub(super) mtime: u32,
+    pub(super) name_start: u32,
+    pub(super) name_len: u16,
+    pub(super) method: u16,
     /// The local header's extra length, read on first use; [`LOCAL_UNKNOWN`]
     /// until then (an extra field of exactly 65,535 bytes is just never cached).
-    local_extra: AtomicU16,
-    offset_hi: u8,
-    compressed_hi: u8,
-    size_hi: u8,
+    pub(super) local_extra: AtomicU16,
+    pub(super) offset_hi: u8,
+    pub(super) compressed_hi: u8,
+    pub(super) size_hi: u8,
     /// [`SIBLING_BR`] | [`SIBLING_ZSTD`] | [`SIBLING_GZ`]: the precompressed
     /// siblings this member has; [`IS_SIBLING`]: this member is one;
     /// [`ENCRYPTED`]: general purpose flag bit 0.
-    bits: u8,
+    pub(super) bits: u8,
 }
 
-const LOCAL_UNKNOWN: u16 = u16::MAX;
+pub(super) const LOCAL_UNKNOWN: u16 = u16::MAX;
 /// The largest offset or size an [`Entry`] holds: 40 bits.
 pub const MAX_40: u64 = (1 << 40) - 1;
-const ENCRYPTED: u8 = 16;
+pub(super) const ENCRYPTED: u8 = 16;
 
 /// A 40-bit value as (low 32 bits, high 8 bits).
 fn split40(v: u64) -> Result<(u32, u8), IndexError> {
@@ -147,17 +146,16 @@ impl Entry {
 /// The index of one archive.
 pub struct Index {
     pub(super) entries: Vec<Entry>,
-    names: Vec<u8>,
-    pub(super) table: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+    pub(super) names: Vec<u8>,
+    pub(super) table: Table,
     /// Where member data must end: the start of the central directory.
-    data_end: u64,
+    pub(super) data_end: u64,
     /// Entry ids (one per distinct name) in name order, built on the first
     /// directory question (see [`super::tree`]) so that opening stays cheap.
     pub(super) sorted: OnceLock<Vec<u32>>,
     /// Whether some name ends in `.br`, `.zst` or `.gz` (noted while reading
     /// the directory): only then is there a sibling to link.
-    maybe_siblings: bool,
+    pub(super) maybe_siblings: bool,
 }
 
 impl std::fmt::Debug for Index {
@@ -170,9 +168,34 @@ impl std::fmt::Debug for Index {
 
 impl Index {
     /// Reads the central directory of `src` and indexes it.
+    /// Uses the index `wwz pack` wrote before the directory when it is there,
+    /// intact and made for this very directory (see [`super::packed`]).
     pub fn build<R: ReadAt + ?Sized>(src: &R) -> Result<Index, IndexError> {
         let end = EndOfCentralDirectory::read(src)?;
-        let mut index = Index::with_capacity(&end);
+        if let Some(index) = super::packed::load(src, &end) {
+            return Ok(index);
+        }
+        Index::from_directory(src, &end)
+    }
+
+    /// Reads the central directory that `end` describes and indexes it.
+    pub(crate) fn from_directory<R: ReadAt + ?Sized>(
+        src: &R,
+        end: &EndOfCentralDirectory,
+    ) -> Result<Index, IndexError> {
+        // A fresh random seed per build: a directory cannot be crafted against it.
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0u64);
+        Index::from_directory_seeded(src, end, seed)
+    }
+
+    /// [`Index::from_directory`] with the table's hash seed given.
+    pub(crate) fn from_directory_seeded<R: ReadAt + ?Sized>(
+        src: &R,
+        end: &EndOfCentralDirectory,
+        seed: u64,
+    ) -> Result<Index, IndexError> {
+        let end = *end;
+        let mut index = Index::with_capacity(&end, seed);
         end::central_directory(src, &end, |h| index.push(h))?;
         check_overlaps(&index.entries)?;
         if index.maybe_siblings {
@@ -183,7 +206,7 @@ impl Index {
         Ok(index)
     }
 
-    fn with_capacity(end: &EndOfCentralDirectory) -> Index {
+    fn with_capacity(end: &EndOfCentralDirectory, seed: u64) -> Index {
         // `entries` was checked against the directory's size, itself inside the file.
         let capacity = usize::try_from(end.entries).unwrap_or(0);
         // The names fit in what the fixed headers leave of the directory; the
@@ -194,8 +217,7 @@ impl Index {
         Index {
             entries: Vec::with_capacity(capacity),
             names: Vec::with_capacity(usize::try_from(names).unwrap_or(0)),
-            table: HashTable::with_capacity(capacity),
-            hasher: DefaultHashBuilder::default(),
+            table: Table::with_capacity(capacity, seed),
             data_end: end.cd_offset,
             sorted: OnceLock::new(),
             maybe_siblings: false,
@@ -210,28 +232,13 @@ impl Index {
         if maybe_sibling(h.name) {
             self.maybe_siblings = true;
         }
-        let hash = self.hasher.hash_one(h.name);
         let Index {
             entries,
             names,
             table,
-            hasher,
             ..
         } = self;
-        let name_of = |i: u32| name_of(entries, names, i);
-        // One probe: a duplicate name replaces the earlier entry (the later one
-        // wins, as in Python's zipfile and Go's archive/zip).
-        match table.entry(
-            hash,
-            |&i| name_of(i) == h.name,
-            |&i| hasher.hash_one(name_of(i)),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut slot) => *slot.get_mut() = id,
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(id);
-            }
-        }
-        Ok(())
+        table.insert(h.name, id, &|i| name_of(entries, names, i))
     }
 
     /// Marks precompressed siblings: a stored, unencrypted `NAME.br`,
@@ -253,8 +260,7 @@ impl Index {
                 if base.is_empty() || base.ends_with(b"/") {
                     continue;
                 }
-                let hash = self.hasher.hash_one(base);
-                if let Some(&base_id) = self.table.find(hash, |&i| self.name(i) == base) {
+                if let Some(base_id) = self.table.find(base, |i| self.name(i) == base) {
                     links.push((base_id, id, bit));
                 }
             }
@@ -271,8 +277,7 @@ impl Index {
 
     /// The entry named exactly `name`.
     pub fn get(&self, name: &[u8]) -> Option<&Entry> {
-        let hash = self.hasher.hash_one(name);
-        let id = *self.table.find(hash, |&i| self.name(i) == name)?;
+        let id = self.table.find(name, |i| self.name(i) == name)?;
         self.entries.get(id as usize)
     }
 
@@ -370,7 +375,7 @@ impl Index {
 /// field is only known later, so this is the part that can be checked when
 /// opening. Linear when the directory is in file order (every writer's
 /// habit), else one sort of the entry ids.
-fn check_overlaps(entries: &[Entry]) -> Result<(), IndexError> {
+pub(super) fn check_overlaps(entries: &[Entry]) -> Result<(), IndexError> {
     let start = |e: &Entry| e.local_offset();
     let min_end = |e: &Entry| {
         e.local_offset()
