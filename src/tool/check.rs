@@ -78,6 +78,10 @@ pub struct Problem {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub members: usize,
+    /// The index `wwz pack` writes before the directory: "valid", "stale"
+    /// (written for another directory, or damaged: ignored, the archive is
+    /// indexed when opened) or "absent".
+    pub index: &'static str,
     pub problems: Vec<Problem>,
 }
 
@@ -94,8 +98,9 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             json.push_str("\n  {\"file\": ");
             json_str(&mut json, &path.to_string_lossy());
             json.push_str(&format!(
-                ", \"members\": {}, \"ok\": {}, \"problems\": [",
+                ", \"members\": {}, \"index\": \"{}\", \"ok\": {}, \"problems\": [",
                 report.members,
+                report.index,
                 report.problems.is_empty()
             ));
             for (j, p) in report.problems.iter().enumerate() {
@@ -113,6 +118,12 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             }
             json.push_str("]}");
         } else {
+            if report.index == "stale" {
+                println!(
+                    "{}: note: the index wwz pack wrote is stale (the directory changed since): ignored, the archive is indexed when opened",
+                    path.display()
+                );
+            }
             for p in &report.problems {
                 match &p.member {
                     Some(m) => {
@@ -138,6 +149,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
     let mut report = Report {
         members: 0,
+        index: "absent",
         problems: Vec::new(),
     };
     let whole = |report: &mut Report, problem: String| {
@@ -162,6 +174,13 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
             return report;
         }
     }
+    report.index = match crate::zip::EndOfCentralDirectory::read(&file)
+        .map(|end| crate::zip::packed::probe(&file, &end))
+    {
+        Ok(crate::zip::packed::Found::Valid(_)) => "valid",
+        Ok(crate::zip::packed::Found::Stale) => "stale",
+        _ => "absent",
+    };
     let dir = match Directory::read(&file, path) {
         Ok(d) => d,
         Err(e) => {

@@ -406,8 +406,12 @@ impl Writer {
     pub fn finish(mut self, comment: &[u8]) -> Result<File, Error> {
         let comment_len = u16::try_from(comment.len())
             .map_err(|_| Error::input(&self.path, "archive comment too long"))?;
-        let cd_offset = self.position();
         let central = std::mem::take(&mut self.central);
+        // The serving index, between the members and the directory (zip::packed).
+        if let Some(block) = crate::zip::packed::block(&central, self.entries, self.position()) {
+            self.write(&block)?;
+        }
+        let cd_offset = self.position();
         self.write(&central)?;
         let cd_size = central.len() as u64;
         drop(central);

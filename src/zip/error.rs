@@ -31,8 +31,12 @@ pub enum IndexError {
         claimed: u64,
         found: u64,
     },
-    /// The names alone exceed what the index can address.
+    /// The names alone exceed what the index can address, or an offset or
+    /// size exceeds 40 bits (1 TiB).
     TooLarge,
+    /// So many names share a hash that a lookup would probe too long: a
+    /// directory crafted against the name table.
+    TooManyCollisions,
     /// Two members share bytes: the local header at `second` lies inside the
     /// member that starts at `first` (the "overlap" zip bombs are made of).
     OverlappingMembers {
@@ -69,6 +73,9 @@ impl std::fmt::Display for IndexError {
                 )
             }
             IndexError::TooLarge => f.write_str("central directory too large to index"),
+            IndexError::TooManyCollisions => {
+                f.write_str("too many member names share a hash (a crafted directory)")
+            }
             IndexError::OverlappingMembers { first, second } => write!(
                 f,
                 "members overlap: the local header at {second} lies inside the member at {first}"

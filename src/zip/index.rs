@@ -1,40 +1,69 @@
 //! The serving index: the central directory turned into a hash table from
 //! member name to entry, built once per archive with ordinary reads.
 //!
-//! Memory is one 56-byte [`Entry`] and one table slot per member, plus one
+//! Memory is one 36-byte [`Entry`] and one table slot per member, plus one
 //! shared buffer holding every name; nothing is allocated per member. A miss
 //! costs one hash and one probe, the same as a hit.
 
 use std::hash::BuildHasher;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::OnceLock;
-
-use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::end::{self, EndOfCentralDirectory};
 use super::format::{self, CentralHeader};
 use super::read::ReadAt;
+use super::table::Table;
 use super::{DataError, IndexError};
 
-/// One member, as the central directory describes it.
+/// One member, as the central directory describes it, in 36 bytes.
+///
+/// Offsets and sizes are 40-bit (up to 1 TiB; a larger one makes the archive
+/// [`IndexError::TooLarge`]), split into a low `u32` and a high byte so that
+/// the struct needs no 8-byte alignment:
+///
+/// ```text
+/// 0       4       8       12      16      20      24   26   28   30 31 32 33 34 35
+/// |off_lo |csz_lo |size_lo|crc32  |mtime  |name_st|nlen|meth|lext|oh|ch|sh|bits|
+/// ```
 #[derive(Debug)]
 pub struct Entry {
-    local_offset: u64,
-    compressed_size: u64,
-    size: u64,
-    /// Offset of the member's data, read from its local header on first use; 0 until then
-    /// (data never starts at 0: a local header precedes it).
-    data_offset: AtomicU64,
-    mtime: i64,
-    name_start: u32,
-    crc32: u32,
-    name_len: u16,
-    method: u16,
-    flags: u16,
+    pub(super) offset_lo: u32,
+    pub(super) compressed_lo: u32,
+    pub(super) size_lo: u32,
+    pub(super) crc32: u32,
+    /// Unix seconds, clamped to `0..=u32::MAX` (1970 to 2106).
+    pub(super) mtime: u32,
+    pub(super) name_start: u32,
+    pub(super) name_len: u16,
+    pub(super) method: u16,
+    /// The local header's extra length, read on first use; [`LOCAL_UNKNOWN`]
+    /// until then (an extra field of exactly 65,535 bytes is just never cached).
+    pub(super) local_extra: AtomicU16,
+    pub(super) offset_hi: u8,
+    pub(super) compressed_hi: u8,
+    pub(super) size_hi: u8,
     /// [`SIBLING_BR`] | [`SIBLING_ZSTD`] | [`SIBLING_GZ`]: the precompressed
-    /// siblings this member has; [`IS_SIBLING`]: this member is one.
-    siblings: u8,
+    /// siblings this member has; [`IS_SIBLING`]: this member is one;
+    /// [`ENCRYPTED`]: general purpose flag bit 0.
+    pub(super) bits: u8,
+}
+
+pub(super) const LOCAL_UNKNOWN: u16 = u16::MAX;
+/// The largest offset or size an [`Entry`] holds: 40 bits.
+pub const MAX_40: u64 = (1 << 40) - 1;
+pub(super) const ENCRYPTED: u8 = 16;
+
+/// A 40-bit value as (low 32 bits, high 8 bits).
+fn split40(v: u64) -> Result<(u32, u8), IndexError> {
+    if v > MAX_40 {
+        return Err(IndexError::TooLarge);
+    }
+    Ok((v as u32, (v >> 32) as u8))
+}
+
+fn join40(lo: u32, hi: u8) -> u64 {
+    u64::from(lo) | u64::from(hi) << 32
 }
 
 /// `NAME.br`, a stored member, exists beside `NAME`.
@@ -53,50 +82,80 @@ pub const SIBLING_SUFFIXES: [(&[u8], u8); 3] = [
 ];
 
 impl Entry {
+    /// The entry for central header `h`, its name at `name_start` of the names.
+    fn new(h: &CentralHeader<'_>, name_start: u32) -> Result<Entry, IndexError> {
+        let (offset_lo, offset_hi) = split40(h.local_offset)?;
+        let (compressed_lo, compressed_hi) = split40(h.compressed_size)?;
+        let (size_lo, size_hi) = split40(h.size)?;
+        let encrypted = if h.flags & format::FLAG_ENCRYPTED != 0 {
+            ENCRYPTED
+        } else {
+            0
+        };
+        Ok(Entry {
+            offset_lo,
+            compressed_lo,
+            size_lo,
+            crc32: h.crc32,
+            mtime: h.mtime().clamp(0, i64::from(u32::MAX)) as u32,
+            name_start,
+            // The name came from a 16-bit length field.
+            name_len: h.name.len() as u16,
+            method: h.method,
+            local_extra: AtomicU16::new(LOCAL_UNKNOWN),
+            offset_hi,
+            compressed_hi,
+            size_hi,
+            bits: encrypted,
+        })
+    }
+
     pub fn method(&self) -> u16 {
         self.method
     }
     pub fn is_encrypted(&self) -> bool {
-        self.flags & format::FLAG_ENCRYPTED != 0
+        self.bits & ENCRYPTED != 0
     }
     pub fn crc32(&self) -> u32 {
         self.crc32
     }
     /// Uncompressed size.
     pub fn size(&self) -> u64 {
-        self.size
+        join40(self.size_lo, self.size_hi)
     }
     pub fn compressed_size(&self) -> u64 {
-        self.compressed_size
+        join40(self.compressed_lo, self.compressed_hi)
     }
     /// Modification time, Unix seconds.
     pub fn mtime(&self) -> i64 {
-        self.mtime
+        i64::from(self.mtime)
     }
     pub fn local_offset(&self) -> u64 {
-        self.local_offset
+        join40(self.offset_lo, self.offset_hi)
     }
     /// The precompressed siblings of this member (`SIBLING_*` bits).
     pub fn siblings(&self) -> u8 {
-        self.siblings & !IS_SIBLING
+        self.bits & (SIBLING_BR | SIBLING_ZSTD | SIBLING_GZ)
     }
     /// Whether this member is a precompressed sibling of another (listings hide it).
     pub fn is_sibling(&self) -> bool {
-        self.siblings & IS_SIBLING != 0
+        self.bits & IS_SIBLING != 0
     }
 }
 
 /// The index of one archive.
 pub struct Index {
     pub(super) entries: Vec<Entry>,
-    names: Vec<u8>,
-    pub(super) table: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+    pub(super) names: Vec<u8>,
+    pub(super) table: Table,
     /// Where member data must end: the start of the central directory.
-    data_end: u64,
+    pub(super) data_end: u64,
     /// Entry ids (one per distinct name) in name order, built on the first
     /// directory question (see [`super::tree`]) so that opening stays cheap.
     pub(super) sorted: OnceLock<Vec<u32>>,
+    /// Whether some name ends in `.br`, `.zst` or `.gz` (noted while reading
+    /// the directory): only then is there a sibling to link.
+    pub(super) maybe_siblings: bool,
 }
 
 impl std::fmt::Debug for Index {
@@ -109,18 +168,45 @@ impl std::fmt::Debug for Index {
 
 impl Index {
     /// Reads the central directory of `src` and indexes it.
+    /// Uses the index `wwz pack` wrote before the directory when it is there,
+    /// intact and made for this very directory (see [`super::packed`]).
     pub fn build<R: ReadAt + ?Sized>(src: &R) -> Result<Index, IndexError> {
         let end = EndOfCentralDirectory::read(src)?;
-        let mut index = Index::with_capacity(&end);
+        if let Some(index) = super::packed::load(src, &end) {
+            return Ok(index);
+        }
+        Index::from_directory(src, &end)
+    }
+
+    /// Reads the central directory that `end` describes and indexes it.
+    pub(crate) fn from_directory<R: ReadAt + ?Sized>(
+        src: &R,
+        end: &EndOfCentralDirectory,
+    ) -> Result<Index, IndexError> {
+        // A fresh random seed per build: a directory cannot be crafted against it.
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0u64);
+        Index::from_directory_seeded(src, end, seed)
+    }
+
+    /// [`Index::from_directory`] with the table's hash seed given.
+    pub(crate) fn from_directory_seeded<R: ReadAt + ?Sized>(
+        src: &R,
+        end: &EndOfCentralDirectory,
+        seed: u64,
+    ) -> Result<Index, IndexError> {
+        let end = *end;
+        let mut index = Index::with_capacity(&end, seed);
         end::central_directory(src, &end, |h| index.push(h))?;
         check_overlaps(&index.entries)?;
-        index.link_siblings();
+        if index.maybe_siblings {
+            index.link_siblings();
+        }
         index.entries.shrink_to_fit();
         index.names.shrink_to_fit();
         Ok(index)
     }
 
-    fn with_capacity(end: &EndOfCentralDirectory) -> Index {
+    fn with_capacity(end: &EndOfCentralDirectory, seed: u64) -> Index {
         // `entries` was checked against the directory's size, itself inside the file.
         let capacity = usize::try_from(end.entries).unwrap_or(0);
         // The names fit in what the fixed headers leave of the directory; the
@@ -131,53 +217,28 @@ impl Index {
         Index {
             entries: Vec::with_capacity(capacity),
             names: Vec::with_capacity(usize::try_from(names).unwrap_or(0)),
-            table: HashTable::with_capacity(capacity),
-            hasher: DefaultHashBuilder::default(),
+            table: Table::with_capacity(capacity, seed),
             data_end: end.cd_offset,
             sorted: OnceLock::new(),
+            maybe_siblings: false,
         }
     }
 
     fn push(&mut self, h: &CentralHeader<'_>) -> Result<(), IndexError> {
         let name_start = u32::try_from(self.names.len()).map_err(|_| IndexError::TooLarge)?;
         let id = u32::try_from(self.entries.len()).map_err(|_| IndexError::TooLarge)?;
+        self.entries.push(Entry::new(h, name_start)?);
         self.names.extend_from_slice(h.name);
-        self.entries.push(Entry {
-            local_offset: h.local_offset,
-            compressed_size: h.compressed_size,
-            size: h.size,
-            data_offset: AtomicU64::new(0),
-            mtime: h.mtime(),
-            name_start,
-            crc32: h.crc32,
-            // The name came from a 16-bit length field.
-            name_len: h.name.len() as u16,
-            method: h.method,
-            flags: h.flags,
-            siblings: 0,
-        });
-        let hash = self.hasher.hash_one(h.name);
+        if maybe_sibling(h.name) {
+            self.maybe_siblings = true;
+        }
         let Index {
             entries,
             names,
             table,
-            hasher,
             ..
         } = self;
-        let name_of = |i: u32| name_of(entries, names, i);
-        // One probe: a duplicate name replaces the earlier entry (the later one
-        // wins, as in Python's zipfile and Go's archive/zip).
-        match table.entry(
-            hash,
-            |&i| name_of(i) == h.name,
-            |&i| hasher.hash_one(name_of(i)),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut slot) => *slot.get_mut() = id,
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(id);
-            }
-        }
-        Ok(())
+        table.insert(h.name, id, &|i| name_of(entries, names, i))
     }
 
     /// Marks precompressed siblings: a stored, unencrypted `NAME.br`,
@@ -186,8 +247,12 @@ impl Index {
         let mut links = Vec::new();
         // In directory order: names are read front to back, not in the hash
         // table's scattered order (a cache miss per member at 100k members).
-        for id in 0..u32::try_from(self.entries.len()).unwrap_or(u32::MAX) {
-            let name = self.name(id);
+        for (id, e) in self.entries.iter().enumerate() {
+            let name = self.name_of(e);
+            if !maybe_sibling(name) || e.method != format::METHOD_STORED || e.bits & ENCRYPTED != 0
+            {
+                continue;
+            }
             for (suffix, bit) in SIBLING_SUFFIXES {
                 let Some(base) = name.strip_suffix(suffix) else {
                     continue;
@@ -195,31 +260,24 @@ impl Index {
                 if base.is_empty() || base.ends_with(b"/") {
                     continue;
                 }
-                let stored = self.entries.get(id as usize).is_some_and(|e| {
-                    e.method == format::METHOD_STORED && e.flags & format::FLAG_ENCRYPTED == 0
-                });
-                let hash = self.hasher.hash_one(base);
-                if let (true, Some(&base_id)) =
-                    (stored, self.table.find(hash, |&i| self.name(i) == base))
-                {
+                if let Some(base_id) = self.table.find(base, |i| self.name(i) == base) {
                     links.push((base_id, id, bit));
                 }
             }
         }
         for (base, sibling, bit) in links {
             if let Some(e) = self.entries.get_mut(base as usize) {
-                e.siblings |= bit;
+                e.bits |= bit;
             }
-            if let Some(e) = self.entries.get_mut(sibling as usize) {
-                e.siblings |= IS_SIBLING;
+            if let Some(e) = self.entries.get_mut(sibling) {
+                e.bits |= IS_SIBLING;
             }
         }
     }
 
     /// The entry named exactly `name`.
     pub fn get(&self, name: &[u8]) -> Option<&Entry> {
-        let hash = self.hasher.hash_one(name);
-        let id = *self.table.find(hash, |&i| self.name(i) == name)?;
+        let id = self.table.find(name, |i| self.name(i) == name)?;
         self.entries.get(id as usize)
     }
 
@@ -263,16 +321,18 @@ impl Index {
         entry: &Entry,
         src: &R,
     ) -> Result<u64, DataError> {
-        let known = entry.data_offset.load(Ordering::Relaxed);
-        if known != 0 {
-            return Ok(known);
-        }
+        let local_offset = entry.local_offset();
         let name = self.name_of(entry);
+        let known = entry.local_extra.load(Ordering::Relaxed);
+        if known != LOCAL_UNKNOWN {
+            // Checked when it was stored (below); the same sum cannot overflow now.
+            return Ok(local_offset + (format::LOCAL_LEN + name.len() + usize::from(known)) as u64);
+        }
         let mut buf = [0u8; format::LOCAL_LEN + u16::MAX as usize];
         let head = buf
             .get_mut(..format::LOCAL_LEN + name.len())
             .ok_or(DataError::BadLocalHeader)?;
-        src.read_exact_at(head, entry.local_offset)
+        src.read_exact_at(head, local_offset)
             .map_err(|e| match e.kind() {
                 io::ErrorKind::UnexpectedEof => DataError::BadLocalHeader,
                 _ => DataError::Io(e),
@@ -284,7 +344,7 @@ impl Index {
         }
         // Readers that trust the local header would see another member than
         // the one we describe (method, length): refuse the ambiguity.
-        if !local.agrees_with(entry.method, entry.compressed_size, entry.size) {
+        if !local.agrees_with(entry.method, entry.compressed_size(), entry.size()) {
             return Err(DataError::BadLocalHeader);
         }
         // A stored member is sent as `size` bytes from its data: a larger
@@ -292,19 +352,20 @@ impl Index {
         // (Encryption adds a header to stored data; such members are not served.)
         if entry.method == format::METHOD_STORED
             && !entry.is_encrypted()
-            && entry.size != entry.compressed_size
+            && entry.size() != entry.compressed_size()
         {
             return Err(DataError::BadLocalHeader);
         }
-        let offset = entry
-            .local_offset
+        let offset = local_offset
             .checked_add((format::LOCAL_LEN + name_len + extra_len) as u64)
             .filter(|o| {
-                o.checked_add(entry.compressed_size)
+                o.checked_add(entry.compressed_size())
                     .is_some_and(|end| end <= self.data_end)
             })
             .ok_or(DataError::BadLocalHeader)?;
-        entry.data_offset.store(offset, Ordering::Relaxed);
+        if let Ok(extra) = u16::try_from(extra_len) {
+            entry.local_extra.store(extra, Ordering::Relaxed);
+        }
         Ok(offset)
     }
 }
@@ -314,12 +375,12 @@ impl Index {
 /// field is only known later, so this is the part that can be checked when
 /// opening. Linear when the directory is in file order (every writer's
 /// habit), else one sort of the entry ids.
-fn check_overlaps(entries: &[Entry]) -> Result<(), IndexError> {
-    let start = |e: &Entry| e.local_offset;
+pub(super) fn check_overlaps(entries: &[Entry]) -> Result<(), IndexError> {
+    let start = |e: &Entry| e.local_offset();
     let min_end = |e: &Entry| {
-        e.local_offset
+        e.local_offset()
             .saturating_add((format::LOCAL_LEN + usize::from(e.name_len)) as u64)
-            .saturating_add(e.compressed_size)
+            .saturating_add(e.compressed_size())
     };
     let check = |a: &Entry, b: &Entry| {
         if start(b) < min_end(a) {
@@ -350,6 +411,15 @@ fn check_overlaps(entries: &[Entry]) -> Result<(), IndexError> {
         }
     }
     Ok(())
+}
+
+/// Whether `name` ends like a precompressed sibling (`.br`, `.zst`, `.gz`):
+/// a byte test before any slice comparison, as most names end otherwise.
+fn maybe_sibling(name: &[u8]) -> bool {
+    matches!(
+        name,
+        [.., b'.', b'b', b'r'] | [.., b'.', b'z', b's', b't'] | [.., b'.', b'g', b'z']
+    )
 }
 
 fn name_of<'a>(entries: &[Entry], names: &'a [u8], id: u32) -> &'a [u8] {
@@ -572,8 +642,153 @@ pub(super) mod tests {
         ));
     }
 
+    /// One central header (no local data behind it) with the given fields,
+    /// ZIP64 extra for any of `size`, `compressed` and `offset` past 32 bits.
+    fn central(
+        name: &str,
+        method: u16,
+        size: u64,
+        compressed: u64,
+        offset: u64,
+        extra: &[u8],
+    ) -> Vec<u8> {
+        let mut z64 = Vec::new();
+        let mut field = |v: u64| {
+            if v >= u64::from(u32::MAX) {
+                z64.extend_from_slice(&v.to_le_bytes());
+                u32::MAX
+            } else {
+                v as u32
+            }
+        };
+        let (s, c, o) = (field(size), field(compressed), field(offset));
+        let mut x = Vec::new();
+        if !z64.is_empty() {
+            x.extend_from_slice(&format::EXTRA_ZIP64.to_le_bytes());
+            x.extend_from_slice(&(z64.len() as u16).to_le_bytes());
+            x.extend_from_slice(&z64);
+        }
+        x.extend_from_slice(extra);
+        let mut h = Vec::new();
+        h.extend_from_slice(&format::CENTRAL_SIG.to_le_bytes());
+        h.extend_from_slice(&[45, 3, 45, 0, 0, 0]);
+        h.extend_from_slice(&method.to_le_bytes());
+        h.extend_from_slice(&[0, 0, 0x21, 0]); // DOS time 0, 1980-01-01
+        h.extend_from_slice(&0x1234_5678u32.to_le_bytes());
+        h.extend_from_slice(&c.to_le_bytes());
+        h.extend_from_slice(&s.to_le_bytes());
+        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&(x.len() as u16).to_le_bytes());
+        h.extend_from_slice(&[0; 10]); // comment length, disk, attributes
+        h.extend_from_slice(&o.to_le_bytes());
+        h.extend_from_slice(name.as_bytes());
+        h.extend_from_slice(&x);
+        h
+    }
+
+    /// A central directory of `headers` and its end record (nothing else:
+    /// the headers may point anywhere, nothing reads the local headers).
+    fn directory(headers: &[Vec<u8>]) -> Vec<u8> {
+        let cd: Vec<u8> = headers.concat();
+        let mut zip = cd.clone();
+        zip.extend_from_slice(&format::EOCD_SIG.to_le_bytes());
+        zip.extend_from_slice(&[0; 4]);
+        zip.extend_from_slice(&(headers.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&(headers.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&0u32.to_le_bytes());
+        zip.extend_from_slice(&[0; 2]);
+        zip
+    }
+
+    /// Entries keep 40-bit offsets and sizes exactly (ZIP64 values past 4 GiB).
+    #[test]
+    fn entry_keeps_40_bit_values() {
+        let big = (5u64 << 32) + 12_345;
+        let zip = directory(&[
+            central("a", 0, big, big, 0, &[]),
+            central("b", 8, MAX_40, 7, big + big, &[]),
+        ]);
+        let index = Index::build(&zip[..]).unwrap();
+        let a = index.get(b"a").unwrap();
+        assert_eq!(
+            (a.size(), a.compressed_size(), a.local_offset()),
+            (big, big, 0)
+        );
+        assert_eq!(a.crc32(), 0x1234_5678);
+        let b = index.get(b"b").unwrap();
+        assert_eq!(
+            (b.size(), b.compressed_size(), b.local_offset(), b.method()),
+            (MAX_40, 7, 2 * big, 8)
+        );
+        assert_eq!(b.mtime(), 315_532_800);
+    }
+
+    /// Past 1 TiB an offset or size does not fit an entry: refused, not cut.
+    #[test]
+    fn values_past_40_bits_are_refused() {
+        for (s, c, o) in [(MAX_40 + 1, 1, 0), (1, MAX_40 + 1, 0), (1, 1, MAX_40 + 1)] {
+            let zip = directory(&[central("a", 8, s, c, o, &[])]);
+            assert!(matches!(Index::build(&zip[..]), Err(IndexError::TooLarge)));
+        }
+    }
+
+    /// Times outside 1970..2106 are clamped to the range an entry holds.
+    #[test]
+    fn mtime_is_clamped() {
+        let ut = |t: i32| {
+            let mut x = format::EXTRA_UT.to_le_bytes().to_vec();
+            x.extend_from_slice(&[5, 0, 1]);
+            x.extend_from_slice(&t.to_le_bytes());
+            x
+        };
+        let zip = directory(&[
+            central("old", 0, 0, 0, 0, &ut(-5)),
+            central("now", 0, 0, 0, 100, &ut(1_700_000_000)),
+        ]);
+        let index = Index::build(&zip[..]).unwrap();
+        assert_eq!(index.get(b"old").unwrap().mtime(), 0);
+        assert_eq!(index.get(b"now").unwrap().mtime(), 1_700_000_000);
+    }
+
+    /// Only stored, unencrypted `NAME.br/.zst/.gz` beside `NAME` are siblings;
+    /// names that merely end in those letters are not.
+    #[test]
+    fn siblings_are_linked() {
+        let zip = archive(&[
+            ("a.html", b"x"),
+            ("a.html.br", b"b"),
+            ("a.html.zst", b"z"),
+            ("a.html.gz", b"g"),
+            ("b.html", b"x"),
+            ("b.htmlbr", b"x"),
+            ("c.gz", b"lonely"),
+            ("d/", b""),
+            ("d/.br", b"x"),
+        ]);
+        let index = Index::build(&zip[..]).unwrap();
+        let a = index.get(b"a.html").unwrap();
+        assert_eq!(a.siblings(), SIBLING_BR | SIBLING_ZSTD | SIBLING_GZ);
+        assert!(!a.is_sibling());
+        for s in ["a.html.br", "a.html.zst", "a.html.gz"] {
+            assert!(index.get(s.as_bytes()).unwrap().is_sibling(), "{s}");
+        }
+        for s in ["b.html", "b.htmlbr", "c.gz", "d/", "d/.br"] {
+            let e = index.get(s.as_bytes()).unwrap();
+            assert!(!e.is_sibling() && e.siblings() == 0, "{s}");
+        }
+        // A deflated NAME.gz is a member of its own, not a sibling.
+        let zip = directory(&[
+            central("e.txt", 0, 1, 1, 0, &[]),
+            central("e.txt.gz", 8, 1, 1, 100, &[]),
+        ]);
+        let index = Index::build(&zip[..]).unwrap();
+        assert_eq!(index.get(b"e.txt").unwrap().siblings(), 0);
+        assert!(!index.get(b"e.txt.gz").unwrap().is_sibling());
+    }
+
     #[test]
     fn entry_is_small() {
-        assert!(std::mem::size_of::<Entry>() <= 56);
+        assert!(std::mem::size_of::<Entry>() <= 36);
     }
 }

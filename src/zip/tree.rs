@@ -17,7 +17,7 @@ impl Index {
     /// Entry ids in name order, one per distinct name.
     fn sorted(&self) -> &[u32] {
         self.sorted.get_or_init(|| {
-            let mut ids: Vec<u32> = self.table.iter().copied().collect();
+            let mut ids: Vec<u32> = self.table.ids().collect();
             ids.sort_unstable_by(|&a, &b| self.name(a).cmp(self.name(b)));
             ids
         })
