@@ -167,8 +167,11 @@ pub struct ServeArgs {
     /// Send a member (or a range of one) of at least this many bytes with
     /// sendfile(2) from the archive file rather than `writev` from its
     /// mapping: the kernel then passes page references to the socket instead
-    /// of copying the bytes (unix sockets: Linux 6.5 and later). 0 turns it
-    /// off. FastCGI and CGI; the preview always writes from the mapping.
+    /// of copying the bytes (unix sockets: Linux 6.5 and later). 0, the
+    /// default, turns it off: behind a web server on the same host, the
+    /// server's reading of page fragments costs what wwz saves (see
+    /// BENCHMARKS.md, figure 2). FastCGI and CGI; the preview always writes
+    /// from the mapping.
     #[arg(long, env = "WWZ_SENDFILE_MIN", default_value_t = crate::fcgi::DEFAULT_SENDFILE_MIN, value_name = "BYTES")]
     pub sendfile_min: u64,
 

@@ -44,11 +44,13 @@ pub struct Limits {
     pub sendfile_min: u64,
 }
 
-/// The default of `--sendfile-min`. Measured behind nginx on 6.18 (wwz's CPU
-/// per request, sendfile vs `writev`): no gain at 64 KiB, where one `writev`
-/// of the whole response competes with two calls per record; about 15–25%
-/// less from 256 KiB on, growing with size (about 30% at 8 MiB).
-pub const DEFAULT_SENDFILE_MIN: u64 = 256 * 1024;
+/// The default of `--sendfile-min`: off. Behind nginx on the same host
+/// (Linux 6.18, tools/bench figure 2) sendfile takes 15–30% off wwz's CPU per
+/// request from 256 KiB on, but nginx then reads page fragments instead of
+/// linear buffers and spends about as much more: nginx + wwz together cost
+/// the same at 8 MiB and more at 1 MiB, and nginx is what bounds the rate.
+/// Where the front runs elsewhere, wwz's own CPU is what sendfile saves.
+pub const DEFAULT_SENDFILE_MIN: u64 = 0;
 
 /// What a connection needs of its socket beyond reading and writing: a
 /// descriptor to sendfile(2) into, calls made only when it is writable, and
