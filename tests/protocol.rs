@@ -755,18 +755,6 @@ fn replaced_archive_is_seen_on_the_same_connection_default_interval() {
     replaced_archive_on_one_connection(&[], Duration::from_millis(300));
 }
 
-/// The status page's count of one cache counter.
-fn cache_counter(wwz: &Wwz, site: &Site, name: &str) -> u64 {
-    let body = wwz
-        .client()
-        .get(9, false, &get(site, "/wwz-status?json"))
-        .body;
-    let status: serde_json::Value = serde_json::from_slice(&body).expect("status JSON");
-    status[name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no {name} in {status}"))
-}
-
 /// Asks for `uri` until its body is `want` (a change learnt from inotify
 /// arrives on another thread, a moment after the rename).
 fn wait_for_body(c: &mut Client, site: &Site, uri: &str, want: &[u8]) {
@@ -803,7 +791,7 @@ fn unchanged_archives_cost_no_stat_when_watched() {
             // Longer than --revalidate-ms: a check by time would be due each time.
             std::thread::sleep(Duration::from_millis(3));
         }
-        let checks = cache_counter(&wwz, &site, "cache_revalidations");
+        let checks = wwz.status_figure(&site, "cache_revalidations");
         if watch {
             assert_eq!(checks, 0, "watched archive checked {checks} times");
         } else {
@@ -886,9 +874,9 @@ fn cache_memory_bounds_the_open_archives() {
             );
         }
     }
-    let open = cache_counter(&wwz, &site, "archives_open");
-    let bytes = cache_counter(&wwz, &site, "archive_index_bytes");
-    let evicted = cache_counter(&wwz, &site, "cache_evictions");
+    let open = wwz.status_figure(&site, "archives_open");
+    let bytes = wwz.status_figure(&site, "archive_index_bytes");
+    let evicted = wwz.status_figure(&site, "cache_evictions");
     eprintln!("{open} archives open, {bytes} index bytes, {evicted} evictions");
     assert!((1..20).contains(&open), "{open} archives open");
     assert!(

@@ -45,16 +45,6 @@ fn big_site() -> (Site, Vec<u8>, Vec<u8>) {
     (site, big, odd)
 }
 
-/// The status page's `?json` figure `key`, asked directly over FastCGI.
-fn status_figure(site: &Site, wwz: &Wwz, key: &str) -> u64 {
-    let r = wwz
-        .client()
-        .get(1, false, &nginx_params(site, "GET", "/wwz-status?json"));
-    assert_eq!(r.status, 200, "{r:?}");
-    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("status JSON");
-    v[key].as_u64().unwrap_or_else(|| panic!("no {key} in {v}"))
-}
-
 /// Whether `part` occurs in `body`.
 fn contains(body: &[u8], part: &[u8]) -> bool {
     memchr::memmem::find(body, part).is_some()
@@ -189,10 +179,10 @@ fn large_members_are_identical_with_and_without_sendfile() {
         ("0", Transport::Tcp),
     ] {
         let wwz = start(&site, transport, min);
-        let before = status_figure(&site, &wwz, "bytes_sent_sendfile");
+        let before = wwz.status_figure(&site, "bytes_sent_sendfile");
         assert_eq!(before, 0);
         seen.push(fetch_all_fcgi(&site, &wwz, &members));
-        let sent = status_figure(&site, &wwz, "bytes_sent_sendfile");
+        let sent = wwz.status_figure(&site, "bytes_sent_sendfile");
         if min == "0" {
             assert_eq!(sent, 0, "sendfile ran with --sendfile-min 0");
         } else {
@@ -228,7 +218,7 @@ fn large_members_are_identical_with_and_without_sendfile() {
             ("wwz stderr", wwz.proc.stderr_path.clone()),
         ]);
         through_nginx.push(fetch_all_nginx(&nginx, &members));
-        let sent = status_figure(&site, &wwz, "bytes_sent_sendfile");
+        let sent = wwz.status_figure(&site, "bytes_sent_sendfile");
         match min {
             "0" => assert_eq!(sent, 0),
             "1" => assert!(sent >= 2 * (BIG + ODD) as u64, "{sent}"),

@@ -137,6 +137,17 @@ pub struct Wwz {
 }
 
 impl Wwz {
+    /// One number of the status page's JSON (the server runs with
+    /// `--status-path /wwz-status`).
+    pub fn status_figure(&self, site: &Site, key: &str) -> u64 {
+        let r = self
+            .client()
+            .get(1, false, &nginx_params(site, "GET", "/wwz-status?json"));
+        assert_eq!(r.status, 200, "{r:?}");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("status JSON");
+        v[key].as_u64().unwrap_or_else(|| panic!("no {key} in {v}"))
+    }
+
     /// `wwz serve --listen … --docroot DOCROOT extra…`, waiting for the socket.
     pub fn start(site: &Site, transport: Transport, extra: &[&str]) -> Wwz {
         Wwz::start_env(site, transport, extra, &[])
