@@ -955,6 +955,8 @@ fn deflate_candidate(mode: Deflate, name: &str, size: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
 
     #[test]

@@ -309,6 +309,8 @@ pub fn block(central: &[u8], count: u64, at: u64) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
     use crate::zip::index::tests::archive;
 
