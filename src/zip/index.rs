@@ -434,6 +434,8 @@ fn name_of<'a>(entries: &[Entry], names: &'a [u8], id: u32) -> &'a [u8] {
 
 #[cfg(test)]
 pub(super) mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
     use std::io::{Cursor, Write};
     use zip::write::SimpleFileOptions;
