@@ -9,12 +9,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::archive::Cache;
-use crate::fcgi::Limits;
+use crate::front::fcgi::Limits;
+use crate::front::listen;
+use crate::front::server::{self, Server};
 use crate::http::respond::{Options, DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL};
 use crate::http::Service;
-use crate::listen;
 use crate::log::{self, Level};
-use crate::server::{self, Server};
 
 /// `wwz --version`: the crate version and the commit it was built from
 /// (short hash and commit date, or "unknown"; see build.rs).
@@ -172,7 +172,7 @@ pub struct ServeArgs {
     /// server's reading of page fragments costs what wwz saves (see
     /// BENCHMARKS.md, figure 2). FastCGI and CGI; the preview always writes
     /// from the mapping.
-    #[arg(long, env = "WWZ_SENDFILE_MIN", default_value_t = crate::fcgi::DEFAULT_SENDFILE_MIN, value_name = "BYTES")]
+    #[arg(long, env = "WWZ_SENDFILE_MIN", default_value_t = crate::front::fcgi::DEFAULT_SENDFILE_MIN, value_name = "BYTES")]
     pub sendfile_min: u64,
 
     /// Worker threads (default: one per core).
@@ -220,7 +220,7 @@ pub fn main() -> ExitCode {
     let no_args = std::env::args_os().len() <= 1;
     // A CGI program gets its request in the environment; the server may pass
     // words of the query as arguments, so those are not parsed.
-    if crate::cgi::is_cgi() && !listen::fd0_is_listener() {
+    if crate::front::cgi::is_cgi() && !listen::fd0_is_listener() {
         return cgi();
     }
     if no_args && listen::fd0_is_listener() {
@@ -261,8 +261,8 @@ fn cgi() -> ExitCode {
         }
     };
     log::set_level(args.log_level);
-    ExitCode::from(crate::cgi::run(
-        crate::cgi::service(args.docroot.clone(), options(&args)),
+    ExitCode::from(crate::front::cgi::run(
+        crate::front::cgi::service(args.docroot.clone(), options(&args)),
         args.sendfile_min,
     ))
 }
@@ -320,7 +320,7 @@ fn preview(addr: &str, args: &ServeArgs) -> ExitCode {
     if let Ok(a) = listener.local_addr() {
         eprintln!("wwz: preview on http://{a}/ (not for production)");
     }
-    match rt.block_on(crate::devhttp::run(
+    match rt.block_on(crate::front::preview::run(
         listener,
         service,
         server::termination(),

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::*;
-use wwz::fcgi::params;
-use wwz::fcgi::record::kind;
+use wwz::front::fcgi::params;
+use wwz::front::fcgi::record::kind;
 
 /// Runs `cgi-fcgi -bind -connect SOCK` with exactly `env` as the request's params.
 fn cgi_fcgi(sock: &Path, env: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {

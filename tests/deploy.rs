@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use wwz::fcgi::record::{self, kind};
+use wwz::front::fcgi::record::{self, kind};
 use zip::write::SimpleFileOptions;
 
 /// Load: this many keep-alive connections, each with its own thread.

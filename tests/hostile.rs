@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use wwz::fcgi::record::kind;
+use wwz::front::fcgi::record::kind;
 
 /// What `fixtures/make-hostile.py` made: (archive, member, expectation, description).
 struct Hostile {

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wwz::fcgi::record::kind;
+use wwz::front::fcgi::record::kind;
 
 fn signal(proc: &Proc, sig: i32) {
     // SAFETY: kill(2) has no memory-safety preconditions; the pid is our child.

@@ -9,8 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wwz::fcgi::params;
-use wwz::fcgi::record::{self, kind, role, status};
+use wwz::front::fcgi::params;
+use wwz::front::fcgi::record::{self, kind, role, status};
 
 /// Runs a scenario once over a unix socket and once over TCP.
 macro_rules! both_transports {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::nginx::{Diagnostics, Nginx};
 use common::*;
-use wwz::fcgi::record::{self, kind};
+use wwz::front::fcgi::record::{self, kind};
 
 /// A member of a few MiB whose size is not a multiple of anything.
 const BIG: usize = 3 * 1024 * 1024 + 12_345;

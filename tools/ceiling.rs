@@ -1,7 +1,7 @@
 //! `ceiling`: the cheapest FastCGI responder we can write, as the upper bound
 //! for any responder behind the same web server.
 //!
-//! It parses records with `wwz::fcgi::record`, looks at PARAMS only to find
+//! It parses records with `wwz::front::fcgi::record`, looks at PARAMS only to find
 //! the end of the stream, and answers every request with the same body of
 //! `--size` bytes: the CGI header block and the body as STDOUT records, an
 //! empty STDOUT, END_REQUEST. No files, no routing, no per-request
@@ -20,8 +20,8 @@ use std::process::ExitCode;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use wwz::fcgi::params;
-use wwz::fcgi::record::{self, kind, BeginRequest};
+use wwz::front::fcgi::params;
+use wwz::front::fcgi::record::{self, kind, BeginRequest};
 
 /// Content per STDOUT record: a multiple of 8, so full records need no padding (as wwz).
 const CHUNK: usize = 65528;

@@ -1,5 +1,5 @@
 //! The one FastCGI client of this repository, built on the crate's own record
-//! codec (`wwz::fcgi::record`, `wwz::fcgi::params`). The black-box tests
+//! codec (`wwz::front::fcgi::record`, `wwz::front::fcgi::params`). The black-box tests
 //! (`tests/common/mod.rs`) and the load generator (`tools/fcgi_load.rs`,
 //! `examples/fcgi-load`) both include this file with `#[path]`, so the request
 //! a benchmark sends is the request the tests check, and a response is judged
@@ -17,8 +17,8 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wwz::fcgi::params;
-use wwz::fcgi::record::{self, kind, BeginRequest, EndRequest};
+use wwz::front::fcgi::params;
+use wwz::front::fcgi::record::{self, kind, BeginRequest, EndRequest};
 
 /// How long any wait for a socket or a reply may take before it is a failure.
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use wwz::fcgi::record::{self, kind, EndRequest};
+use wwz::front::fcgi::record::{self, kind, EndRequest};
 
 #[allow(dead_code)] // the tests use more of it
 #[path = "fcgi_client.rs"]

@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wwz::fcgi::params;
-use wwz::fcgi::record::{self, kind, BeginRequest, EndRequest};
+use wwz::front::fcgi::params;
+use wwz::front::fcgi::record::{self, kind, BeginRequest, EndRequest};
 
 fuzz_target!(|data: &[u8]| {
     let mut rest = data;

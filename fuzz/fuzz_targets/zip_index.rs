@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wwz::http::listing::{self, Place};
+use wwz::pages::listing::{self, Place};
 use wwz::zip::{Child, Index};
 
 fuzz_target!(|data: &[u8]| {

@@ -15,7 +15,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
 
 use crate::zip::{DataError, Entry, Index, IndexError};
 pub use mmap::MappedBytes;
@@ -94,8 +95,9 @@ pub struct Archive {
     index: Index,
     identity: Identity,
     mtime: SystemTime,
-    /// The site's `_redirects` rules, read on first use: once per version.
-    redirects: std::sync::OnceLock<crate::site::Redirects>,
+    /// Data a layer above derives from this version (the site's parsed
+    /// rules), made on first use: once per version, gone with it.
+    derived: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -134,7 +136,7 @@ impl Archive {
             index,
             identity: Identity::of(&meta),
             mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-            redirects: std::sync::OnceLock::new(),
+            derived: OnceLock::new(),
         })
     }
 
@@ -199,29 +201,16 @@ impl Archive {
         Ok(buf)
     }
 
-    /// The site's `_redirects` rules at the archive root (none if absent),
-    /// parsed the first time they are asked for; problems are logged then.
-    pub fn redirects(self: &Arc<Self>) -> &crate::site::Redirects {
-        self.redirects.get_or_init(|| {
-            let Some(entry) = self.index.get(b"_redirects") else {
-                return crate::site::Redirects::default();
-            };
-            if entry.size() > crate::site::MAX_BYTES as u64 {
-                crate::log::warn(format_args!(
-                    "_redirects is {} bytes, over the {} byte limit: its rules are ignored",
-                    entry.size(),
-                    crate::site::MAX_BYTES
-                ));
-                return crate::site::Redirects::default();
-            }
-            match self.read_member(entry, crate::site::MAX_BYTES) {
-                Ok(text) => crate::site::Redirects::parse_logged(&text),
-                Err(e) => {
-                    crate::log::warn(format_args!("_redirects cannot be read: {e}; ignored"));
-                    crate::site::Redirects::default()
-                }
-            }
-        })
+    /// The data `make` derives from this archive version, made the first
+    /// time it is asked for and kept as long as the version is. The one slot
+    /// belongs to one type (the site layer's); `None` if another holds it.
+    pub fn derived<T: Any + Send + Sync>(
+        self: &Arc<Self>,
+        make: impl FnOnce(&Arc<Self>) -> T,
+    ) -> Option<&T> {
+        self.derived
+            .get_or_init(|| Box::new(make(self)))
+            .downcast_ref()
     }
 
     /// The open file, for ordinary reads of member data.

@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 /// An HTTP date; `None` when malformed, which makes the condition be
 /// ignored as §13.1.3 asks.
-pub use crate::time::parse_http_date as parse_date;
+pub use crate::util::time::parse_http_date as parse_date;
 // HTTP dates have one-second resolution: validators compare at that resolution.
-use crate::time::unix_seconds;
+use crate::util::time::unix_seconds;
 
 /// A representation's validators.
 #[derive(Debug, Clone, Copy)]

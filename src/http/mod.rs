@@ -1,21 +1,15 @@
 //! The protocol-neutral core: a request's parameters in, a [`Response`] out.
-//! Fronts (FastCGI, later CGI and HTTP preview) translate their wire format to
+//! Fronts (FastCGI, CGI, the HTTP preview) translate their wire format to
 //! [`Params`] and write the [`Response`]; they never decide HTTP semantics.
 
 pub mod body;
 pub mod conditional;
-pub mod listing;
-pub mod logview;
-pub mod lookup;
-pub mod mime;
 pub mod multipart;
 pub mod negotiate;
 pub mod range;
 pub mod respond;
 pub mod response;
 pub mod route;
-pub mod search;
-pub mod status;
 
 pub use body::Body;
 pub use respond::Service;

@@ -9,45 +9,7 @@
 //! No header means identity only (a deflated member is then inflated, not sent
 //! as gzip): clients that take compression say so.
 
-/// A content coding wwz sends, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
-    Br,
-    Zstd,
-    Gzip,
-}
-
-impl Coding {
-    /// In order of preference when the client's q-values tie.
-    pub const PREFERENCE: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
-
-    /// The `Content-Encoding` token.
-    pub fn token(self) -> &'static str {
-        match self {
-            Coding::Br => "br",
-            Coding::Zstd => "zstd",
-            Coding::Gzip => "gzip",
-        }
-    }
-
-    /// The suffix of a precompressed sibling in this coding.
-    pub fn suffix(self) -> &'static [u8] {
-        match self {
-            Coding::Br => b".br",
-            Coding::Zstd => b".zst",
-            Coding::Gzip => b".gz",
-        }
-    }
-
-    /// The ETag suffix that tells this representation's tag from the others'.
-    pub fn tag_suffix(self) -> &'static str {
-        match self {
-            Coding::Br => "-br",
-            Coding::Zstd => "-zst",
-            Coding::Gzip => "-gz",
-        }
-    }
-}
+pub use crate::content::coding::Coding;
 
 /// The q-values (in thousandths) an `Accept-Encoding` header gives; `None`
 /// where a coding is not named.

@@ -11,25 +11,26 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::body::{gzip_trailer, Body};
+use super::body::Body;
 use super::conditional::{self, Conditions, Outcome, Validators};
-use super::listing::{self, Place};
-use super::lookup::{self, Found};
-use super::mime;
 use super::multipart;
 use super::negotiate::{Accept, Coding};
 use super::range::{self, Ranges};
 use super::response::{ContentRange, ETag, Response, TEXT_PLAIN};
 use super::route::{route, Route, RouteError};
-use super::status;
-use super::{logview, search};
 use super::{Param, Params};
 use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
 use crate::archive::{Archive, Cache, OpenError};
+use crate::content::gzip::gzip_trailer;
+use crate::content::mime;
 use crate::log;
-use crate::site::{self, Action};
+use crate::logs::{search, view as logview};
+use crate::pages::listing::{self, Place};
+use crate::pages::status;
+use crate::site::lookup::{self, Found};
+use crate::site::redirects::{self, Action};
 use crate::stats::STATS;
-use crate::url;
+use crate::util::percent;
 use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED, METHOD_ZSTD};
 use crate::zip::index::{SIBLING_BR, SIBLING_GZ, SIBLING_ZSTD};
 use crate::zip::{Entry, Index};
@@ -174,7 +175,7 @@ impl Service {
 
     fn member<P: Params + ?Sized>(&self, ctx: &Ctx<'_>, req: &P) -> Response {
         let path = ctx.route.member();
-        let rules = ctx.archive.redirects();
+        let rules = &crate::site::rules(ctx.archive).redirects;
         if !rules.is_empty() {
             if let Some(action) = rules.apply(path, true) {
                 return self.follow(ctx, req, action);
@@ -209,9 +210,9 @@ impl Service {
         match action {
             Action::Redirect { status, to } => {
                 let location = if to.starts_with('/') {
-                    site::relative_location(ctx.route.member(), &to, q.as_deref())
+                    redirects::relative_location(ctx.route.member(), &to, q.as_deref())
                 } else {
-                    site::absolute_location(&to, q.as_deref())
+                    redirects::absolute_location(&to, q.as_deref())
                 };
                 Response {
                     status,
@@ -750,7 +751,7 @@ fn redirect<P: Params + ?Sized>(mut location: String, req: &P) -> Response {
 
 /// `./segment/`: a directory's relative reference, for a redirect.
 fn segment_location(segment: &str) -> String {
-    let mut out = url::segment(segment, url::Context::Header);
+    let mut out = percent::segment(segment, percent::Context::Header);
     out.push('/');
     out
 }

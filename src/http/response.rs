@@ -216,7 +216,7 @@ impl Value<'_> {
                 out.extend_from_slice(b"bytes */");
                 push_u64(out, total);
             }
-            Value::Date(t) => crate::time::push_http_date(out, t),
+            Value::Date(t) => crate::util::time::push_http_date(out, t),
             Value::ETag(etag) => etag.push(out),
         }
     }

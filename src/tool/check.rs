@@ -21,8 +21,8 @@ use clap::Args;
 use super::read::{declared_alignment, read_local, Directory};
 use super::{display_name, printable};
 use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
-use crate::json::json_str;
-use crate::site;
+use crate::site::redirects;
+use crate::util::json::json_str;
 use crate::zip::format::{
     zstd_frame_window, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED,
     METHOD_ZSTD,
@@ -365,16 +365,16 @@ fn site_problems(path: &Path) -> Vec<Problem> {
             member: Some("_redirects".into()),
             problem,
         };
-        if entry.size() > site::MAX_BYTES as u64 {
+        if entry.size() > redirects::MAX_BYTES as u64 {
             problems.push(problem(format!(
                 "{} bytes, over the {} byte limit: the server ignores every rule",
                 entry.size(),
-                site::MAX_BYTES
+                redirects::MAX_BYTES
             )));
         } else {
-            match archive.read_member(entry, site::MAX_BYTES) {
+            match archive.read_member(entry, redirects::MAX_BYTES) {
                 Err(e) => problems.push(problem(format!("cannot be read: {e}"))),
-                Ok(text) => match site::Redirects::parse(&text) {
+                Ok(text) => match redirects::Redirects::parse(&text) {
                     Err(why) => {
                         problems.push(problem(format!("{why}: the server ignores every rule")))
                     }

@@ -29,7 +29,7 @@ pub const ZSTD_WINDOW_LOG: u32 = 23;
 
 /// The gzip member header (RFC 1952): no name, no mtime, OS = Unix; the same
 /// header the server puts before a deflated member's bytes.
-const GZIP_HEADER: [u8; 10] = crate::http::body::GZIP_HEADER;
+use crate::content::gzip::{gzip_trailer, GZIP_HEADER};
 
 /// A deflate compressor, kept per thread (libdeflate allocates its tables once).
 pub struct Deflater {
@@ -63,7 +63,7 @@ impl Deflater {
         let mut out = Vec::with_capacity(GZIP_HEADER.len() + deflated.len() + 8);
         out.extend_from_slice(&GZIP_HEADER);
         out.extend_from_slice(&deflated);
-        out.extend_from_slice(&crate::http::body::gzip_trailer(crc32, data.len() as u64));
+        out.extend_from_slice(&gzip_trailer(crc32, data.len() as u64));
         Ok(out)
     }
 }

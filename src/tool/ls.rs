@@ -8,8 +8,8 @@ use clap::Args;
 
 use super::read::{declared_alignment, read_local, Directory};
 use super::{display_name, fail, Error};
-use crate::json::json_str;
-use crate::time::iso8601;
+use crate::util::json::json_str;
+use crate::util::time::iso8601;
 
 #[derive(Args, Debug, Clone)]
 #[command(

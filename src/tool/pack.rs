@@ -674,7 +674,7 @@ fn ut_field(mtime: i64) -> [u8; 9] {
 }
 
 fn base_member<'a>(name: &'a str, mtime: i64, ut: &'a [u8; 9], mode: u32) -> Member<'a> {
-    let (dos_date, dos_time) = crate::time::unix_to_dos(mtime);
+    let (dos_date, dos_time) = crate::util::time::unix_to_dos(mtime);
     Member {
         name: name.as_bytes(),
         flags: FLAG_UTF8,
@@ -794,7 +794,7 @@ fn read_and_compress(
         return Err(Error::input(path, "file shrank while being read"));
     }
     let crc32 = crc32fast::hash(&data);
-    let text = crate::http::mime::media_type(&item.name).is_some_and(|(_, text)| text)
+    let text = crate::content::mime::media_type(&item.name).is_some_and(|(_, text)| text)
         || !data.iter().take(8192).any(|&b| b == 0);
     let mut deflated = None;
     if deflate_candidate(args.deflate, &item.name, size)
@@ -946,7 +946,7 @@ fn deflate_candidate(mode: Deflate, name: &str, size: u64) -> bool {
     match mode {
         Deflate::Never => false,
         Deflate::Always => true,
-        Deflate::Auto => match crate::http::mime::media_type(name) {
+        Deflate::Auto => match crate::content::mime::media_type(name) {
             Some((mime, text)) => text || mime == "application/octet-stream",
             None => true,
         },

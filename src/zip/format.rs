@@ -123,7 +123,7 @@ impl<'a> CentralHeader<'a> {
     /// Modification time in Unix seconds: the UT extra field when present, else the DOS time (as UTC).
     pub fn mtime(&self) -> i64 {
         ut_mtime(self.extra)
-            .unwrap_or_else(|| crate::time::dos_to_unix(self.dos_date, self.dos_time))
+            .unwrap_or_else(|| crate::util::time::dos_to_unix(self.dos_date, self.dos_time))
     }
 }
 

@@ -182,7 +182,7 @@ impl Protocol {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fcgi::record::{role, status};
+    use crate::front::fcgi::record::{role, status};
 
     const MAX_PARAMS: usize = 64;
 

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use super::{Body, Response};
 use crate::archive::Cache;
+use crate::http::{Body, Response};
 use crate::stats::{self, STATS};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -245,7 +245,7 @@ fn text(figures: &[Figure], started: SystemTime) -> String {
     };
     line("version", &stats::version());
     line("commit", &stats::commit().unwrap_or("unknown"));
-    let start = crate::time::iso8601(crate::time::unix_seconds(started));
+    let start = crate::util::time::iso8601(crate::util::time::unix_seconds(started));
     line("start time", &start);
     for f in figures {
         line(f.text, &f.value);

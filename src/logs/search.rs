@@ -23,17 +23,17 @@ use std::time::{Duration, Instant};
 
 use regex::bytes::{Regex, RegexBuilder};
 
-use crate::ansi::Renderer;
 use crate::archive::reader::MemberReader;
 use crate::archive::Archive;
+use crate::logs::terminal::Renderer;
 
-use super::body::{Body, Produce, Stream};
-use super::logview::line_html_marked;
-use super::mime;
-use super::response::Response;
-use crate::ansi::escape;
-use crate::json::json_str;
-use crate::url;
+use super::view::line_html_marked;
+use crate::content::mime;
+use crate::http::body::{Body, Produce, Stream};
+use crate::http::response::Response;
+use crate::logs::terminal::escape;
+use crate::util::json::json_str;
+use crate::util::percent;
 
 pub const MAX_MATCHES: usize = 1000;
 pub const BYTE_BUDGET: u64 = 1 << 30;
@@ -184,7 +184,7 @@ fn rel_href(rel: &str) -> String {
     let mut out = String::from(".");
     for seg in rel.split('/') {
         out.push('/');
-        let enc = url::segment(seg, url::Context::HtmlAttribute);
+        let enc = percent::segment(seg, percent::Context::HtmlAttribute);
         out.push_str(enc.strip_prefix("./").unwrap_or(&enc));
     }
     out
@@ -569,8 +569,8 @@ impl Search {
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
              <meta name=\"color-scheme\" content=\"light dark\">\n<title>Search {text} in {title}</title>\n\
              <style>{style}{ansi}{extra}</style>\n</head>\n<body>\n<header><h1>Search in <a href=\"./\">{title}</a></h1>\n{form}</header>\n<main>\n",
-            style = super::logview::STYLE,
-            ansi = crate::ansi::STYLE,
+            style = super::view::STYLE,
+            ansi = crate::logs::terminal::STYLE,
             extra = format_args!("{STYLE}{FORM_STYLE}"),
             form = form(&self.q),
         );

@@ -4,13 +4,13 @@
 
 use std::fmt::Write;
 
-use crate::time::{iso8601, to_minute};
+use crate::util::time::{iso8601, to_minute};
 use crate::zip::format::METHOD_STORED;
 use crate::zip::Child;
 
-use crate::ansi::escape;
-use crate::json::json_str;
-use crate::url;
+use crate::logs::terminal::escape;
+use crate::util::json::json_str;
+use crate::util::percent;
 
 /// Where the listing is: the URL path segments of the archive (relative to
 /// the docroot) and the directory inside it (empty or ending in `/`).
@@ -135,7 +135,7 @@ impl Extras {
 /// Whether a member reads as text in a browser: a text type, or no extension
 /// (CI logs often have none); such members get a log-view link.
 fn text_like(name: &str) -> bool {
-    match super::mime::media_type(name) {
+    match crate::content::mime::media_type(name) {
         Some((_, text)) => text,
         None => true,
     }
@@ -160,7 +160,7 @@ pub fn html_with(
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"color-scheme\" content=\"light dark\">\n<title>Index of {title}</title>\n\
          <style>{STYLE}{form_style}</style>\n</head>\n<body>\n<h1 class=\"crumbs\">",
-        form_style = super::search::FORM_STYLE,
+        form_style = crate::logs::search::FORM_STYLE,
     );
     let segments = place.segments();
     let depth = segments.len();
@@ -188,7 +188,9 @@ pub fn html_with(
             extras.bytes
         );
     }
-    out.push_str(&super::search::form(&super::search::Query::default()));
+    out.push_str(&crate::logs::search::form(
+        &crate::logs::search::Query::default(),
+    ));
     let _ = write!(
         out,
         "\n<table>\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead>\n<tbody>\n",
@@ -307,7 +309,7 @@ fn up(n: usize) -> String {
 
 /// A link to one path segment, for an `href` attribute.
 fn href(name: &str) -> String {
-    url::segment(name, url::Context::HtmlAttribute)
+    percent::segment(name, percent::Context::HtmlAttribute)
 }
 
 pub(crate) fn human_size(n: u64) -> String {

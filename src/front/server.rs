@@ -2,7 +2,7 @@
 //!
 //! At most `max_conns` connections are served at once. When a new one comes
 //! at the limit, the connection idle longest between requests is closed to
-//! make room ([`crate::connections`]); if every connection is busy, the new
+//! make room ([`crate::front::connections`]); if every connection is busy, the new
 //! one waits for a permit and the rest wait in the kernel's backlog. On shutdown the listener
 //! closes, idle connections end at once, busy ones finish their response, and
 //! we wait for them up to the grace period.
@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 
-use crate::connections::Registry;
-use crate::fcgi::{self, Limits};
+use crate::front::connections::Registry;
+use crate::front::fcgi::{self, Limits};
+use crate::front::listen::{self, Listener};
 use crate::http::Service;
-use crate::listen::{self, Listener};
 use crate::log;
 use crate::stats::{self, STATS};
 

@@ -57,6 +57,11 @@ pub struct Redirects {
     rules: Vec<Rule>,
 }
 
+impl Redirects {
+    /// No rules.
+    pub const EMPTY: Redirects = Redirects { rules: Vec::new() };
+}
+
 /// What a rule says to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -317,7 +322,7 @@ fn encode_into(out: &mut String, s: &str) {
         if b.is_ascii_graphic() && b != b'"' && b != b'<' && b != b'>' && b != b'\\' {
             out.push(char::from(b));
         } else {
-            crate::url::push_escape(out, b);
+            crate::util::percent::push_escape(out, b);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `MEMBER?view`: a text member as a numbered, coloured log page.
 //!
 //! Lines are numbered with anchors (`#L123`; `#L120-L140` highlights a
-//! range), terminal escapes rendered by [`crate::ansi`], everything escaped.
+//! range), terminal escapes rendered by [`crate::logs::terminal`], everything escaped.
 //! A big log shows its last [`TAIL_LINES`] lines (or [`TAIL_BYTES`]) by
 //! default, with links to earlier parts (`?view&from=N`) and to the whole log
 //! (`?view&all`). The page is a [`Body::Stream`]: made step by step on the
@@ -16,14 +16,14 @@ use std::fmt::Write;
 use std::io;
 use std::sync::Arc;
 
-use crate::ansi::{self, Renderer};
 use crate::archive::reader::MemberReader;
 use crate::archive::Archive;
+use crate::logs::terminal::{self, Renderer};
 use crate::zip::Entry;
 
-use super::body::{Body, Produce, Stream};
-use super::response::Response;
-use crate::url;
+use crate::http::body::{Body, Produce, Stream};
+use crate::http::response::Response;
+use crate::util::percent;
 
 /// Lines a view shows by default, from the end or from `from=`.
 pub const TAIL_LINES: u64 = 2000;
@@ -179,8 +179,8 @@ impl Produce for LogView {
 impl LogView {
     fn head(&self, out: &mut Vec<u8>) {
         let mut h = String::with_capacity(4096);
-        let title = crate::ansi::escape(&self.name);
-        let raw = url::segment(&self.base, url::Context::HtmlAttribute);
+        let title = crate::logs::terminal::escape(&self.name);
+        let raw = percent::segment(&self.base, percent::Context::HtmlAttribute);
         let _ = write!(
             h,
             "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -188,7 +188,7 @@ impl LogView {
              <meta name=\"color-scheme\" content=\"light dark\">\n<title>{title}</title>\n\
              <style>{STYLE}{ansi}</style>\n</head>\n<body>\n<header><h1>{title}</h1>\
              <nav><a href=\"{raw}\">raw</a> · <a href=\"{raw}?view\">tail</a> · <a href=\"{raw}?view&amp;all\">whole log</a> · {size} bytes</nav></header>\n<main id=\"log\">\n",
-            ansi = ansi::STYLE,
+            ansi = terminal::STYLE,
             size = self.size,
         );
         out.extend_from_slice(h.as_bytes());
@@ -306,7 +306,7 @@ impl LogView {
             let line_end = memchr::memchr(b'\n', &self.pending);
             let (line_len, advance) = match line_end {
                 Some(at) => (at, at + 1),
-                None if self.pending.len() > ansi::MAX_LINE + READ => {
+                None if self.pending.len() > terminal::MAX_LINE + READ => {
                     // A huge line: render its head, drop the rest as it comes.
                     (self.pending.len(), self.pending.len())
                 }
@@ -370,7 +370,7 @@ pub fn line_html_marked(
 impl LogView {
     fn foot(&self, out: &mut Vec<u8>) {
         let mut f = String::from("</main>\n<footer>");
-        let raw = url::segment(&self.base, url::Context::HtmlAttribute);
+        let raw = percent::segment(&self.base, percent::Context::HtmlAttribute);
         let last = self.line.saturating_sub(1);
         if self.first > 1 {
             let earlier = self.first.saturating_sub(TAIL_LINES).max(1);

@@ -24,7 +24,7 @@ use super::protocol::{Action, Protocol, ProtocolError};
 use super::record;
 use super::stdout::{Outgoing, Seg};
 use crate::archive::Archive;
-use crate::connections;
+use crate::front::connections;
 use crate::http::body::{self, SendError, Sink};
 use crate::http::{Param, Params, Response, Service};
 use crate::log;

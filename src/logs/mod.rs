@@ -1,0 +1,6 @@
+//! What a CI log viewer does, over members read with `pread` (never from the
+//! mapping): the terminal renderer, the log view and search.
+
+pub mod search;
+pub mod terminal;
+pub mod view;

@@ -1,0 +1,4 @@
+//! The pages wwz writes itself: directory listings and the status page.
+
+pub mod listing;
+pub mod status;

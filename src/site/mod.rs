@@ -1,0 +1,58 @@
+//! What a static host does: which member answers a path (index pages, clean
+//! URLs), the site's own error pages, and its `_redirects` rules.
+//!
+//! A site's rules are read from its archive once per archive version and
+//! kept in the archive's slot for derived data ([`Archive::derived`]).
+
+use std::sync::Arc;
+
+use crate::archive::Archive;
+use crate::log;
+
+pub mod lookup;
+pub mod redirects;
+
+use redirects::Redirects;
+
+/// The rules a site's archive carries at its root.
+#[derive(Debug, Default)]
+pub struct Rules {
+    /// `_redirects` (none if absent, too large or unreadable).
+    pub redirects: Redirects,
+}
+
+/// The rules of `archive`'s site, parsed the first time they are asked for
+/// (problems are logged then).
+pub fn rules(archive: &Arc<Archive>) -> &Rules {
+    static NONE: Rules = Rules {
+        redirects: Redirects::EMPTY,
+    };
+    archive.derived(read_rules).unwrap_or(&NONE)
+}
+
+fn read_rules(archive: &Arc<Archive>) -> Rules {
+    Rules {
+        redirects: read_redirects(archive),
+    }
+}
+
+fn read_redirects(archive: &Arc<Archive>) -> Redirects {
+    let Some(entry) = archive.index().get(b"_redirects") else {
+        return Redirects::default();
+    };
+    if entry.size() > redirects::MAX_BYTES as u64 {
+        log::warn(format_args!(
+            "_redirects is {} bytes, over the {} byte limit: its rules are ignored",
+            entry.size(),
+            redirects::MAX_BYTES
+        ));
+        return Redirects::default();
+    }
+    match archive.read_member(entry, redirects::MAX_BYTES) {
+        Ok(text) => Redirects::parse_logged(&text),
+        Err(e) => {
+            log::warn(format_args!("_redirects cannot be read: {e}; ignored"));
+            Redirects::default()
+        }
+    }
+}

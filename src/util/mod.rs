@@ -1,0 +1,6 @@
+//! Small shared knowledge that is no part of the product's layers: dates,
+//! percent-coding, JSON strings.
+
+pub mod json;
+pub mod percent;
+pub mod time;
