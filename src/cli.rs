@@ -12,9 +12,9 @@ use crate::archive::Cache;
 use crate::front::fcgi::Limits;
 use crate::front::listen;
 use crate::front::server::{self, Server};
-use crate::http::respond::{Options, DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL};
-use crate::http::Service;
 use crate::log::{self, Level};
+use crate::service::Service;
+use crate::service::{Options, DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL};
 
 /// `wwz --version`: the crate version and the commit it was built from
 /// (short hash and commit date, or "unknown"; see build.rs).

@@ -29,6 +29,7 @@ pub mod http;
 pub mod log;
 pub mod logs;
 pub mod pages;
+pub mod service;
 pub mod site;
 pub mod stats;
 pub mod tool;

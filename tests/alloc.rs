@@ -9,7 +9,8 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use wwz::archive::Cache;
-use wwz::http::{Body, Params, Service};
+use wwz::http::{Body, Params};
+use wwz::service::Service;
 
 struct Counting;
 
@@ -80,7 +81,7 @@ fn stored_member_get_allocates_nothing() {
         let resp = service.respond(params);
         head.clear();
         resp.write_head(&mut head);
-        assert_eq!(resp.status, 200);
+        assert_eq!(resp.status.code(), 200);
         assert!(matches!(resp.body, Body::Mapped { len: 1024, .. }));
     };
     // The first request opens the archive and reads the member's local header.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use wwz::http::route::route;
-use wwz::http::OwnedParams;
+use wwz::http::{OwnedParams, Request};
 
 const NAMES: [&str; 6] = [
     "DOCUMENT_ROOT",
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let fixed = (mask & 0x40 != 0).then(|| Path::new("/srv/www"));
-    let Ok(r) = route(&params, fixed) else {
+    let Ok(r) = route(&Request::parse(&params).target, fixed) else {
         return;
     };
     let archive = r.archive();

@@ -12,7 +12,8 @@ use std::time::Duration;
 use crate::archive::Archive;
 use crate::archive::Cache;
 use crate::http::body::{self, Sink};
-use crate::http::{OwnedParams, Response, Service};
+use crate::http::{OwnedParams, Response};
+use crate::service::Service;
 use crate::stats::STATS;
 
 /// Whether we were started as a CGI program.
@@ -42,10 +43,7 @@ pub fn run(service: Service, sendfile_min: u64) -> u8 {
 }
 
 /// A service for one CGI request: a cache of one archive, checked once.
-pub fn service(
-    docroot: Option<std::path::PathBuf>,
-    opts: crate::http::respond::Options,
-) -> Service {
+pub fn service(docroot: Option<std::path::PathBuf>, opts: crate::service::Options) -> Service {
     Service::with_options(docroot, Cache::new(1, Duration::ZERO), opts)
 }
 

@@ -22,8 +22,9 @@ use tokio::sync::mpsc;
 
 use crate::archive::Archive;
 use crate::http::body::{self, Sink};
-use crate::http::{Body, OwnedParams, Response, Service};
+use crate::http::{Body, OwnedParams, Response};
 use crate::log;
+use crate::service::Service;
 
 /// Serves HTTP on `listener` until `shutdown` completes.
 pub async fn run(
@@ -96,8 +97,8 @@ fn handle(svc: &Service, req: &hyper::Request<Incoming>) -> hyper::Response<Prev
 
 fn convert(resp: Response) -> hyper::Response<PreviewBody> {
     let mut out = hyper::Response::new(PreviewBody::new(Body::Empty));
-    *out.status_mut() =
-        http::StatusCode::from_u16(resp.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *out.status_mut() = http::StatusCode::from_u16(resp.status.code())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();
     let mut bad = false;
     let mut add = |name: &str, value: &[u8]| match (
@@ -141,11 +142,7 @@ pub struct PreviewBody {
 impl PreviewBody {
     fn new(body: Body) -> PreviewBody {
         // A streamed page's length is unknown: hyper sends it chunked.
-        let remaining = if body.is_streamed() {
-            u64::MAX
-        } else {
-            body.len()
-        };
+        let remaining = body.len().unwrap_or(u64::MAX);
         if remaining == 0 {
             return PreviewBody {
                 frames: None,

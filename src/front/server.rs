@@ -17,8 +17,8 @@ use tokio::sync::{watch, Semaphore};
 use crate::front::connections::Registry;
 use crate::front::fcgi::{self, Limits};
 use crate::front::listen::{self, Listener};
-use crate::http::Service;
 use crate::log;
+use crate::service::Service;
 use crate::stats::{self, STATS};
 
 pub struct Server {

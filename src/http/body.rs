@@ -114,8 +114,10 @@ pub enum Body {
 }
 
 impl Body {
-    pub fn len(&self) -> u64 {
-        match self {
+    /// The bytes this body sends; `None` for a page made as it is sent
+    /// ([`Body::Stream`]), whose length is known only at its end.
+    pub fn len(&self) -> Option<u64> {
+        Some(match self {
             Body::Empty => 0,
             Body::Static(s) => s.len() as u64,
             Body::Owned(v) => v.len() as u64,
@@ -129,17 +131,13 @@ impl Body {
                     + tail.len() as u64
             }
             Body::Inflate { take, .. } => *take,
-            Body::Stream(_) => 0,
-        }
+            Body::Stream(_) => return None,
+        })
     }
 
-    /// Whether the length is known before sending ([`Body::Stream`]'s is not).
-    pub fn is_streamed(&self) -> bool {
-        matches!(self, Body::Stream(_))
-    }
-
+    /// Whether this body sends nothing at all.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len() == Some(0)
     }
 
     /// Walks the body as the bytes to send, in order: bytes of ours, and

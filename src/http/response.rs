@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 pub use super::body::Body;
+pub use super::status::Status;
 
 /// A strong validator derived from a member's content, so redeploying an
 /// unchanged member keeps caches warm and a changed one never matches.
@@ -13,7 +14,7 @@ pub struct ETag {
     pub size: u64,
     pub mtime: i64,
     /// Each coded representation (gzip, br, zstd) has its own tag.
-    pub coding: Option<super::negotiate::Coding>,
+    pub coding: Option<crate::content::coding::Coding>,
 }
 
 impl ETag {
@@ -81,7 +82,7 @@ pub enum ContentRange {
 
 #[derive(Debug)]
 pub struct Response {
-    pub status: u16,
+    pub status: Status,
     pub content_type: Option<Cow<'static, str>>,
     pub content_length: Option<u64>,
     pub content_range: Option<ContentRange>,
@@ -97,7 +98,7 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn new(status: u16) -> Response {
+    pub fn new(status: Status) -> Response {
         Response {
             status,
             content_type: None,
@@ -116,8 +117,8 @@ impl Response {
     }
 
     /// A short plain-text error page (the reason phrase); it never names a server path.
-    pub fn error(status: u16) -> Response {
-        let text = status_text(status);
+    pub fn error(status: Status) -> Response {
+        let text = status.text();
         Response {
             content_type: Some(Cow::Borrowed(TEXT_PLAIN)),
             content_length: Some(text.len() as u64),
@@ -141,11 +142,10 @@ impl Response {
         if let Some(loc) = &self.location {
             push_line(out, "Location", Value::Text(loc));
         }
-        let (code, text) = status_entry(self.status);
         out.extend_from_slice(b"Status: ");
-        push_u64(out, u64::from(code));
+        push_u64(out, u64::from(self.status.code()));
         out.push(b' ');
-        out.extend_from_slice(text.trim_end_matches('\n').as_bytes());
+        out.extend_from_slice(self.status.reason().as_bytes());
         out.extend_from_slice(b"\r\n");
         self.each_header(|name, value| push_line(out, name, value));
         out.extend_from_slice(b"\r\n");
@@ -229,44 +229,6 @@ fn push_line(out: &mut Vec<u8>, name: &str, value: Value<'_>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Every status wwz sends, with its reason phrase and a newline: the status
-/// line takes the phrase, an error page the phrase and the newline.
-const STATUSES: &[(u16, &str)] = &[
-    (200, "OK\n"),
-    (206, "Partial Content\n"),
-    (301, "Moved Permanently\n"),
-    (302, "Found\n"),
-    (303, "See Other\n"),
-    (304, "Not Modified\n"),
-    (307, "Temporary Redirect\n"),
-    (308, "Permanent Redirect\n"),
-    (400, "Bad Request\n"),
-    (403, "Forbidden\n"),
-    (404, "Not Found\n"),
-    (405, "Method Not Allowed\n"),
-    (406, "Not Acceptable\n"),
-    (412, "Precondition Failed\n"),
-    (416, "Range Not Satisfiable\n"),
-    (431, "Request Header Fields Too Large\n"),
-    (500, "Internal Server Error\n"),
-    (501, "Not Implemented\n"),
-    (503, "Service Unavailable\n"),
-];
-
-/// The table's row for `status`; a status not in the table is sent as 500.
-fn status_entry(status: u16) -> (u16, &'static str) {
-    STATUSES
-        .iter()
-        .find(|(code, _)| *code == status)
-        .copied()
-        .unwrap_or((500, "Internal Server Error\n"))
-}
-
-/// The reason phrase and a newline, the body of an error page.
-fn status_text(status: u16) -> &'static str {
-    status_entry(status).1
-}
-
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 #[cfg(test)]
@@ -275,7 +237,7 @@ mod tests {
 
     #[test]
     fn head_block() {
-        let r = Response::error(404);
+        let r = Response::error(Status::NotFound);
         let mut out = Vec::new();
         r.write_head(&mut out);
         assert_eq!(
@@ -304,7 +266,7 @@ mod tests {
         // `Status:` and `Location:` (which means 302): Status goes last.
         let r = Response {
             location: Some("./x.wwz/".into()),
-            ..Response::new(301)
+            ..Response::new(Status::MovedPermanently)
         };
         let mut out = Vec::new();
         r.write_head(&mut out);

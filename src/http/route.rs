@@ -26,7 +26,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::{Param, Params};
+use super::request::Target;
+use crate::util::percent::{self, Decode};
 use crate::zip::name::{self, Segment};
 
 /// Why a request has no archive to go to.
@@ -96,19 +97,16 @@ impl<'a> Route<'a> {
 const ARCHIVE_SUFFIX: &str = ".wwz";
 
 /// Routes a request; `docroot` is `--docroot` when given.
-pub fn route<'a, P: Params + ?Sized>(
-    params: &'a P,
-    docroot: Option<&'a Path>,
-) -> Result<Route<'a>, RouteError> {
+pub fn route<'a>(params: &Target<'a>, docroot: Option<&'a Path>) -> Result<Route<'a>, RouteError> {
     let docroot = match docroot {
         Some(d) => d,
         None => params
-            .param(Param::DocumentRoot)
+            .document_root
             .filter(|d| d.first() == Some(&b'/'))
             .map(|d| Path::new(OsStr::from_bytes(d)))
             .ok_or(RouteError::NoDocroot)?,
     };
-    if let Some(archive) = params.param(Param::WwzArchive).filter(|a| !a.is_empty()) {
+    if let Some(archive) = params.archive.filter(|a| !a.is_empty()) {
         return named(params, docroot, archive);
     }
     let (raw, split_by_server) = url_path(params, docroot)?;
@@ -128,8 +126,8 @@ pub fn route<'a, P: Params + ?Sized>(
 
 /// A route for the archive `WWZ_ARCHIVE` names: the URL path, less
 /// `WWZ_PREFIX`, is the member path.
-fn named<'a, P: Params + ?Sized>(
-    params: &'a P,
+fn named<'a>(
+    params: &Target<'a>,
     docroot: &'a Path,
     archive: &[u8],
 ) -> Result<Route<'a>, RouteError> {
@@ -142,7 +140,7 @@ fn named<'a, P: Params + ?Sized>(
     let url = request_url(params)?;
     let url = std::str::from_utf8(&url).map_err(|_| RouteError::BadPath("not UTF-8"))?;
     let prefix = params
-        .param(Param::WwzPrefix)
+        .prefix
         .map(|p| std::str::from_utf8(p).map_err(|_| RouteError::BadPath("WWZ_PREFIX is not UTF-8")))
         .transpose()?
         .unwrap_or("")
@@ -168,19 +166,19 @@ fn named<'a, P: Params + ?Sized>(
 }
 
 /// The decoded URL path the client asked for, whatever split the server made.
-fn request_url<P: Params + ?Sized>(params: &P) -> Result<Cow<'_, [u8]>, RouteError> {
-    if let Some(uri) = params.param(Param::RequestUri) {
+fn request_url<'a>(params: &Target<'a>) -> Result<Cow<'a, [u8]>, RouteError> {
+    if let Some(uri) = params.request_uri {
         let end = uri
             .iter()
             .position(|&b| b == b'?' || b == b'#')
             .unwrap_or(uri.len());
         return percent_decode(uri.get(..end).unwrap_or_default());
     }
-    if let Some(uri) = params.param(Param::DocumentUri) {
+    if let Some(uri) = params.document_uri {
         return Ok(Cow::Borrowed(uri));
     }
-    let script_name = params.param(Param::ScriptName).unwrap_or_default();
-    let path_info = params.param(Param::PathInfo).unwrap_or_default();
+    let script_name = params.script_name.unwrap_or_default();
+    let path_info = params.path_info.unwrap_or_default();
     if script_name.is_empty() && path_info.is_empty() {
         return Err(RouteError::BadPath("no request path"));
     }
@@ -190,8 +188,8 @@ fn request_url<P: Params + ?Sized>(params: &P) -> Result<Cow<'_, [u8]>, RouteErr
 /// When the server named the archive in SCRIPT_FILENAME but the URL does
 /// not carry it (nginx with `SCRIPT_FILENAME /srv/www/site.wwz` and
 /// `PATH_INFO $uri`): where the archive's root is in the URL.
-fn hidden_mount<P: Params + ?Sized>(params: &P, path: &str, archive_end: usize) -> Option<String> {
-    let uri = params.param(Param::RequestUri)?;
+fn hidden_mount(params: &Target<'_>, path: &str, archive_end: usize) -> Option<String> {
+    let uri = params.request_uri?;
     let archive = path.get(..archive_end)?;
     let end = uri
         .iter()
@@ -212,15 +210,12 @@ fn hidden_mount<P: Params + ?Sized>(params: &P, path: &str, archive_end: usize) 
 
 /// The decoded URL path below the docroot, from whichever parameters the
 /// server sent, and whether the server split it at the archive (SCRIPT_FILENAME).
-fn url_path<'a, P: Params + ?Sized>(
-    params: &'a P,
-    docroot: &Path,
-) -> Result<(Cow<'a, [u8]>, bool), RouteError> {
-    if let Some(script) = params.param(Param::ScriptFilename) {
+fn url_path<'a>(params: &Target<'a>, docroot: &Path) -> Result<(Cow<'a, [u8]>, bool), RouteError> {
+    if let Some(script) = params.script_filename {
         let root = trim_trailing_slashes(docroot.as_os_str().as_bytes());
         if let Some(rest) = script.strip_prefix(root) {
             if rest.starts_with(b"/") && rest.ends_with(ARCHIVE_SUFFIX.as_bytes()) {
-                let path_info = params.param(Param::PathInfo).unwrap_or_default();
+                let path_info = params.path_info.unwrap_or_default();
                 return Ok((concat(rest, path_info), true));
             }
         }
@@ -244,36 +239,8 @@ fn concat<'a>(a: &'a [u8], b: &'a [u8]) -> Cow<'a, [u8]> {
 }
 
 /// Decodes `%XX` escapes once; a malformed escape is a bad request.
-pub fn percent_decode(s: &[u8]) -> Result<Cow<'_, [u8]>, RouteError> {
-    if !s.contains(&b'%') {
-        return Ok(Cow::Borrowed(s));
-    }
-    let mut out = Vec::with_capacity(s.len());
-    let mut rest = s;
-    while let Some((&b, tail)) = rest.split_first() {
-        if b == b'%' {
-            let (hex, tail) = tail
-                .split_first_chunk::<2>()
-                .ok_or(RouteError::BadPath("truncated percent escape"))?;
-            let hi = hex_val(hex[0]).ok_or(RouteError::BadPath("bad percent escape"))?;
-            let lo = hex_val(hex[1]).ok_or(RouteError::BadPath("bad percent escape"))?;
-            out.push(hi << 4 | lo);
-            rest = tail;
-        } else {
-            out.push(b);
-            rest = tail;
-        }
-    }
-    Ok(Cow::Owned(out))
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+fn percent_decode(s: &[u8]) -> Result<Cow<'_, [u8]>, RouteError> {
+    percent::decode(s, Decode::Path).map_err(|_| RouteError::BadPath("bad percent escape"))
 }
 
 /// Checks a decoded path and folds `//` and `/./`; returns it and the end of
@@ -358,8 +325,17 @@ fn fold_noting_archive(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, Option<usize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::{Params, Request};
 
     const ROOT: &str = "/srv/www";
+
+    /// Routes `params` as the service does: parsed into a request first.
+    fn route<'a, P: Params + ?Sized>(
+        params: &'a P,
+        docroot: Option<&'a Path>,
+    ) -> Result<Route<'a>, RouteError> {
+        super::route(&Request::parse(params).target, docroot)
+    }
 
     fn uri(u: &str) -> Result<(String, String), RouteError> {
         let params = [("DOCUMENT_ROOT", ROOT), ("REQUEST_URI", u)];

@@ -29,9 +29,13 @@ use crate::logs::terminal::Renderer;
 
 use super::view::line_html_marked;
 use crate::content::mime;
+use crate::http;
 use crate::http::body::{Body, Produce, Stream};
+use crate::http::request::Format;
 use crate::http::response::Response;
-use crate::logs::terminal::escape;
+use crate::http::Status;
+use crate::logs::terminal;
+use crate::pages::html::{self, escape};
 use crate::util::json::json_str;
 use crate::util::percent;
 
@@ -82,28 +86,18 @@ pub struct Query {
 }
 
 impl Query {
-    pub fn parse(query: &[u8]) -> Query {
-        let mut q = Query::default();
-        for kv in query.split(|&b| b == b'&') {
-            let (k, v) = match kv.iter().position(|&b| b == b'=') {
-                Some(i) => (
-                    kv.get(..i).unwrap_or_default(),
-                    kv.get(i + 1..).unwrap_or_default(),
-                ),
-                None => (kv, &b""[..]),
-            };
-            let v = decode(v);
-            match k {
-                b"q" => q.text = v,
-                b"case" => q.case = v == "1",
-                b"re" => q.re = v == "1",
-                b"format" => q.json = v == "json",
-                b"from" => q.from = v.parse().unwrap_or(0),
-                b"skip" => q.skip = v.parse().unwrap_or(0),
-                _ => {}
-            }
+    /// The search a request asks for.
+    pub fn of(query: &http::Query, format: Format) -> Query {
+        Query {
+            text: query.search.clone().unwrap_or_default(),
+            case: query.case,
+            re: query.regex,
+            json: format == Format::Json,
+            from: query
+                .from
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            skip: query.skip,
         }
-        q
     }
 
     /// The query string for the same search from `from`, `skip`.
@@ -137,46 +131,8 @@ impl Query {
     }
 }
 
-/// Whether the query asks for a search (`q=` among its parts).
-pub fn wanted(query: Option<&[u8]>) -> bool {
-    query.is_some_and(|q| q.split(|&b| b == b'&').any(|kv| kv.starts_with(b"q=")))
-}
-
-/// Percent-decoding of a query value, `+` as a space; bad escapes kept as they are.
-fn decode(v: &[u8]) -> String {
-    let mut out = Vec::with_capacity(v.len());
-    let mut i = 0;
-    while let Some(&b) = v.get(i) {
-        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                v.get(i + 1).and_then(|&c| hex(c)),
-                v.get(i + 2).and_then(|&c| hex(c)),
-            ) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    percent::encode(v, percent::Keep::QueryValue)
 }
 
 /// A relative link from the searched directory to member path `rel` (`a/b c.log` → `./a/b%20c.log`).
@@ -195,11 +151,12 @@ pub fn page(
     archive: &Arc<Archive>,
     title: &str,
     dir: &str,
-    query: &[u8],
+    query: &http::Query,
+    format: Format,
     cache_control: &'static str,
     head: bool,
 ) -> Response {
-    let q = Query::parse(query);
+    let q = Query::of(query, format);
     let content_type = if q.json {
         "application/json; charset=utf-8"
     } else {
@@ -215,7 +172,7 @@ pub fn page(
                 content_type: Some(std::borrow::Cow::Borrowed("text/plain; charset=utf-8")),
                 content_length: Some(msg.len() as u64),
                 body: Body::Owned(msg.into_bytes()),
-                ..Response::new(400)
+                ..Response::new(Status::BadRequest)
             };
         }
     };
@@ -223,13 +180,13 @@ pub fn page(
         content_type: Some(std::borrow::Cow::Borrowed(content_type)),
         cache_control: Some(cache_control),
         vary: Some("Accept"),
-        ..Response::new(200)
+        ..Response::new(Status::Ok)
     };
     if head {
         return base;
     }
     let Some(slot) = Slot::take() else {
-        return Response::error(503);
+        return Response::error(Status::ServiceUnavailable);
     };
     let index = archive.index();
     let mut members: Vec<(String, usize)> = index
@@ -563,16 +520,15 @@ impl Search {
         }
         let title = escape(&self.title);
         let text = escape(&self.q.text);
+        html::open_page(
+            s,
+            &format!("Search {text} in {title}"),
+            &[super::view::STYLE, terminal::STYLE, STYLE, html::FORM_STYLE],
+        );
         let _ = write!(
             s,
-            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <meta name=\"color-scheme\" content=\"light dark\">\n<title>Search {text} in {title}</title>\n\
-             <style>{style}{ansi}{extra}</style>\n</head>\n<body>\n<header><h1>Search in <a href=\"./\">{title}</a></h1>\n{form}</header>\n<main>\n",
-            style = super::view::STYLE,
-            ansi = crate::logs::terminal::STYLE,
-            extra = format_args!("{STYLE}{FORM_STYLE}"),
-            form = form(&self.q),
+            "<header><h1>Search in <a href=\"./\">{title}</a></h1>\n{form}</header>\n<main>\n",
+            form = html::search_form(&self.q.text, self.q.case, self.q.re),
         );
     }
 
@@ -623,29 +579,12 @@ impl Search {
         } else if self.regex.is_some() {
             s.push_str("Search complete.");
         }
-        s.push_str("</footer>\n</body>\n</html>\n");
+        s.push_str("</footer>\n");
+        s.push_str(html::CLOSE_PAGE);
     }
 }
 
-/// The search box: on search pages and every listing.
-pub fn form(q: &Query) -> String {
-    format!(
-        "<form class=\"search\" method=\"get\" action=\"./\" role=\"search\">\
-         <input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"Search names and contents\" aria-label=\"Search\">\
-         <label><input type=\"checkbox\" name=\"case\" value=\"1\"{}> case</label>\
-         <label><input type=\"checkbox\" name=\"re\" value=\"1\"{}> regex</label>\
-         <button>Search</button></form>",
-        escape(&q.text),
-        if q.case { " checked" } else { "" },
-        if q.re { " checked" } else { "" },
-    )
-}
-
 const STYLE: &str = "section{margin:.5em 0 1em}h2{font:600 1em system-ui,sans-serif;margin:.25em 1em}h2 small{font-weight:normal}";
-
-/// The search box's style, for every page that has one.
-pub const FORM_STYLE: &str = ".search{display:flex;gap:.5em;flex-wrap:wrap;align-items:center;margin:.4em 0}\
-.search input[type=search]{flex:1;min-width:12em;font:inherit;padding:.25em}.v{font-size:.85em;margin-left:.6em}.sum{margin:.2em 0}";
 
 #[cfg(test)]
 mod tests {
@@ -653,19 +592,24 @@ mod tests {
 
     #[test]
     fn query_parsing_and_continuation() {
-        let q = Query::parse(b"q=error%5BE0308%5D+x&case=1&re=1&format=json&from=7&skip=12");
+        let parse = |q: &[u8]| {
+            let q = http::Query::parse(q);
+            let format = if q.json { Format::Json } else { Format::Html };
+            Query::of(&q, format)
+        };
+        let q = parse(b"q=error%5BE0308%5D+x&case=1&re=1&format=json&from=7&skip=12");
         assert_eq!(q.text, "error[E0308] x");
         assert!(q.case && q.re && q.json);
         assert_eq!((q.from, q.skip), (7, 12));
         assert_eq!(
-            Query::parse(q.continued(9, 3).trim_start_matches('?').as_bytes()),
+            parse(q.continued(9, 3).trim_start_matches('?').as_bytes()),
             Query {
                 from: 9,
                 skip: 3,
                 ..q
             }
         );
-        assert_eq!(Query::parse(b"q=%zz%4").text, "%zz%4");
+        assert_eq!(parse(b"q=%zz%4").text, "%zz%4");
     }
 
     #[test]

@@ -289,7 +289,7 @@ impl Renderer {
                     out.push_str(if m { "<mark>" } else { "</mark>" });
                     marked = m;
                 }
-                escape_char(ch, out);
+                crate::pages::html::escape_char(ch, out);
             }
             if marked {
                 out.push_str("</mark>");
@@ -479,31 +479,6 @@ fn workflow_kind(text: &str) -> Kind {
         Kind::Warning
     } else {
         Kind::Plain
-    }
-}
-
-fn escape_char(ch: char, out: &mut String) {
-    match ch {
-        '&' => out.push_str("&amp;"),
-        '<' => out.push_str("&lt;"),
-        '>' => out.push_str("&gt;"),
-        '"' => out.push_str("&quot;"),
-        '\'' => out.push_str("&#39;"),
-        c => out.push(c),
-    }
-}
-
-/// Escapes text for HTML content and double-quoted attributes.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    escape_into(s, &mut out);
-    out
-}
-
-/// Escapes `text` for HTML text and attribute values.
-pub fn escape_into(text: &str, out: &mut String) {
-    for ch in text.chars() {
-        escape_char(ch, out);
     }
 }
 

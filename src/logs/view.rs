@@ -23,6 +23,9 @@ use crate::zip::Entry;
 
 use crate::http::body::{Body, Produce, Stream};
 use crate::http::response::Response;
+use crate::http::Query;
+use crate::http::Status;
+use crate::pages::html;
 use crate::util::percent;
 
 /// Lines a view shows by default, from the end or from `from=`.
@@ -47,29 +50,13 @@ pub enum Part {
 
 impl Part {
     /// From the query: `view`, `view&from=N`, `view&all`.
-    pub fn from_query(query: &[u8]) -> Part {
-        let mut part = Part::Tail;
-        for kv in query.split(|&b| b == b'&') {
-            if kv == b"all" {
-                return Part::All;
-            }
-            if let Some(n) = kv.strip_prefix(b"from=") {
-                let n = std::str::from_utf8(n)
-                    .ok()
-                    .and_then(|n| n.parse::<u64>().ok());
-                part = Part::From(n.unwrap_or(1).max(1));
-            }
+    pub fn of(query: &Query) -> Part {
+        match (query.all, query.from) {
+            (true, _) => Part::All,
+            (false, Some(n)) => Part::From(n.max(1)),
+            (false, None) => Part::Tail,
         }
-        part
     }
-}
-
-/// Whether the query asks for the log view (`view` among its `&` parts).
-pub fn wanted(query: Option<&[u8]>) -> bool {
-    query.is_some_and(|q| {
-        q.split(|&b| b == b'&')
-            .any(|kv| kv == b"view" || kv == b"view=")
-    })
 }
 
 /// The log view of member `name`.
@@ -77,11 +64,11 @@ pub fn page(
     archive: &Arc<Archive>,
     name: &str,
     entry: &Entry,
-    query: &[u8],
+    query: &Query,
     cache_control: &'static str,
     head: bool,
 ) -> Response {
-    let part = Part::from_query(query);
+    let part = Part::of(query);
     let size = entry.size();
     let target = match part {
         Part::Tail => size.saturating_sub(TAIL_BYTES),
@@ -89,7 +76,7 @@ pub fn page(
     };
     let (reader, pos, lines) = match MemberReader::open(archive, entry, target) {
         Ok(r) => r,
-        Err(_) => return Response::error(501),
+        Err(_) => return Response::error(Status::NotImplemented),
     };
     let base = name.rsplit('/').next().unwrap_or(name).to_string();
     let view = LogView {
@@ -119,7 +106,7 @@ pub fn page(
         } else {
             Body::Stream(Stream::new(view))
         },
-        ..Response::new(200)
+        ..Response::new(Status::Ok)
     }
 }
 
@@ -179,16 +166,13 @@ impl Produce for LogView {
 impl LogView {
     fn head(&self, out: &mut Vec<u8>) {
         let mut h = String::with_capacity(4096);
-        let title = crate::logs::terminal::escape(&self.name);
+        let title = html::escape(&self.name);
         let raw = percent::segment(&self.base, percent::Context::HtmlAttribute);
+        html::open_page(&mut h, &title, &[STYLE, terminal::STYLE]);
         let _ = write!(
             h,
-            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <meta name=\"color-scheme\" content=\"light dark\">\n<title>{title}</title>\n\
-             <style>{STYLE}{ansi}</style>\n</head>\n<body>\n<header><h1>{title}</h1>\
+            "<header><h1>{title}</h1>\
              <nav><a href=\"{raw}\">raw</a> · <a href=\"{raw}?view\">tail</a> · <a href=\"{raw}?view&amp;all\">whole log</a> · {size} bytes</nav></header>\n<main id=\"log\">\n",
-            ansi = terminal::STYLE,
             size = self.size,
         );
         out.extend_from_slice(h.as_bytes());
@@ -392,8 +376,9 @@ impl LogView {
         }
         let _ = write!(
             f,
-            " · <a href=\"{raw}\">raw</a></footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
+            " · <a href=\"{raw}\">raw</a></footer>\n<script>{SCRIPT}</script>\n"
         );
+        f.push_str(html::CLOSE_PAGE);
         out.extend_from_slice(f.as_bytes());
     }
 }

@@ -4,11 +4,13 @@
 
 use std::fmt::Write;
 
+use crate::http::query::Sort;
+use crate::http::Query;
 use crate::util::time::{iso8601, to_minute};
 use crate::zip::format::METHOD_STORED;
 use crate::zip::Child;
 
-use crate::logs::terminal::escape;
+use super::html::{self, escape};
 use crate::util::json::json_str;
 use crate::util::percent;
 
@@ -48,17 +50,9 @@ pub struct Extras {
     desc: bool,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Sort {
-    #[default]
-    Name,
-    Size,
-    Time,
-}
-
 impl Extras {
     /// One pass over the index's entries.
-    pub fn new(index: &crate::zip::Index, dir: &str, query: Option<&[u8]>) -> Extras {
+    pub fn new(index: &crate::zip::Index, dir: &str, query: &Query) -> Extras {
         let mut x = Extras::default();
         for e in index.entries() {
             let name = index.name_of(e);
@@ -77,15 +71,8 @@ impl Extras {
                 t.1 = t.1.saturating_add(e.size());
             }
         }
-        for kv in query.unwrap_or_default().split(|&b| b == b'&') {
-            match kv {
-                b"sort=size" => x.sort = Sort::Size,
-                b"sort=time" => x.sort = Sort::Time,
-                b"sort=name" => x.sort = Sort::Name,
-                b"order=desc" => x.desc = true,
-                _ => {}
-            }
-        }
+        x.sort = query.sort;
+        x.desc = query.descending;
         x
     }
 
@@ -154,14 +141,12 @@ pub fn html_with(
     let children = extras.order(children);
     let mut out = String::with_capacity(1024 + children.len() * 160);
     let title = escape(&place.path());
-    let _ = write!(
-        out,
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"color-scheme\" content=\"light dark\">\n<title>Index of {title}</title>\n\
-         <style>{STYLE}{form_style}</style>\n</head>\n<body>\n<h1 class=\"crumbs\">",
-        form_style = crate::logs::search::FORM_STYLE,
+    html::open_page(
+        &mut out,
+        &format!("Index of {title}"),
+        &[STYLE, html::FORM_STYLE],
     );
+    out.push_str("<h1 class=\"crumbs\">");
     let segments = place.segments();
     let depth = segments.len();
     let _ = write!(out, "<a href=\"{}\">/</a>", up(depth));
@@ -188,9 +173,7 @@ pub fn html_with(
             extras.bytes
         );
     }
-    out.push_str(&crate::logs::search::form(
-        &crate::logs::search::Query::default(),
-    ));
+    out.push_str(&html::search_form("", false, false));
     let _ = write!(
         out,
         "\n<table>\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead>\n<tbody>\n",
@@ -243,10 +226,8 @@ pub fn html_with(
     }
     let n = children.len();
     let noun = if n == 1 { "entry" } else { "entries" };
-    let _ = write!(
-        out,
-        "</tbody>\n</table>\n<footer>{n} {noun}</footer>\n</body>\n</html>\n"
-    );
+    let _ = write!(out, "</tbody>\n</table>\n<footer>{n} {noun}</footer>\n");
+    out.push_str(html::CLOSE_PAGE);
     out
 }
 

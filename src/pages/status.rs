@@ -7,7 +7,8 @@ use std::fmt::Write;
 use std::time::SystemTime;
 
 use crate::archive::Cache;
-use crate::http::{Body, Response};
+use crate::http::request::Format;
+use crate::http::{Body, Query, Response, Status};
 use crate::stats::{self, STATS};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -201,7 +202,7 @@ fn figures(cache: &Cache, uptime: u64) -> Vec<Figure> {
 }
 
 /// The status page in the format the query asks for.
-pub fn page(cache: &Cache, query: Option<&[u8]>) -> Response {
+pub fn page(cache: &Cache, format: Format, query: &Query) -> Response {
     let started = stats::started();
     let start_secs = started
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -210,18 +211,12 @@ pub fn page(cache: &Cache, query: Option<&[u8]>) -> Response {
         .duration_since(started)
         .map_or(0, |d| d.as_secs());
     let figures = figures(cache, uptime);
-    let asks = |key: &[u8]| {
-        query.is_some_and(|q| {
-            q.split(|&b| b == b'&')
-                .any(|kv| kv.split(|&b| b == b'=').next() == Some(key))
-        })
-    };
-    let (body, content_type) = if asks(b"json") {
+    let (body, content_type) = if format == Format::Json {
         (
             json(&figures, start_secs),
             "application/json; charset=utf-8",
         )
-    } else if asks(b"openmetrics") {
+    } else if query.openmetrics {
         (
             openmetrics(&figures, start_secs),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -234,7 +229,7 @@ pub fn page(cache: &Cache, query: Option<&[u8]>) -> Response {
         content_length: Some(body.len() as u64),
         cache_control: Some("no-store"),
         body: Body::Owned(body.into_bytes()),
-        ..Response::new(200)
+        ..Response::new(Status::Ok)
     }
 }
 
@@ -321,6 +316,16 @@ fn openmetrics(figures: &[Figure], start_secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ask(cache: &Cache, query: &[u8]) -> Response {
+        let query = Query::parse(query);
+        let format = if query.json {
+            Format::Json
+        } else {
+            Format::Html
+        };
+        page(cache, format, &query)
+    }
     use std::time::Duration;
 
     fn body(r: &Response) -> String {
@@ -333,20 +338,16 @@ mod tests {
     #[test]
     fn three_formats() {
         let cache = Cache::new(4, Duration::ZERO);
-        let text = body(&page(&cache, None));
+        let text = body(&ask(&cache, b""));
         assert!(text.contains("accepted connections: "), "{text}");
         assert!(text.contains("requests 2xx:"), "{text}");
-        assert_eq!(
-            body(&page(&cache, Some(b"full"))),
-            text,
-            "unknown query: text"
-        );
-        let json = body(&page(&cache, Some(b"json")));
+        assert_eq!(body(&ask(&cache, b"full")), text, "unknown query: text");
+        let json = body(&ask(&cache, b"json"));
         assert!(
             json.starts_with("{\"version\":") && json.contains("\"cache_hits\":0"),
             "{json}"
         );
-        let om = page(&cache, Some(b"openmetrics"));
+        let om = ask(&cache, b"openmetrics");
         assert!(om
             .content_type
             .as_deref()

@@ -17,13 +17,23 @@
 //! schemes are refused when the file is read. A request applies at most one
 //! rule, so no rule can loop within a request.
 
+use crate::http::Status;
+use crate::util::percent::{self, Keep};
+
 /// Rules beyond this many mean the whole file is ignored.
 pub const MAX_RULES: usize = 1000;
 /// A `_redirects` larger than this is ignored.
 pub const MAX_BYTES: usize = 64 * 1024;
 
 /// The statuses a rule may give; 301 when none is written.
-const STATUSES: [u16; 6] = [200, 301, 302, 303, 307, 308];
+const STATUSES: [Status; 6] = [
+    Status::Ok,
+    Status::MovedPermanently,
+    Status::Found,
+    Status::SeeOther,
+    Status::TemporaryRedirect,
+    Status::PermanentRedirect,
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -38,7 +48,7 @@ enum Segment {
 struct Rule {
     from: Vec<Segment>,
     to: String,
-    status: u16,
+    status: Status,
     /// `301!`: applies even where a member exists.
     force: bool,
 }
@@ -67,7 +77,7 @@ impl Redirects {
 pub enum Action {
     /// Answer with this status and `Location` (a path inside the site, to be
     /// made relative to the request, or an absolute `https://` URL).
-    Redirect { status: u16, to: String },
+    Redirect { status: Status, to: String },
     /// Answer with this member path instead (no leading `/`).
     Rewrite(String),
 }
@@ -134,7 +144,7 @@ impl Redirects {
             .find_map(|rule| {
                 let captures = matches(&rule.from, &segments)?;
                 let to = substitute(&rule.to, &captures);
-                Some(if rule.status == 200 {
+                Some(if rule.status == Status::Ok {
                     Action::Rewrite(to.trim_start_matches('/').to_owned())
                 } else {
                     Action::Redirect {
@@ -155,7 +165,7 @@ fn parse_rule(line: &str) -> Result<Rule, &'static str> {
         return Err("query and condition matching are not supported");
     }
     let (status, force) = match fields.next() {
-        None => (301, false),
+        None => (Status::MovedPermanently, false),
         Some(s) => {
             let (digits, force) = match s.strip_suffix('!') {
                 Some(d) => (d, true),
@@ -164,6 +174,7 @@ fn parse_rule(line: &str) -> Result<Rule, &'static str> {
             let status = digits
                 .parse::<u16>()
                 .ok()
+                .and_then(Status::from_code)
                 .filter(|c| STATUSES.contains(c))
                 .ok_or("the status must be 200, 301, 302, 303, 307 or 308")?;
             (status, force)
@@ -208,9 +219,9 @@ fn parse_from(from: &str) -> Result<Vec<Segment>, &'static str> {
 }
 
 /// A target: a path inside the site, or an `https://` (or `http://`) URL for a redirect.
-fn check_target(to: &str, status: u16) -> Result<&str, &'static str> {
+fn check_target(to: &str, status: Status) -> Result<&str, &'static str> {
     if to.starts_with("https://") || to.starts_with("http://") {
-        if status == 200 {
+        if status == Status::Ok {
             return Err("a rewrite (200) must stay inside the archive");
         }
         return Ok(to);
@@ -318,13 +329,7 @@ pub fn absolute_location(target: &str, query: Option<&str>) -> String {
 /// Appends `s`, percent-encoding what may not stand in a URL as it is
 /// (spaces, controls, non-ASCII); reserved characters keep their meaning.
 fn encode_into(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        if b.is_ascii_graphic() && b != b'"' && b != b'<' && b != b'>' && b != b'\\' {
-            out.push(char::from(b));
-        } else {
-            crate::util::percent::push_escape(out, b);
-        }
-    }
+    percent::encode_into(out, s.as_bytes(), Keep::Url);
 }
 
 #[cfg(test)]
@@ -339,7 +344,7 @@ mod tests {
 
     fn redirect(status: u16, to: &str) -> Option<Action> {
         Some(Action::Redirect {
-            status,
+            status: Status::from_code(status).unwrap(),
             to: to.to_owned(),
         })
     }

@@ -26,8 +26,9 @@ use super::stdout::{Outgoing, Seg};
 use crate::archive::Archive;
 use crate::front::connections;
 use crate::http::body::{self, SendError, Sink};
-use crate::http::{Param, Params, Response, Service};
+use crate::http::{Param, Params, Response, Status};
 use crate::log;
+use crate::service::Service;
 use crate::stats::STATS;
 
 /// Per-connection limits, from the command line.
@@ -205,7 +206,7 @@ impl<S: Socket> Connection<S> {
                             limits.max_params
                         ));
                         self.tx.clear();
-                        let resp = Response::error(431);
+                        let resp = Response::error(Status::RequestHeaderFieldsTooLarge);
                         self.answer(&resp, id, limits).await?;
                         return self.linger().await;
                     }

@@ -1,0 +1,125 @@
+//! The query string, parsed once per request into what wwz reads from it.
+//!
+//! `application/x-www-form-urlencoded` pairs split on `&`, keys compared as
+//! sent, values percent-decoded once ([`crate::util::percent`]); keys wwz
+//! does not know are ignored. A request without a query parses nothing.
+
+use std::borrow::Cow;
+
+use crate::util::percent::{self, Decode};
+
+/// The order a listing asks for (`sort=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Name,
+    Size,
+    Time,
+}
+
+/// What a query string asks of wwz.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// `view`: the log view of a member.
+    pub view: bool,
+    /// `all`: the whole log, not its tail.
+    pub all: bool,
+    /// `from=N`: a log view from line N, a search from member N (`0` when N
+    /// is not a number).
+    pub from: Option<u64>,
+    /// `skip=N`: a continued search skips N lines of its first member.
+    pub skip: u64,
+    /// `q=TEXT`: a search.
+    pub search: Option<String>,
+    /// `case=1`: the search is case-sensitive.
+    pub case: bool,
+    /// `re=1`: the search text is a regular expression.
+    pub regex: bool,
+    /// `format=json` (or the status page's `json`).
+    pub json: bool,
+    /// `openmetrics`: the status page in OpenMetrics text.
+    pub openmetrics: bool,
+    /// `sort=name|size|time`.
+    pub sort: Sort,
+    /// `order=desc`.
+    pub descending: bool,
+}
+
+impl Query {
+    /// Parses a query string (without its `?`).
+    pub fn parse(query: &[u8]) -> Query {
+        let mut q = Query::default();
+        for (key, value) in pairs(query) {
+            let number = || {
+                std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            match key {
+                b"view" => q.view = true,
+                b"all" => q.all = true,
+                b"from" => q.from = Some(number()),
+                b"skip" => q.skip = number(),
+                b"q" => q.search = Some(String::from_utf8_lossy(&value).into_owned()),
+                b"case" => q.case = *value == *b"1",
+                b"re" => q.regex = *value == *b"1",
+                b"format" => q.json = *value == *b"json",
+                b"json" => q.json = true,
+                b"openmetrics" => q.openmetrics = true,
+                b"sort" => match &*value {
+                    b"name" => q.sort = Sort::Name,
+                    b"size" => q.sort = Sort::Size,
+                    b"time" => q.sort = Sort::Time,
+                    _ => {}
+                },
+                b"order" => q.descending = *value == *b"desc",
+                _ => {}
+            }
+        }
+        q
+    }
+}
+
+/// The `key=value` pairs of a query string, values decoded (`+` a space).
+fn pairs(query: &[u8]) -> impl Iterator<Item = (&[u8], Cow<'_, [u8]>)> {
+    query
+        .split(|&b| b == b'&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (key, value) = match kv.iter().position(|&b| b == b'=') {
+                Some(i) => (
+                    kv.get(..i).unwrap_or_default(),
+                    kv.get(i + 1..).unwrap_or_default(),
+                ),
+                None => (kv, &b""[..]),
+            };
+            let value = percent::decode(value, Decode::Query).unwrap_or(Cow::Borrowed(value));
+            (key, value)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_parameters() {
+        let q = Query::parse(b"q=error%5BE0308%5D+x&case=1&re=1&format=json&from=7&skip=12");
+        assert_eq!(q.search.as_deref(), Some("error[E0308] x"));
+        assert!(q.case && q.regex && q.json);
+        assert_eq!((q.from, q.skip), (Some(7), 12));
+    }
+
+    #[test]
+    fn views_and_listings() {
+        let q = Query::parse(b"view&from=x&sort=size&order=desc");
+        assert!(q.view && !q.all);
+        assert_eq!(q.from, Some(0));
+        assert_eq!((q.sort, q.descending), (Sort::Size, true));
+        assert!(Query::parse(b"view=&all").all);
+        assert!(!Query::parse(b"format=html").json);
+        assert!(Query::parse(b"json").json);
+        assert_eq!(Query::parse(b""), Query::default());
+    }
+}

@@ -1,0 +1,206 @@
+//! The pipeline every request walks, from a front's parameters to a
+//! [`Response`]. Read it top to bottom; each step is one file here or a
+//! module of its own:
+//!
+//! 1. **Request**: parsed once ([`Request::parse`]): method, target, query,
+//!    conditions, `Range`, `Accept-Encoding`.
+//! 2. **Method**: GET and HEAD; anything else is 405.
+//! 3. **Status page**: `--status-path` answers before any archive is opened.
+//! 4. **Route** ([`crate::http::route`]): docroot, archive and member path;
+//!    a hostile path is 400.
+//! 5. **Archive** ([`Cache`]): opened, mapped, indexed, revalidated against renames.
+//! 6. **Site** ([`site`]): `_redirects` rules that apply before lookup; the
+//!    member, index page, clean URL or directory the path names
+//!    ([`crate::site::lookup`]); rules that apply after it; the site's own
+//!    error pages.
+//! 7. **View** ([`view`]): what answers: the member, its log view, a listing, a search.
+//! 8. **Representation** ([`representation`]): identity, a precompressed
+//!    sibling, gzip passthrough or decoded on the way out, and its ETag.
+//! 9. **Preconditions** ([`member`]): 304 and 412 in RFC 9110 §13.2.2's order.
+//! 10. **Range** ([`member`]): 206, 416, several ranges as multipart.
+//! 11. **Body** ([`member`]): what the front sends: mapped bytes (zero copy),
+//!     gzip framing around mapped bytes, or a decoding stream.
+
+mod member;
+mod representation;
+mod site;
+mod view;
+
+use std::path::{Path, PathBuf};
+
+use crate::archive::{Cache, OpenError};
+use crate::http::request::Method;
+use crate::http::route::{route, Route, RouteError};
+use crate::http::{Params, Request, Response, Status};
+use crate::log;
+use crate::pages::status;
+use crate::stats::STATS;
+
+/// How responses are shaped; from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `Cache-Control` on members and listings.
+    pub cache_control: String,
+    /// `Cache-Control` for archives whose names carry a content hash
+    /// (`name-<hex>.wwz` or `name.<hex>.wwz`, 8+ hex digits); `None` treats them like the rest.
+    pub immutable_cache_control: Option<String>,
+    /// Directory listings when a directory has no index.html.
+    pub listing: bool,
+    /// The request path that answers the status page instead of a member.
+    pub status_path: Option<String>,
+    /// A 404 or 403 serves the archive's nearest `404.html` / `403.html`.
+    pub error_pages: bool,
+    /// `PATH` finds `PATH.html` when `PATH` is not a member.
+    pub clean_urls: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            cache_control: DEFAULT_CACHE_CONTROL.into(),
+            immutable_cache_control: None,
+            listing: true,
+            status_path: None,
+            error_pages: true,
+            clean_urls: true,
+        }
+    }
+}
+
+/// Caches may keep a copy but must revalidate it before each use: a deploy by
+/// rename shows at once, and revalidation costs a bodiless 304.
+pub const DEFAULT_CACHE_CONTROL: &str = "public, max-age=0, must-revalidate";
+pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+/// Everything a request needs: configuration and the shared archive cache.
+pub struct Service {
+    /// `--docroot`; when `None`, each request's DOCUMENT_ROOT.
+    pub docroot: Option<PathBuf>,
+    pub cache: Cache,
+    cache_control: &'static str,
+    immutable_cache_control: Option<&'static str>,
+    listing: bool,
+    status_path: Option<&'static str>,
+    error_pages: bool,
+    clean_urls: bool,
+}
+
+/// What the steps after routing share about one request.
+struct Ctx<'a> {
+    req: &'a Request<'a>,
+    archive: &'a std::sync::Arc<crate::archive::Archive>,
+    route: &'a Route<'a>,
+    cache_control: &'static str,
+    head: bool,
+}
+
+impl Service {
+    pub fn new(docroot: Option<PathBuf>, cache: Cache) -> Service {
+        Service::with_options(docroot, cache, Options::default())
+    }
+
+    pub fn with_options(docroot: Option<PathBuf>, cache: Cache, opts: Options) -> Service {
+        // Configuration lives as long as the process; leaking makes headers borrow it for free.
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        Service {
+            docroot,
+            cache,
+            cache_control: leak(opts.cache_control),
+            immutable_cache_control: opts.immutable_cache_control.map(leak),
+            listing: opts.listing,
+            status_path: opts.status_path.map(leak),
+            error_pages: opts.error_pages,
+            clean_urls: opts.clean_urls,
+        }
+    }
+
+    /// Answers one request (step 1: the request is parsed here, once).
+    pub fn respond<P: Params + ?Sized>(&self, params: &P) -> Response {
+        let req = Request::parse(params);
+        let resp = self.answer(&req);
+        STATS.response(resp.status.code());
+        if req.is_head() {
+            resp.without_body()
+        } else {
+            resp
+        }
+    }
+
+    /// Steps 2 and 3: the method, the status page.
+    fn answer(&self, req: &Request<'_>) -> Response {
+        if req.method == Method::Other {
+            return Response {
+                allow: Some("GET, HEAD"),
+                ..Response::error(Status::MethodNotAllowed)
+            };
+        }
+        match self.status_path {
+            Some(path) if req.target.path_is(path) => {
+                status::page(&self.cache, req.format, &req.query)
+            }
+            _ => self.get(req),
+        }
+    }
+
+    /// Steps 4 and 5: the route, the archive; then the site.
+    fn get(&self, req: &Request<'_>) -> Response {
+        let route = match route(&req.target, self.docroot.as_deref()) {
+            Ok(r) => r,
+            Err(RouteError::BadPath(why)) => {
+                log::info(format_args!("rejected request path: {why}"));
+                return Response::error(Status::BadRequest);
+            }
+            Err(RouteError::NoArchive) => return Response::error(Status::NotFound),
+            Err(RouteError::NoDocroot) => {
+                log::error(format_args!(
+                    "no docroot: pass --docroot or have the web server send DOCUMENT_ROOT"
+                ));
+                return Response::error(Status::InternalServerError);
+            }
+        };
+        let archive = match self.cache.get(route.docroot, Path::new(route.archive())) {
+            Ok(a) => a,
+            Err(OpenError::NotFound) => return Response::error(Status::NotFound),
+            Err(OpenError::Broken(_)) => return Response::error(Status::InternalServerError),
+            Err(OpenError::Unavailable(_)) => return Response::error(Status::ServiceUnavailable),
+        };
+        if route.is_bare_archive() {
+            return site::redirect(site::segment_location(route.mount_name()), req);
+        }
+        let cache_control = match self.immutable_cache_control {
+            Some(cc) if is_content_addressed(route.archive_name()) => cc,
+            _ => self.cache_control,
+        };
+        let ctx = Ctx {
+            req,
+            archive: &archive,
+            route: &route,
+            cache_control,
+            head: req.is_head(),
+        };
+        self.site(&ctx)
+    }
+}
+
+/// `name-<hex>.wwz` or `name.<hex>.wwz` with at least 8 hex digits.
+fn is_content_addressed(archive_name: &str) -> bool {
+    let stem = archive_name.strip_suffix(".wwz").unwrap_or(archive_name);
+    let Some((_, hash)) = stem.rsplit_once(['-', '.']) else {
+        return false;
+    };
+    hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_addressed_names() {
+        assert!(is_content_addressed("site-3f2a9c1b.wwz"));
+        assert!(is_content_addressed("app.0123456789abcdef.wwz"));
+        assert!(!is_content_addressed("site.wwz"));
+        assert!(!is_content_addressed("site-2024.wwz"));
+        assert!(!is_content_addressed("build-1234567g.wwz"));
+    }
+}

@@ -1,0 +1,125 @@
+//! Step 6: what the site says about a path: its `_redirects` rules, the
+//! member, index page, clean URL or directory the path names, and the site's
+//! own error pages. These only change *which* member answers (or redirect);
+//! the member then goes out as any other.
+
+use std::borrow::Cow;
+
+use super::view::View;
+use super::{representation, Ctx, Service};
+use crate::content::mime;
+use crate::http::body::Body;
+use crate::http::range::Ranges;
+use crate::http::response::TEXT_PLAIN;
+use crate::http::{Request, Response, Status};
+use crate::site::lookup::{self, Found};
+use crate::site::redirects::{self, Action};
+use crate::util::percent;
+
+impl Service {
+    /// The rules that apply before lookup, the lookup, then the rules that
+    /// apply after it, and the error page when nothing answers.
+    pub(super) fn site(&self, ctx: &Ctx<'_>) -> Response {
+        let path = ctx.route.member();
+        let rules = &crate::site::rules(ctx.archive).redirects;
+        if !rules.is_empty() {
+            if let Some(action) = rules.apply(path, true) {
+                return self.follow(ctx, action);
+            }
+        }
+        match lookup::find(ctx.archive.index(), path, self.clean_urls, true) {
+            Found::Member(name, entry) => self.view(ctx, View::of_member(&name, entry, ctx.req)),
+            Found::AddSlash => {
+                let last = path.rsplit('/').next().unwrap_or(path);
+                redirect(segment_location(last), ctx.req)
+            }
+            Found::Listing => self.view(ctx, View::of_dir(path, ctx.req)),
+            Found::Nothing => match rules.apply(path, false) {
+                Some(action) => self.follow(ctx, action),
+                None => self.error_page(ctx, Status::NotFound),
+            },
+        }
+    }
+
+    /// Carries out the one `_redirects` rule a request matched.
+    fn follow(&self, ctx: &Ctx<'_>, action: Action) -> Response {
+        let q = ctx.req.raw_query.map(String::from_utf8_lossy);
+        match action {
+            Action::Redirect { status, to } => {
+                let location = if to.starts_with('/') {
+                    redirects::relative_location(ctx.route.member(), &to, q.as_deref())
+                } else {
+                    redirects::absolute_location(&to, q.as_deref())
+                };
+                Response {
+                    location: Some(location),
+                    ..Response::error(status)
+                }
+            }
+            // A rewrite is looked up once more, without rules or redirects.
+            Action::Rewrite(target) => {
+                match lookup::find(ctx.archive.index(), &target, self.clean_urls, false) {
+                    Found::Member(name, entry) => {
+                        self.view(ctx, View::Member { name: &name, entry })
+                    }
+                    Found::Listing => self.view(ctx, View::of_dir(&target, ctx.req)),
+                    Found::AddSlash | Found::Nothing => self.error_page(ctx, Status::NotFound),
+                }
+            }
+        }
+    }
+
+    /// `status` (404 or 403) with the site's nearest `404.html` / `403.html`
+    /// when there is one that can be served, else the short built-in page.
+    /// The page goes out as any member would (the coding negotiated, zero
+    /// copy where it can), but without its validators, so a cache never
+    /// mistakes the error for the page. Never a 5xx: a page that is too big,
+    /// encrypted, broken or not acceptable gives the built-in page.
+    pub(super) fn error_page(&self, ctx: &Ctx<'_>, status: Status) -> Response {
+        if !self.error_pages {
+            return Response::error(status);
+        }
+        let Some((name, entry)) =
+            lookup::error_page(ctx.archive.index(), ctx.route.member(), status.code())
+        else {
+            return Response::error(status);
+        };
+        if entry.size() > lookup::MAX_ERROR_PAGE || entry.is_encrypted() {
+            return Response::error(status);
+        }
+        let Ok(page) = representation::choose(ctx, &name, entry, false) else {
+            return Response::error(status);
+        };
+        let resp = Response {
+            content_type: Some(mime::for_name(&name).unwrap_or(Cow::Borrowed(TEXT_PLAIN))),
+            cache_control: Some("no-cache"),
+            vary: page.varies.then_some("Accept-Encoding"),
+            ..Response::new(status)
+        };
+        super::member::with_body(ctx.archive, &page, Ranges::Whole, resp)
+    }
+}
+
+/// A 301 to a relative reference, which resolves against the request URL
+/// whatever prefix the web server mounted us under; the query is kept.
+pub(super) fn redirect(mut location: String, req: &Request<'_>) -> Response {
+    if let Some(q) = req.query_to_keep() {
+        location.push('?');
+        location.push_str(&String::from_utf8_lossy(q));
+    }
+    let body = "Moved Permanently\n";
+    Response {
+        content_type: Some(Cow::Borrowed(TEXT_PLAIN)),
+        content_length: Some(body.len() as u64),
+        location: Some(location),
+        body: Body::Static(body),
+        ..Response::new(Status::MovedPermanently)
+    }
+}
+
+/// `./segment/`: a directory's relative reference, for a redirect.
+pub(super) fn segment_location(segment: &str) -> String {
+    let mut out = percent::segment(segment, percent::Context::Header);
+    out.push('/');
+    out
+}
