@@ -9,12 +9,13 @@
 use std::hash::BuildHasher;
 
 use super::end::{self, EndOfCentralDirectory};
-use super::entry::{check_overlaps, Entry, IS_SIBLING, SIBLING_SUFFIXES};
+use super::entry::{check_overlaps, sibling_bit, Entry, IS_SIBLING};
 use super::error::IndexError;
 use super::format::{self, CentralHeader};
 use super::index::Index;
 use super::read::ReadAt;
 use super::table::Table;
+use crate::content::coding::Coding;
 
 /// Reads the central directory that `end` describes and indexes it.
 pub(super) fn build<R: ReadAt + ?Sized>(
@@ -87,7 +88,7 @@ impl Builder {
         let id = u32::try_from(self.entries.len()).map_err(|_| IndexError::TooLarge)?;
         self.entries.push(Entry::from_central(h, name_start)?);
         self.names.extend_from_slice(h.name);
-        if maybe_sibling(h.name) {
+        if Coding::split_sibling(h.name).is_some() {
             self.maybe_siblings = true;
         }
         let Builder {
@@ -99,8 +100,8 @@ impl Builder {
         table.insert(h.name, id, &|i| name_of(entries, names, i))
     }
 
-    /// Marks precompressed siblings: a stored, unencrypted `NAME.br`,
-    /// `NAME.zst` or `NAME.gz` whose `NAME` is a member.
+    /// Marks precompressed siblings: a stored, unencrypted `NAME` + a
+    /// [`Coding::suffix`] whose `NAME` is a member.
     fn link_siblings(&mut self) {
         let Builder {
             entries,
@@ -112,20 +113,17 @@ impl Builder {
         // In directory order: names are read front to back, not in the hash
         // table's scattered order (a cache miss per member at 100k members).
         for (id, e) in entries.iter().enumerate() {
-            let name = e.name_in(names);
-            if !maybe_sibling(name) || e.method != format::METHOD_STORED || e.is_encrypted() {
+            if e.method != format::METHOD_STORED || e.is_encrypted() {
                 continue;
             }
-            for (suffix, bit) in SIBLING_SUFFIXES {
-                let Some(base) = name.strip_suffix(suffix) else {
-                    continue;
-                };
-                if base.is_empty() || base.ends_with(b"/") {
-                    continue;
-                }
-                if let Some(base_id) = table.find(base, |i| name_of(entries, names, i) == base) {
-                    links.push((base_id, id, bit));
-                }
+            let Some((base, coding)) = Coding::split_sibling(e.name_in(names)) else {
+                continue;
+            };
+            if base.is_empty() || base.ends_with(b"/") {
+                continue;
+            }
+            if let Some(base_id) = table.find(base, |i| name_of(entries, names, i) == base) {
+                links.push((base_id, id, sibling_bit(coding)));
             }
         }
         for (base, sibling, bit) in links {
@@ -137,15 +135,6 @@ impl Builder {
             }
         }
     }
-}
-
-/// Whether `name` ends like a precompressed sibling (`.br`, `.zst`, `.gz`):
-/// a byte test before any slice comparison, as most names end otherwise.
-fn maybe_sibling(name: &[u8]) -> bool {
-    matches!(
-        name,
-        [.., b'.', b'b', b'r'] | [.., b'.', b'z', b's', b't'] | [.., b'.', b'g', b'z']
-    )
 }
 
 #[cfg(test)]
@@ -277,12 +266,13 @@ mod tests {
         let index = Index::build(&zip[..]).unwrap();
         let a = index.get(b"a.html").unwrap();
         assert_eq!(a.siblings(), SIBLING_BR | SIBLING_ZSTD | SIBLING_GZ);
+        assert!(Coding::ALL.iter().all(|&c| a.has_sibling(c)));
         assert!(!a.is_sibling());
         for s in ["a.html.br", "a.html.zst", "a.html.gz", "f.css.zst"] {
             assert!(index.get(s.as_bytes()).unwrap().is_sibling(), "{s}");
         }
         let f = index.get(b"f.css").unwrap();
-        assert_eq!(f.siblings(), SIBLING_ZSTD);
+        assert_eq!(Coding::ALL.map(|c| f.has_sibling(c)), [false, true, false]);
         for s in ["b.html", "b.htmlbr", "c.gz", "d/", "d/.br"] {
             let e = index.get(s.as_bytes()).unwrap();
             assert!(!e.is_sibling() && e.siblings() == 0, "{s}");

@@ -15,12 +15,15 @@
 //! ```
 //!
 //! The bits are stored as they are in packed indexes: their values are part
-//! of that format and never change.
+//! of that format and never change. The sibling suffixes are not written
+//! here but in [`Coding::suffix`], the one definition the tool, the index and
+//! negotiation share.
 
 use std::sync::atomic::AtomicU16;
 
 use super::error::IndexError;
 use super::format::{self, CentralHeader};
+use crate::content::coding::Coding;
 
 /// One member, as the central directory describes it (module docs).
 #[derive(Debug)]
@@ -40,9 +43,9 @@ pub struct Entry {
     pub(super) offset_hi: u8,
     pub(super) compressed_hi: u8,
     pub(super) size_hi: u8,
-    /// [`SIBLING_BR`] | [`SIBLING_ZSTD`] | [`SIBLING_GZ`]: the precompressed
-    /// siblings this member has; [`IS_SIBLING`]: this member is one;
-    /// [`ENCRYPTED`]: general purpose flag bit 0.
+    /// [`sibling_bit`]s: the precompressed siblings this member has;
+    /// [`IS_SIBLING`]: this member is one; [`ENCRYPTED`]: general purpose
+    /// flag bit 0.
     pub(super) bits: u8,
 }
 
@@ -51,18 +54,22 @@ pub(super) const LOCAL_UNKNOWN: u16 = u16::MAX;
 /// The largest offset or size an [`Entry`] holds: 40 bits.
 pub const MAX_40: u64 = (1 << 40) - 1;
 
+/// The bit that says a stored sibling in coding `c` (`NAME` + [`Coding::suffix`])
+/// exists beside this member.
+pub const fn sibling_bit(c: Coding) -> u8 {
+    match c {
+        Coding::Br => 1,
+        Coding::Zstd => 2,
+        Coding::Gzip => 4,
+    }
+}
+
 /// `NAME.br`, a stored member, exists beside `NAME`.
-pub const SIBLING_BR: u8 = 1;
+pub const SIBLING_BR: u8 = sibling_bit(Coding::Br);
 /// `NAME.zst`, a stored member, exists beside `NAME`.
-pub const SIBLING_ZSTD: u8 = 2;
+pub const SIBLING_ZSTD: u8 = sibling_bit(Coding::Zstd);
 /// `NAME.gz`, a stored member, exists beside `NAME`.
-pub const SIBLING_GZ: u8 = 4;
-/// The sibling suffixes and their bits.
-pub const SIBLING_SUFFIXES: [(&[u8], u8); 3] = [
-    (b".br", SIBLING_BR),
-    (b".zst", SIBLING_ZSTD),
-    (b".gz", SIBLING_GZ),
-];
+pub const SIBLING_GZ: u8 = sibling_bit(Coding::Gzip);
 /// Every sibling bit.
 pub(super) const SIBLINGS: u8 = SIBLING_BR | SIBLING_ZSTD | SIBLING_GZ;
 /// This member is the stored sibling of another member.
@@ -137,9 +144,13 @@ impl Entry {
     pub fn local_offset(&self) -> u64 {
         join40(self.offset_lo, self.offset_hi)
     }
-    /// The precompressed siblings of this member (`SIBLING_*` bits).
+    /// The precompressed siblings of this member ([`sibling_bit`]s).
     pub fn siblings(&self) -> u8 {
         self.bits & SIBLINGS
+    }
+    /// Whether this member has a stored sibling in coding `c`.
+    pub fn has_sibling(&self, c: Coding) -> bool {
+        self.bits & sibling_bit(c) != 0
     }
     /// Whether this member is a precompressed sibling of another (listings hide it).
     pub fn is_sibling(&self) -> bool {
@@ -213,6 +224,8 @@ mod tests {
     fn bits_keep_their_stored_values() {
         assert_eq!((SIBLING_BR, SIBLING_ZSTD, SIBLING_GZ), (1, 2, 4));
         assert_eq!((IS_SIBLING, ENCRYPTED), (8, 16));
+        let all = Coding::ALL.map(sibling_bit);
+        assert_eq!(all.iter().fold(0, |acc, b| acc | b), SIBLINGS);
         assert_eq!(SIBLINGS & (IS_SIBLING | ENCRYPTED), 0);
     }
 }

@@ -12,9 +12,7 @@ use std::sync::OnceLock;
 
 use super::table::Table;
 
-pub use super::entry::{
-    Entry, IS_SIBLING, MAX_40, SIBLING_BR, SIBLING_GZ, SIBLING_SUFFIXES, SIBLING_ZSTD,
-};
+pub use super::entry::{Entry, IS_SIBLING, MAX_40, SIBLING_BR, SIBLING_GZ, SIBLING_ZSTD};
 
 /// The index of one archive.
 pub struct Index {

@@ -304,7 +304,7 @@ mod tests {
     // unwrap/expect here act on inputs the tests build themselves, never on
     // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
-    use crate::zip::entry::SIBLING_BR;
+    use crate::content::coding::Coding;
     use crate::zip::testing::archive;
 
     /// `zip` with the block inserted before its directory (as `wwz pack` writes it).
@@ -373,7 +373,7 @@ mod tests {
             );
             assert_eq!(loaded.served(&zip, name), Some(&data[..]));
         }
-        assert!(loaded.get(b"d1/p1.html").unwrap().siblings() & SIBLING_BR != 0);
+        assert!(loaded.get(b"d1/p1.html").unwrap().has_sibling(Coding::Br));
         assert!(loaded.get(b"nope.html").is_none());
         // Member data must end before the block, not just before the directory.
         assert!(loaded.data_end < end.cd_offset - TRAILER_LEN as u64);
