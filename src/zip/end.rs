@@ -7,12 +7,12 @@
 //! ... central directory | [ZIP64 EOCD 56+] [ZIP64 locator 20] | EOCD 22 | comment ≤ 65535
 //! ```
 
+use super::error::IndexError;
 use super::format::{
     u16_at, u32_at, u64_at, CentralHeader, CENTRAL_LEN, EOCD_LEN, EOCD_SIG, ZIP64_EOCD_LEN,
     ZIP64_EOCD_SIG, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG,
 };
 use super::read::ReadAt;
-use super::IndexError;
 
 /// The end of central directory record, with ZIP64 values folded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -84,7 +84,14 @@ impl std::fmt::Display for IndexError {
     }
 }
 
-impl std::error::Error for IndexError {}
+impl std::error::Error for IndexError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            IndexError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<io::Error> for IndexError {
     fn from(e: io::Error) -> Self {
@@ -111,6 +118,15 @@ impl std::fmt::Display for DataError {
             DataError::BadLocalHeader => {
                 f.write_str("local header missing or disagreeing with the central directory")
             }
+        }
+    }
+}
+
+impl std::error::Error for DataError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DataError::Io(e) => Some(e),
+            DataError::BadLocalHeader => None,
         }
     }
 }

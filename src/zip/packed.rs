@@ -30,11 +30,12 @@
 //! another member's bytes under a name.
 
 use std::sync::atomic::AtomicU16;
-use std::sync::OnceLock;
 
+use super::directory;
 use super::end::EndOfCentralDirectory;
+use super::entry::{check_overlaps, Entry, ENCRYPTED, IS_SIBLING, LOCAL_UNKNOWN, SIBLINGS};
 use super::format;
-use super::index::{check_overlaps, Entry, Index, ENCRYPTED, LOCAL_UNKNOWN};
+use super::index::Index;
 use super::read::ReadAt;
 use super::table::{slots_for, Table};
 
@@ -45,12 +46,9 @@ const PACK_SEED: u64 = 0x7777_7a69_6e64_6578;
 const HEADER_LEN: usize = 32;
 const ENTRY_LEN: usize = 32;
 pub const TRAILER_LEN: usize = 48;
-/// Bits of an entry the block may set: siblings, is-sibling, encrypted.
-const BITS: u8 = super::index::SIBLING_BR
-    | super::index::SIBLING_ZSTD
-    | super::index::SIBLING_GZ
-    | super::index::IS_SIBLING
-    | ENCRYPTED;
+/// Bits of an entry the block may set: siblings, is-sibling, encrypted
+/// (stored as [`super::entry`] defines them).
+const BITS: u8 = SIBLINGS | IS_SIBLING | ENCRYPTED;
 
 /// What [`probe`] found before the central directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,14 +202,8 @@ pub fn load<R: ReadAt + ?Sized>(src: &R, end: &EndOfCentralDirectory) -> Option<
     {
         return None;
     }
-    Some(Index {
-        entries,
-        names,
-        table: Table::from_parts(seed, slots)?,
-        data_end,
-        sorted: OnceLock::new(),
-        maybe_siblings: false,
-    })
+    let table = Table::from_parts(seed, slots)?;
+    Some(Index::from_parts(entries, names, table, data_end))
 }
 
 /// One entry of the block; `None` if its name lies outside the names.
@@ -254,7 +246,7 @@ pub fn block(central: &[u8], count: u64, at: u64) -> Option<Vec<u8>> {
     // A fixed seed: the same tree packs to the same bytes (reproducible
     // builds, rsync sending only what changed). A table is only as good as
     // its names allow; lookups are bounded whatever they are (super::table).
-    let index = Index::from_directory_seeded(central, &end, PACK_SEED).ok()?;
+    let index = directory::build_seeded(central, &end, PACK_SEED).ok()?;
     let n = u32::try_from(index.entries.len()).ok()?;
     let names_len = u32::try_from(index.names.len()).ok()?;
     let slots = index.table.slots();
@@ -312,7 +304,8 @@ mod tests {
     // unwrap/expect here act on inputs the tests build themselves, never on
     // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
-    use crate::zip::index::tests::archive;
+    use crate::content::coding::Coding;
+    use crate::zip::testing::archive;
 
     /// `zip` with the block inserted before its directory (as `wwz pack` writes it).
     fn with_block(zip: &[u8]) -> (Vec<u8>, std::ops::Range<usize>) {
@@ -342,12 +335,6 @@ mod tests {
         m
     }
 
-    fn served<'a>(zip: &'a [u8], index: &Index, name: &str) -> Option<&'a [u8]> {
-        let e = index.get(name.as_bytes())?;
-        let off = index.data_offset(e, zip).ok()? as usize;
-        zip.get(off..off + e.size() as usize)
-    }
-
     #[test]
     fn block_is_used_and_agrees_with_the_directory() {
         let m = members();
@@ -359,7 +346,7 @@ mod tests {
         let end_plain = EndOfCentralDirectory::read(&plain[..]).unwrap();
         assert_eq!(probe(&plain[..], &end_plain), Found::Absent);
         let loaded = load(&zip[..], &end).unwrap();
-        let built = Index::from_directory(&zip[..], &end).unwrap();
+        let built = directory::build(&zip[..], &end).unwrap();
         assert_eq!(loaded.len(), built.len());
         for (name, data) in &m {
             let (a, b) = (
@@ -384,9 +371,9 @@ mod tests {
                     b.is_sibling()
                 )
             );
-            assert_eq!(served(&zip, &loaded, name), Some(&data[..]));
+            assert_eq!(loaded.served(&zip, name), Some(&data[..]));
         }
-        assert!(loaded.get(b"d1/p1.html").unwrap().siblings() & crate::zip::index::SIBLING_BR != 0);
+        assert!(loaded.get(b"d1/p1.html").unwrap().has_sibling(Coding::Br));
         assert!(loaded.get(b"nope.html").is_none());
         // Member data must end before the block, not just before the directory.
         assert!(loaded.data_end < end.cd_offset - TRAILER_LEN as u64);
@@ -419,7 +406,7 @@ mod tests {
         let check = |bad: &[u8]| {
             let Ok(index) = Index::build(bad) else { return };
             for (name, data) in &m {
-                if let Some(got) = served(bad, &index, name) {
+                if let Some(got) = index.served(bad, name) {
                     assert_eq!(got, &data[..], "{name}");
                 }
             }
@@ -440,7 +427,7 @@ mod tests {
                     bad[t..t + 4].copy_from_slice(&crc.to_le_bytes());
                     if let Some(index) = load(&bad[..], &end) {
                         for (name, data) in &m {
-                            if let Some(got) = served(&bad, &index, name) {
+                            if let Some(got) = index.served(&bad, name) {
                                 assert_eq!(got, &data[..], "{name} (byte {at} ^ {flip:#x})");
                             }
                         }

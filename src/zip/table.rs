@@ -14,7 +14,7 @@
 //! table we build with a random seed that would need a longer probe is
 //! refused (not a lucky accident at 80% load: a crafted directory).
 
-use super::IndexError;
+use super::error::IndexError;
 
 /// The longest probe sequence a lookup follows. At 80% load, a run of 1,024
 /// occupied slots has a probability of about e^-35 per slot.

@@ -3,7 +3,8 @@
 //! names in sorted order, built on the first question so that opening an
 //! archive for serving single members stays cheap.
 
-use super::{Entry, Index};
+use super::entry::Entry;
+use super::index::Index;
 
 /// One item of a directory listing.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +96,7 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zip::index::tests::archive;
+    use crate::zip::testing::archive;
 
     #[test]
     fn directories() {
