@@ -14,7 +14,6 @@ use crate::http::response::ETag;
 use crate::http::Status;
 use crate::log;
 use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED, METHOD_ZSTD};
-use crate::zip::index::{SIBLING_BR, SIBLING_GZ, SIBLING_ZSTD};
 use crate::zip::{Entry, Index};
 
 /// How the chosen representation's bytes go out.
@@ -74,7 +73,6 @@ pub(super) fn choose<'a>(
         return Err(Status::NotImplemented);
     }
     let accept = &ctx.req.accept_encoding;
-    let siblings = entry.siblings();
     let deflated = entry.method() == METHOD_DEFLATED;
     // A zstd member: passed through when its window is one every client
     // must accept (RFC 9659), decoded when the window is one we decode.
@@ -93,11 +91,11 @@ pub(super) fn choose<'a>(
         return Err(Status::NotImplemented);
     }
     let has = |c: Coding| match c {
-        Coding::Br => siblings & SIBLING_BR != 0,
+        Coding::Br => entry.has_sibling(c),
         Coding::Zstd => {
-            siblings & SIBLING_ZSTD != 0 || zstd_window.is_some_and(|w| w <= ZSTD_PASS_WINDOW)
+            entry.has_sibling(c) || zstd_window.is_some_and(|w| w <= ZSTD_PASS_WINDOW)
         }
-        Coding::Gzip => siblings & SIBLING_GZ != 0 || deflated,
+        Coding::Gzip => entry.has_sibling(c) || deflated,
     };
     // A Range names bytes of the identity: codings only for whole bodies
     // (or when the client refuses the identity).
@@ -106,7 +104,7 @@ pub(super) fn choose<'a>(
     } else {
         accept.choose(has)
     };
-    let varies = siblings != 0 || deflated || zstd_member;
+    let varies = entry.siblings() != 0 || deflated || zstd_member;
     let (repr, source) = match choice {
         None if !accept.identity_ok() => return Err(Status::NotAcceptable),
         None if deflated || decodable => (Repr::Decoded, Source::Own),
@@ -119,8 +117,8 @@ pub(super) fn choose<'a>(
             return Err(Status::NotImplemented);
         }
         None => (Repr::Stored, Source::Own),
-        Some(Coding::Gzip) if siblings & SIBLING_GZ == 0 => (Repr::Gzip, Source::Own),
-        Some(Coding::Zstd) if siblings & SIBLING_ZSTD == 0 => {
+        Some(Coding::Gzip) if !entry.has_sibling(Coding::Gzip) => (Repr::Gzip, Source::Own),
+        Some(Coding::Zstd) if !entry.has_sibling(Coding::Zstd) => {
             (Repr::Coded(Coding::Zstd), Source::Own)
         }
         Some(c) => match sibling(ctx.archive.index(), name, c) {
