@@ -27,8 +27,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::request::Target;
-use crate::util::percent::{self, Decode};
-use crate::zip::name::{self, Segment};
+mod path;
+
+use path::{concat, fold, normalise, percent_decode, trim_trailing_slashes};
 
 /// Why a request has no archive to go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +95,7 @@ impl<'a> Route<'a> {
     }
 }
 
-const ARCHIVE_SUFFIX: &str = ".wwz";
+pub(crate) const ARCHIVE_SUFFIX: &str = ".wwz";
 
 /// Routes a request; `docroot` is `--docroot` when given.
 pub fn route<'a>(params: &Target<'a>, docroot: Option<&'a Path>) -> Result<Route<'a>, RouteError> {
@@ -223,104 +224,7 @@ fn url_path<'a>(params: &Target<'a>, docroot: &Path) -> Result<(Cow<'a, [u8]>, b
     Ok((request_url(params)?, false))
 }
 
-fn trim_trailing_slashes(mut b: &[u8]) -> &[u8] {
-    while let [rest @ .., b'/'] = b {
-        b = rest;
-    }
-    b
-}
 
-fn concat<'a>(a: &'a [u8], b: &'a [u8]) -> Cow<'a, [u8]> {
-    if b.is_empty() {
-        Cow::Borrowed(a)
-    } else {
-        Cow::Owned([a, b].concat())
-    }
-}
-
-/// Decodes `%XX` escapes once; a malformed escape is a bad request.
-fn percent_decode(s: &[u8]) -> Result<Cow<'_, [u8]>, RouteError> {
-    percent::decode(s, Decode::Path).map_err(|_| RouteError::BadPath("bad percent escape"))
-}
-
-/// Checks a decoded path and folds `//` and `/./`; returns it and the end of
-/// the archive part.
-fn normalise(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, usize), RouteError> {
-    let (path, archive_end) = fold_noting_archive(raw)?;
-    match archive_end {
-        Some(end) => Ok((path, end)),
-        None => Err(RouteError::NoArchive),
-    }
-}
-
-/// The end of the first segment naming an archive (`….wwz`), if any.
-fn archive_end(path: &[u8]) -> Option<usize> {
-    let mut end = 0;
-    for seg in path.split(|&b| b == b'/').skip(1) {
-        end += 1 + seg.len();
-        if seg.ends_with(ARCHIVE_SUFFIX.as_bytes()) {
-            return Some(end);
-        }
-    }
-    None
-}
-
-/// Checks a decoded path (UTF-8, starts with `/`, no hostile bytes, no `..`
-/// segment) and folds `//` and `/./`, keeping a trailing slash.
-fn fold(raw: Cow<'_, [u8]>) -> Result<Cow<'_, str>, RouteError> {
-    fold_noting_archive(raw).map(|(path, _)| path)
-}
-
-/// [`fold`], and where the first archive segment ends, found in the same
-/// pass over the segments (this runs for every request).
-fn fold_noting_archive(raw: Cow<'_, [u8]>) -> Result<(Cow<'_, str>, Option<usize>), RouteError> {
-    let path: Cow<'_, str> = match raw {
-        Cow::Borrowed(b) => {
-            Cow::Borrowed(std::str::from_utf8(b).map_err(|_| RouteError::BadPath("not UTF-8"))?)
-        }
-        Cow::Owned(v) => {
-            Cow::Owned(String::from_utf8(v).map_err(|_| RouteError::BadPath("not UTF-8"))?)
-        }
-    };
-    if !path.starts_with('/') {
-        return Err(RouteError::BadPath("path does not start with /"));
-    }
-    let bytes = path.as_bytes();
-    if let Some(why) = name::byte_problem(bytes) {
-        return Err(RouteError::BadPath(why));
-    }
-    // One pass over the segments: refuse `..`, note what needs folding (`.`,
-    // and empty segments other than a trailing slash).
-    let mut clean = true;
-    let mut end = 0;
-    let mut archive = None;
-    let last = bytes.len().saturating_sub(1);
-    for seg in bytes.split(|&b| b == b'/').skip(1) {
-        end += 1 + seg.len();
-        match Segment::of(seg) {
-            Segment::Parent => return Err(RouteError::BadPath("'..' segment")),
-            Segment::Current => clean = false,
-            Segment::Empty if end <= last => clean = false,
-            _ if archive.is_none() && seg.ends_with(ARCHIVE_SUFFIX.as_bytes()) => {
-                archive = Some(end)
-            }
-            _ => {}
-        }
-    }
-    if clean {
-        return Ok((path, archive));
-    }
-    let mut out = String::with_capacity(path.len());
-    for seg in path.split('/').filter(|s| !s.is_empty() && *s != ".") {
-        out.push('/');
-        out.push_str(seg);
-    }
-    if path.ends_with('/') || path.ends_with("/.") || out.is_empty() {
-        out.push('/');
-    }
-    let archive = archive_end(out.as_bytes());
-    Ok((Cow::Owned(out), archive))
-}
 
 #[cfg(test)]
 mod tests {
