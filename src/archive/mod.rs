@@ -56,6 +56,18 @@ pub enum OpenError {
     Unavailable(std::sync::Arc<str>),
 }
 
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::NotFound => f.write_str("no such archive"),
+            OpenError::Broken(why) => write!(f, "broken archive: {why}"),
+            OpenError::Unavailable(why) => write!(f, "cannot open the archive now: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
 impl OpenError {
     /// Sorts an error from open(2) or mmap(2): a shortage that passes is not
     /// a property of the file.

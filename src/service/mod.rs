@@ -146,15 +146,13 @@ impl Service {
     fn get(&self, req: &Request<'_>) -> Response {
         let route = match route(&req.target, self.docroot.as_deref()) {
             Ok(r) => r,
-            Err(RouteError::BadPath(why)) => {
-                log::info(format_args!("rejected request path: {why}"));
+            Err(e @ RouteError::BadPath(_)) => {
+                log::info(format_args!("{e}"));
                 return Response::error(Status::BadRequest);
             }
             Err(RouteError::NoArchive) => return Response::error(Status::NotFound),
-            Err(RouteError::NoDocroot) => {
-                log::error(format_args!(
-                    "no docroot: pass --docroot or have the web server send DOCUMENT_ROOT"
-                ));
+            Err(e @ RouteError::NoDocroot) => {
+                log::error(format_args!("{e}"));
                 return Response::error(Status::InternalServerError);
             }
         };

@@ -97,8 +97,28 @@ const MAX_IOVECS: usize = 64;
 #[derive(Debug)]
 enum ConnError {
     Io(io::Error),
-    Protocol(String),
+    Protocol(ProtocolError),
     Timeout,
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::Io(e) => write!(f, "connection ended: {e}"),
+            ConnError::Protocol(e) => write!(f, "protocol error: {e}"),
+            ConnError::Timeout => f.write_str("idle for too long"),
+        }
+    }
+}
+
+impl std::error::Error for ConnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnError::Io(e) => Some(e),
+            ConnError::Protocol(e) => Some(e),
+            ConnError::Timeout => None,
+        }
+    }
 }
 
 impl From<io::Error> for ConnError {
@@ -109,7 +129,7 @@ impl From<io::Error> for ConnError {
 
 impl From<ProtocolError> for ConnError {
     fn from(e: ProtocolError) -> Self {
-        ConnError::Protocol(e.0)
+        ConnError::Protocol(e)
     }
 }
 
@@ -284,7 +304,7 @@ impl<S: Socket> Connection<S> {
     /// Applies the next buffered record; `None` when more input is needed.
     fn next_record(&mut self) -> Result<Option<Action>, ConnError> {
         let Some((rec, used)) =
-            record::decode(&self.rbuf).map_err(|e| ConnError::Protocol(e.to_string()))?
+            record::decode(&self.rbuf).map_err(|e| ConnError::Protocol(e.into()))?
         else {
             return Ok(None);
         };
@@ -296,7 +316,7 @@ impl<S: Socket> Connection<S> {
     /// Answers request `id` from the params the protocol collected.
     async fn respond(&mut self, svc: &Service, id: u16, limits: &Limits) -> Result<(), ConnError> {
         let params = params::Indexed::new(self.protocol.params())
-            .map_err(|e| ConnError::Protocol(e.to_string()))?;
+            .map_err(|e| ConnError::Protocol(e.into()))?;
         let resp = svc.respond(&FcgiParams(params));
         self.tx.clear();
         self.answer(&resp, id, limits).await

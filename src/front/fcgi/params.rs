@@ -15,6 +15,8 @@ impl std::fmt::Display for ParamsError {
     }
 }
 
+impl std::error::Error for ParamsError {}
+
 /// Iterates over the pairs of a complete params block, borrowing from it.
 pub fn pairs(block: &[u8]) -> Pairs<'_> {
     Pairs { rest: block }

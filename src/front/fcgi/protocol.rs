@@ -12,12 +12,50 @@ use super::params;
 use super::record::{self, kind, BeginRequest, Record};
 
 /// A peer that broke the protocol; the connection is closed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolError(pub String);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// A record that is not FastCGI at all.
+    Frame(record::FrameError),
+    /// A BEGIN_REQUEST body shorter than the spec's 8 bytes.
+    ShortBeginRequest,
+    /// A second BEGIN_REQUEST for the request in progress.
+    DuplicateBegin(u16),
+    /// A name-value pair block that does not decode.
+    Params(params::ParamsError),
+}
 
 impl std::fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            ProtocolError::Frame(e) => e.fmt(f),
+            ProtocolError::ShortBeginRequest => f.write_str("short BEGIN_REQUEST body"),
+            ProtocolError::DuplicateBegin(id) => {
+                write!(f, "BEGIN_REQUEST for request {id} already in progress")
+            }
+            ProtocolError::Params(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProtocolError::Frame(e) => Some(e),
+            ProtocolError::Params(e) => Some(e),
+            ProtocolError::ShortBeginRequest | ProtocolError::DuplicateBegin(_) => None,
+        }
+    }
+}
+
+impl From<record::FrameError> for ProtocolError {
+    fn from(e: record::FrameError) -> Self {
+        ProtocolError::Frame(e)
+    }
+}
+
+impl From<params::ParamsError> for ProtocolError {
+    fn from(e: params::ParamsError) -> Self {
+        ProtocolError::Params(e)
     }
 }
 
@@ -125,13 +163,10 @@ impl Protocol {
 
     fn begin(&mut self, rec: Record<'_>, out: &mut Vec<u8>) -> Result<Action, ProtocolError> {
         let begin = BeginRequest::parse(rec.content)
-            .ok_or_else(|| ProtocolError("short BEGIN_REQUEST body".into()))?;
+            .ok_or(ProtocolError::ShortBeginRequest)?;
         if let Some(current) = &self.active {
             if current.id == rec.request_id {
-                return Err(ProtocolError(format!(
-                    "BEGIN_REQUEST for request {} already in progress",
-                    rec.request_id
-                )));
+                return Err(ProtocolError::DuplicateBegin(rec.request_id));
             }
             crate::log::debug(format_args!(
                 "request {} while {} is in progress: CANT_MPX_CONN",
@@ -166,7 +201,7 @@ impl Protocol {
         let max = self.max_conns.to_string();
         let mut body = Vec::new();
         for pair in params::pairs(rec.content) {
-            let (name, _) = pair.map_err(|e| ProtocolError(e.to_string()))?;
+            let (name, _) = pair?;
             let value: &[u8] = match name {
                 b"FCGI_MAX_CONNS" | b"FCGI_MAX_REQS" => max.as_bytes(),
                 b"FCGI_MPXS_CONNS" => b"0",

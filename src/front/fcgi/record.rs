@@ -74,6 +74,8 @@ impl std::fmt::Display for FrameError {
     }
 }
 
+impl std::error::Error for FrameError {}
+
 /// Decodes the record at the start of `buf`.
 ///
 /// Returns the record and the number of bytes it occupies (padding included),

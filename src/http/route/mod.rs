@@ -42,6 +42,20 @@ pub enum RouteError {
     NoDocroot,
 }
 
+impl std::fmt::Display for RouteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteError::BadPath(why) => write!(f, "rejected request path: {why}"),
+            RouteError::NoArchive => f.write_str("the path names no .wwz archive"),
+            RouteError::NoDocroot => {
+                f.write_str("no docroot: pass --docroot or have the web server send DOCUMENT_ROOT")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
+
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route<'a> {
