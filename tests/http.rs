@@ -3,13 +3,11 @@
 //! compressed members, directories, listings, MIME types) to a request and
 //! the exact response it must get.
 
-mod common;
-
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// Extra archives for cases the sample site does not cover, made with Python's zipfile.
 fn python_zip(out: &Path, members: &[(&str, &[u8], &str)]) {
