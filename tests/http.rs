@@ -3,8 +3,10 @@
 //! directories, listings, MIME types) to a request and the exact response
 //! it must get. Here it runs through the real binary over FastCGI, against
 //! archives made by real tools (`zip`, Python's zipfile, the brotli, zstd
-//! and gzip commands).
+//! and gzip commands); [`in_process`] runs the same rows against the
+//! library, with archives it makes itself.
 
+mod in_process;
 mod table;
 
 use std::path::Path;
