@@ -1,13 +1,15 @@
 //! The hot path allocates nothing: answering a GET for a stored member, after
 //! the archive is open, costs no heap allocation (issue: per-request work on
 //! the hot path). Counted with a global allocator that tallies this thread.
-
-mod common;
+//!
+//! The allocator serves the whole test binary, but it counts only on the
+//! thread inside [`allocations`], so tests running alongside add nothing.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
+use crate::common;
 use wwz::archive::Cache;
 use wwz::http::{Body, Params};
 use wwz::service::Service;

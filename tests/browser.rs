@@ -2,12 +2,10 @@
 //! (a screenshot is kept under the target directory), and its DOM is checked:
 //! awkward names show as themselves, not as markup, and every link resolves.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::{self, *};
 
 /// Names that break naive listings: markup, entities, quotes, spaces, `#`, `?`, `%`.
 const NAMES: &[&str] = &[

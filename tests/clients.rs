@@ -2,12 +2,10 @@
 //! `cgi-fcgi` as a client, `spawn-fcgi` handing over a listening socket on
 //! fd 0, systemd-style socket activation on fd 3, and no socket at all.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use wwz::front::fcgi::params;
 use wwz::front::fcgi::record::kind;
 

@@ -3,12 +3,10 @@
 //! loop, while requests run. Whatever the timing, no byte of the archive
 //! outside is ever served; symlinks that stay inside keep working.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use rustix::fs::{renameat_with, RenameFlags, CWD};
 
 const INSIDE: &[u8] = b"inside-the-docroot";

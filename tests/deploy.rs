@@ -2,15 +2,13 @@
 //! keep-alive load, archives truncated and rewritten in place under the same
 //! load, and SIGTERM in the middle of it. Every response is checked whole.
 
-mod common;
-
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use wwz::front::fcgi::record::{self, kind};
 use zip::write::SimpleFileOptions;
 

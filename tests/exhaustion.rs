@@ -3,14 +3,12 @@
 //! descriptor limit, and running out of descriptors altogether. Memory
 //! (VmRSS, VmHWM) and descriptors (/proc/PID/fd) are read from /proc.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use wwz::front::fcgi::record::{self, kind};
 
 fn open_fds(pid: u32) -> usize {

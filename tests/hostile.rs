@@ -4,8 +4,6 @@
 //! (symlinks to a canary archive outside it), a FIFO, a socket and a
 //! directory named like archives.
 
-mod common;
-
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -14,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use wwz::front::fcgi::record::kind;
 
 /// What `fixtures/make-hostile.py` made: (archive, member, expectation, description).

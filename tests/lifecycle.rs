@@ -2,11 +2,9 @@
 //! large member and then exits 0; SIGHUP drops cached archives without
 //! touching a kept-alive connection; and the `--http` preview front.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use wwz::front::fcgi::record::kind;
 
 fn signal(proc: &Proc, sig: i32) {

@@ -3,13 +3,11 @@
 //! every file of the sample site byte for byte, headers, 404, HEAD, and a
 //! percent-encoded space, with and without FastCGI keep-alive.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::nginx::{Diagnostics, Nginx};
-use common::*;
+use crate::common::nginx::{Diagnostics, Nginx};
+use crate::common::{self, *};
 
 /// The documented snippet, which the test config includes.
 fn snippet() -> PathBuf {

@@ -4,11 +4,9 @@
 //! empty members, HEAD, 405, 404, redirects, FCGI_WEB_SERVER_ADDRS, and
 //! archives replaced by rename under an open connection.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use wwz::front::fcgi::params;
 use wwz::front::fcgi::record::{self, kind, role, status};
 

@@ -7,8 +7,6 @@
 //! .socket unit names, passed as fd 3 with LISTEN_FDS/LISTEN_PID), then asks
 //! for archive members with libfcgi's `cgi-fcgi`.
 
-mod common;
-
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -16,7 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 const REBUILD: &str = "build and install the package from this tree: \
                        tools/deb --install \

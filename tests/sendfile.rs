@@ -6,14 +6,12 @@
 //! being read slowly, which ends that response short while the process
 //! serves on.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::nginx::{Diagnostics, Nginx};
-use common::*;
+use crate::common::nginx::{Diagnostics, Nginx};
+use crate::common::{self, *};
 use wwz::front::fcgi::record::{self, kind};
 
 /// A member of a few MiB whose size is not a multiple of anything.

@@ -17,15 +17,13 @@
 //! spawned (mod_fcgid's and lighttpd's wwz processes) go too. Its logs are
 //! printed when the test fails.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::{self, *};
 
 // ---------------------------------------------------------------------------
 // Recipes and servers

@@ -10,29 +10,23 @@
 //!
 //! Every test gets its own temp dir, socket and ports, so tests run in parallel.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub mod browser;
 pub mod curl;
+// Shared with the load generator (tools/fcgi_load.rs): parts of it serve only that.
+#[allow(dead_code)]
 #[path = "../../tools/fcgi_client.rs"]
 pub mod fcgi;
 pub mod fixtures;
 pub mod nginx;
 pub mod process;
 
-// Each test binary uses its own part of these.
-#[allow(unused_imports)]
 pub use browser::*;
-#[allow(unused_imports)]
 pub use curl::*;
-#[allow(unused_imports)]
 pub use fcgi::*;
-#[allow(unused_imports)]
 pub use fixtures::*;
-#[allow(unused_imports)]
 pub use process::*;
 pub use tempfile::TempDir;
 

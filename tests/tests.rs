@@ -1,0 +1,22 @@
+//! The integration tests: one binary, one module per concern (each file
+//! says what it covers), so `tests/common` is compiled and linked once.
+//! Modules share the process: every test gets its own temp dir, socket and
+//! ports, and a module that changes something process-wide says so.
+
+mod common;
+
+mod alloc;
+mod browser;
+mod clients;
+mod confinement;
+mod deploy;
+mod exhaustion;
+mod hostile;
+mod http;
+mod lifecycle;
+mod nginx;
+mod protocol;
+mod release;
+mod sendfile;
+mod servers;
+mod tool;
