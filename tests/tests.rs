@@ -3,6 +3,14 @@
 //! Modules share the process: every test gets its own temp dir, socket and
 //! ports, and a module that changes something process-wide says so.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests build their own inputs: a panic is a failed assertion"
+)]
+
 mod common;
 
 mod alloc;

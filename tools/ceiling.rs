@@ -14,6 +14,14 @@
 //! cargo run --release --example ceiling -- --listen unix:/tmp/ceiling.sock --size 4096
 //! ```
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark or build tool run by hand on inputs it makes: a panic is a clear stop"
+)]
+
 use std::io::{self, IoSlice};
 use std::process::ExitCode;
 

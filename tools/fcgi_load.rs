@@ -25,6 +25,14 @@
 //!
 //! Exit status: 0 when every response was good, 1 when any failed, 2 on usage errors.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark or build tool run by hand on inputs it makes: a panic is a clear stop"
+)]
+
 use std::io;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};

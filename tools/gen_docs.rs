@@ -6,6 +6,14 @@
 //! OUT_DIR/man/wwz.1, wwz-serve.1, wwz-pack.1, … (one page per subcommand)
 //! OUT_DIR/completions/wwz.bash, _wwz (zsh), wwz.fish
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark or build tool run by hand on inputs it makes: a panic is a clear stop"
+)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -18,6 +18,14 @@
 //! cargo run --release --example index-bench -- [--runs 21] [--lookups 1000000] ARCHIVE...
 //! ```
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark or build tool run by hand on inputs it makes: a panic is a clear stop"
+)]
+
 use std::fs::File;
 use std::hint::black_box;
 use std::path::Path;

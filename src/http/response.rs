@@ -43,33 +43,28 @@ impl std::fmt::Display for ETag {
     }
 }
 
-/// Appends `n` in lower-case hex, at least `width` digits.
+/// Appends `n` in lower-case hex, at least `width` digits (at most 16).
 fn push_hex(out: &mut Vec<u8>, n: u64, width: usize) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [b'0'; 16];
-    let mut i = buf.len();
-    let mut n = n;
-    while n > 0 || buf.len() - i < width {
-        i -= 1;
-        buf[i] = DIGITS[(n & 0xf) as usize];
-        n >>= 4;
+    let digits = (64 - n.leading_zeros() as usize).div_ceil(4);
+    for shift in (0..digits.max(width).min(16)).rev() {
+        let d = ((n >> (shift * 4)) & 0xf) as u8;
+        out.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
     }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// Appends `n` in decimal.
 fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
+    let start = out.len();
     loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+        out.push(b'0' + (n % 10) as u8);
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend_from_slice(&buf[i..]);
+    if let Some(digits) = out.get_mut(start..) {
+        digits.reverse();
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

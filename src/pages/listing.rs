@@ -304,7 +304,7 @@ pub(crate) fn human_size(n: u64) -> String {
     if unit == 0 {
         format!("{n} B")
     } else {
-        format!("{size:.1} {}", UNITS[unit])
+        format!("{size:.1} {}", UNITS.get(unit).unwrap_or(&"B"))
     }
 }
 

@@ -258,8 +258,18 @@ pub fn zstd_frame_window(h: &[u8]) -> Option<u64> {
         return Some(base + (base / 8) * u64::from(wd & 7));
     }
     // Single segment: the window is the content size, which follows the dictionary ID.
-    let dict_len = [0usize, 1, 2, 4][usize::from(fhd & 3)];
-    let fcs_len = [1usize, 2, 4, 8][usize::from(fhd >> 6)];
+    let dict_len = match fhd & 3 {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        _ => 4,
+    };
+    let fcs_len = match fhd >> 6 {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
     let at = 5 + dict_len;
     let field = h.get(at..at + fcs_len)?;
     let mut le = [0u8; 8];

@@ -392,15 +392,15 @@ impl<S: Socket> Connection<S> {
             let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
             let mut count = 0;
             let mut before_file = false;
-            for (i, seg) in segs.iter().enumerate().skip(next).take(MAX_IOVECS) {
+            for ((i, seg), slot) in segs.iter().enumerate().skip(next).zip(iov.iter_mut()) {
                 if matches!(seg, Seg::File(..)) {
                     before_file = true;
                     break;
                 }
-                iov[count] = slice(seg, if i == next { skip } else { 0 })?;
+                *slot = slice(seg, if i == next { skip } else { 0 })?;
                 count += 1;
             }
-            let iov = &iov[..count];
+            let iov = iov.get(..count).unwrap_or_default();
             let written = if before_file {
                 // A record header (and the head, at first) before file bytes:
                 // on TCP, MSG_MORE keeps it from leaving as a packet of its own.

@@ -132,7 +132,7 @@ const ZEROS: [u8; 8] = [0; 8];
 
 /// The padding bytes that follow `content_len` bytes of content.
 pub fn padding(content_len: usize) -> &'static [u8] {
-    &ZEROS[..padding_for(content_len)]
+    ZEROS.get(..padding_for(content_len)).unwrap_or_default()
 }
 
 /// Appends whole records carrying `content` to `out`, split at [`MAX_CONTENT`].
