@@ -23,6 +23,7 @@ use zstd::stream::raw::Operation;
 use super::checkpoints::{self, Checkpoint, Key};
 use super::Archive;
 use crate::stats::STATS;
+use crate::util::bounds;
 use crate::zip::format::{METHOD_DEFLATED, METHOD_ZSTD};
 
 /// The largest zstd window (log2) decoded for a request: 2^25 = 32 MiB, the
@@ -204,16 +205,13 @@ impl Inflater {
                 let n = usize::try_from(self.end - self.pos)
                     .unwrap_or(INPUT_BUF)
                     .min(INPUT_BUF);
-                let buf = self.input.get_mut(..n).unwrap_or_default();
+                let buf = bounds::get_mut(&mut self.input, 0..n)?;
                 self.archive.file().read_exact_at(buf, self.pos)?;
                 self.pos += n as u64;
                 self.in_start = 0;
                 self.in_end = n;
             }
-            let input = self
-                .input
-                .get(self.in_start..self.in_end)
-                .unwrap_or_default();
+            let input = bounds::get(&self.input, self.in_start..self.in_end)?;
             let (consumed, made, ended) = self.dec.run(input, out)?;
             self.in_start += consumed;
             self.produced += made as u64;
@@ -263,7 +261,7 @@ impl Inflater {
         let mut scratch = vec![0; 16 * 1024];
         while n > 0 {
             let take = usize::try_from(n).unwrap_or(usize::MAX).min(scratch.len());
-            let got = self.inflate(scratch.get_mut(..take).unwrap_or_default(), u64::MAX)?;
+            let got = self.inflate(bounds::get_mut(&mut scratch, 0..take)?, u64::MAX)?;
             if got == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
             }

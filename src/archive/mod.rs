@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
+use crate::util::bounds;
 use crate::zip::{DataError, Entry, Index, IndexError};
 pub use mmap::MappedBytes;
 use mmap::Mapping;
@@ -204,7 +205,7 @@ impl Archive {
         let mut buf = vec![0; want];
         let mut filled = 0;
         while filled < want {
-            match reader.read(buf.get_mut(filled..).unwrap_or_default())? {
+            match reader.read(bounds::get_mut(&mut buf, filled..want)?)? {
                 0 => break,
                 n => filled += n,
             }

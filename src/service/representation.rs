@@ -92,9 +92,7 @@ pub(super) fn choose<'a>(
     }
     let has = |c: Coding| match c {
         Coding::Br => entry.has_sibling(c),
-        Coding::Zstd => {
-            entry.has_sibling(c) || zstd_window.is_some_and(|w| w <= ZSTD_PASS_WINDOW)
-        }
+        Coding::Zstd => entry.has_sibling(c) || zstd_window.is_some_and(|w| w <= ZSTD_PASS_WINDOW),
         Coding::Gzip => entry.has_sibling(c) || deflated,
     };
     // A Range names bytes of the identity: codings only for whole bodies

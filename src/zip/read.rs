@@ -7,6 +7,8 @@
 
 use std::io;
 
+use crate::util::bounds;
+
 /// Where the archive is read from: a file through `pread`, or bytes in tests.
 pub trait ReadAt {
     /// Size of the archive in bytes.
@@ -50,7 +52,7 @@ pub(crate) struct RangeReader<'a, R: ReadAt + ?Sized> {
 impl<R: ReadAt + ?Sized> io::Read for RangeReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = (self.end.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
-        let dst = buf.get_mut(..n).unwrap_or_default();
+        let dst = bounds::get_mut(buf, 0..n)?;
         self.src.read_exact_at(dst, self.pos)?;
         self.pos += n as u64;
         Ok(n)

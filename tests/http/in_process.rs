@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use wwz::archive::{Archive, Cache};
 use wwz::http::body::{self, Sink};
-use wwz::service::{Options, Service};
 use wwz::http::OwnedParams;
+use wwz::service::{Options, Service};
 use zip::write::SimpleFileOptions;
 
 use super::table::{self, Answer, Coded, Member, Method, Target, Zstd, CONTENT_ADDRESSED};

@@ -162,8 +162,7 @@ impl Protocol {
     }
 
     fn begin(&mut self, rec: Record<'_>, out: &mut Vec<u8>) -> Result<Action, ProtocolError> {
-        let begin = BeginRequest::parse(rec.content)
-            .ok_or(ProtocolError::ShortBeginRequest)?;
+        let begin = BeginRequest::parse(rec.content).ok_or(ProtocolError::ShortBeginRequest)?;
         if let Some(current) = &self.active {
             if current.id == rec.request_id {
                 return Err(ProtocolError::DuplicateBegin(rec.request_id));

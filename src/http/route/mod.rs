@@ -238,8 +238,6 @@ fn url_path<'a>(params: &Target<'a>, docroot: &Path) -> Result<(Cow<'a, [u8]>, b
     Ok((request_url(params)?, false))
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;
