@@ -46,10 +46,10 @@ pub struct Limits {
 }
 
 /// The default of `--sendfile-min`: off. Behind nginx on the same host
-/// (Linux 6.18, tools/bench figure 2) sendfile takes 15–30% off wwz's CPU per
-/// request from 256 KiB on, but nginx then reads page fragments instead of
-/// linear buffers and spends about as much more: nginx + wwz together cost
-/// the same at 8 MiB and more at 1 MiB, and nginx is what bounds the rate.
+/// (Linux 6.18, tools/bench figure 2) sendfile takes about a fifth off wwz's
+/// CPU per request at 8 and 64 MiB (6% at 1 MiB), but nginx then reads page
+/// fragments instead of linear buffers and spends more than that: nginx + wwz
+/// together cost more at every size, and nginx is what bounds the rate.
 /// Where the front runs elsewhere, wwz's own CPU is what sendfile saves.
 pub const DEFAULT_SENDFILE_MIN: u64 = 0;
 
