@@ -389,12 +389,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         Some(n) => n.max(1),
         None => default_max_connections(descriptors, service.cache.limits().archives),
     };
-    log::info(format_args!(
+    log::info!(
         "descriptor limit {descriptors}; at most {max_conns} connections, {} archives open, {} bytes of indexes{}",
         service.cache.limits().archives,
         service.cache.limits().memory,
         if service.cache.is_watching() { ", changes seen by inotify" } else { "" }
-    ));
+    );
     let server = Server {
         service: Arc::new(service),
         limits: Arc::new(Limits {
@@ -410,7 +410,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    log::info(format_args!("serving on {}", listener.describe()));
+    log::info!("serving on {}", listener.describe());
     match rt.block_on(server.run(listener, server::termination())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

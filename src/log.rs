@@ -30,18 +30,37 @@ fn emit(level: Level, label: &str, args: Arguments<'_>) {
     }
 }
 
-pub fn error(args: Arguments<'_>) {
-    emit(Level::Error, "error", args);
+/// Writes one line at `level` (for the macros below).
+pub fn write(level: Level, args: Arguments<'_>) {
+    let label = match level {
+        Level::Error => "error",
+        Level::Warn => "warning",
+        Level::Info => "info",
+        Level::Debug => "debug",
+    };
+    emit(level, label, args);
 }
 
-pub fn warn(args: Arguments<'_>) {
-    emit(Level::Warn, "warning", args);
+/// `log::error!("…", …)`: a fault of the server or its configuration.
+macro_rules! log_error {
+    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Error, format_args!($($arg)*)) };
 }
 
-pub fn info(args: Arguments<'_>) {
-    emit(Level::Info, "info", args);
+/// `log::warn!("…", …)`: something an operator should look at.
+macro_rules! log_warn {
+    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Warn, format_args!($($arg)*)) };
 }
 
-pub fn debug(args: Arguments<'_>) {
-    emit(Level::Debug, "debug", args);
+/// `log::info!("…", …)`: a client's mistake or a notable event.
+macro_rules! log_info {
+    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($arg)*)) };
 }
+
+/// `log::debug!("…", …)`: what a developer needs to follow a connection.
+macro_rules! log_debug {
+    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($arg)*)) };
+}
+
+// Named `log_*` where they are defined (`warn` is also a built-in
+// attribute), used as `log::warn!`.
+pub(crate) use {log_debug as debug, log_error as error, log_info as info, log_warn as warn};

@@ -206,12 +206,12 @@ impl Cache {
             }
             Err(OpenError::Unavailable(msg)) => {
                 // Not cached: a shortage of descriptors is not a broken archive.
-                log::warn(format_args!("{}: cannot open now: {msg}", path.display()));
+                log::warn!("{}: cannot open now: {msg}", path.display());
                 return Err(OpenError::Unavailable(msg));
             }
             Err(OpenError::Broken(msg)) => {
                 self.stats.broken.inc();
-                log::error(format_args!("{}: {msg}", path.display()));
+                log::error!("{}: {msg}", path.display());
                 (Err(msg), Identity::of(&meta))
             }
         };

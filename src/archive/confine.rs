@@ -67,10 +67,7 @@ fn open_checked(docroot: &Path, path: &Path) -> Result<File, OpenError> {
     match real {
         Ok(real) if real.starts_with(&root) && real != root => Ok(file),
         _ => {
-            log::warn(format_args!(
-                "{}: resolves outside the docroot; refused",
-                path.display()
-            ));
+            log::warn!("{}: resolves outside the docroot; refused", path.display());
             Err(OpenError::NotFound)
         }
     }

@@ -97,9 +97,7 @@ impl Watcher {
         let fd = match inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK) {
             Ok(fd) => fd,
             Err(e) => {
-                log::warn(format_args!(
-                    "inotify unavailable ({e}): open archives are checked by time"
-                ));
+                log::warn!("inotify unavailable ({e}): open archives are checked by time");
                 return None;
             }
         };
@@ -113,7 +111,7 @@ impl Watcher {
         std::thread::Builder::new()
             .name("wwz-watch".into())
             .spawn(move || reader.run(period))
-            .map_err(|e| log::warn(format_args!("inotify thread: {e}")))
+            .map_err(|e| log::warn!("inotify thread: {e}"))
             .ok()?;
         Some(Watcher { shared })
     }
@@ -207,9 +205,7 @@ impl Shared {
                 Err(e) => {
                     // Without the thread no ticket would ever turn false: make
                     // every one false for good, so the cache checks by time.
-                    log::warn(format_args!(
-                        "inotify: {e}; open archives are checked by time"
-                    ));
+                    log::warn!("inotify: {e}; open archives are checked by time");
                     let mut interests = self.lock();
                     self.stopped.store(true, Ordering::Release);
                     for tickets in interests.entries.values() {

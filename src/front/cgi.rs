@@ -36,7 +36,7 @@ pub fn run(service: Service, sendfile_min: u64) -> u8 {
     match out.and_then(|out| write(out, &resp, sendfile_min)) {
         Ok(()) => 0,
         Err(e) => {
-            crate::log::debug(format_args!("writing the CGI response: {e}"));
+            crate::log::debug!("writing the CGI response: {e}");
             1
         }
     }

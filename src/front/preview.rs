@@ -41,7 +41,7 @@ pub async fn run(
             a = listener.accept() => match a {
                 Ok(a) => a,
                 Err(e) => {
-                    log::error(format_args!("accept: {e}"));
+                    log::error!("accept: {e}");
                     continue;
                 }
             },
@@ -62,7 +62,7 @@ pub async fn run(
                 .serve_connection(TokioIo::new(stream), handler)
                 .await
             {
-                log::debug(format_args!("http connection: {e}"));
+                log::debug!("http connection: {e}");
             }
         });
     }
@@ -120,9 +120,7 @@ fn convert(resp: Response) -> hyper::Response<PreviewBody> {
         add(name, &value);
     });
     if bad {
-        log::error(format_args!(
-            "a response header is not valid HTTP; answering 500"
-        ));
+        log::error!("a response header is not valid HTTP; answering 500");
         let mut r = hyper::Response::new(PreviewBody::new(Body::Empty));
         *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
         return r;

@@ -66,7 +66,7 @@ impl Server {
                 Ok(s) => s,
                 Err(e) => {
                     // EMFILE and friends: say so and give the system a moment.
-                    log::error(format_args!("accept: {e}"));
+                    log::error!("accept: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -74,9 +74,7 @@ impl Server {
             if let Stream::Tcp(_, peer) = &stream {
                 if let Some(allowed) = &self.allowed_peers {
                     if !listen::peer_allowed(allowed, *peer) {
-                        log::warn(format_args!(
-                            "refusing connection from {peer}: not in FCGI_WEB_SERVER_ADDRS"
-                        ));
+                        log::warn!("refusing connection from {peer}: not in FCGI_WEB_SERVER_ADDRS");
                         continue;
                     }
                 }
@@ -141,10 +139,10 @@ impl Server {
         match drained {
             Ok(_) => Ok(()),
             Err(_) => {
-                log::warn(format_args!(
+                log::warn!(
                     "grace period of {:?} over; closing remaining connections",
                     self.grace
-                ));
+                );
                 Ok(())
             }
         }
@@ -173,7 +171,7 @@ async fn reload_on_hangup(service: Arc<Service>) {
     while hup.recv().await.is_some() {
         let open = service.cache.len();
         service.cache.clear();
-        log::info(format_args!("SIGHUP: closed {open} cached archives"));
+        log::info!("SIGHUP: closed {open} cached archives");
     }
 }
 
@@ -184,7 +182,7 @@ pub async fn termination() {
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
-        log::error(format_args!("cannot install signal handlers"));
+        log::error!("cannot install signal handlers");
         std::future::pending::<()>().await;
         return;
     };

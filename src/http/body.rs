@@ -307,7 +307,7 @@ async fn send_stream<S: Sink>(producer: Box<dyn Produce>, sink: &mut S) -> Resul
         let more = match std::mem::replace(&mut job.more, Ok(false)) {
             Ok(more) => more,
             Err(e) => {
-                log::error(format_args!("reading a member for the body: {e}"));
+                log::error!("reading a member for the body: {e}");
                 return Err(SendError::Member(e));
             }
         };

@@ -147,12 +147,12 @@ impl Service {
         let route = match route(&req.target, self.docroot.as_deref()) {
             Ok(r) => r,
             Err(e @ RouteError::BadPath(_)) => {
-                log::info(format_args!("{e}"));
+                log::info!("{e}");
                 return Response::error(Status::BadRequest);
             }
             Err(RouteError::NoArchive) => return Response::error(Status::NotFound),
             Err(e @ RouteError::NoDocroot) => {
-                log::error(format_args!("{e}"));
+                log::error!("{e}");
                 return Response::error(Status::InternalServerError);
             }
         };

@@ -66,10 +66,10 @@ pub(super) fn choose<'a>(
     ranged: bool,
 ) -> Result<Chosen<'a>, Status> {
     if entry.is_encrypted() {
-        log::warn(format_args!(
+        log::warn!(
             "{}: member {name:?} is encrypted; not served",
             ctx.route.archive()
-        ));
+        );
         return Err(Status::NotImplemented);
     }
     let accept = &ctx.req.accept_encoding;
@@ -83,11 +83,11 @@ pub(super) fn choose<'a>(
     let zstd_member = zstd_window.is_some();
     let decodable = zstd_window.is_some_and(|w| w <= 1 << ZSTD_DECODE_WINDOW_LOG_MAX);
     if entry.method() != METHOD_STORED && !deflated && !zstd_member {
-        log::warn(format_args!(
+        log::warn!(
             "{}: member {name:?} uses compression method {}, which wwz does not serve",
             ctx.route.archive(),
             entry.method()
-        ));
+        );
         return Err(Status::NotImplemented);
     }
     let has = |c: Coding| match c {
@@ -107,11 +107,11 @@ pub(super) fn choose<'a>(
         None if !accept.identity_ok() => return Err(Status::NotAcceptable),
         None if deflated || decodable => (Repr::Decoded, Source::Own),
         None if zstd_member => {
-            log::warn(format_args!(
+            log::warn!(
                 "{}: member {name:?}: its zstd window is larger than wwz decodes ({} MiB)",
                 ctx.route.archive(),
                 (1u64 << ZSTD_DECODE_WINDOW_LOG_MAX) >> 20
-            ));
+            );
             return Err(Status::NotImplemented);
         }
         None => (Repr::Stored, Source::Own),
@@ -168,10 +168,7 @@ pub(super) fn choose<'a>(
             varies,
         }),
         Err(e) => {
-            log::error(format_args!(
-                "{}: member {name:?}: {e}",
-                ctx.route.archive()
-            ));
+            log::error!("{}: member {name:?}: {e}", ctx.route.archive());
             Err(Status::InternalServerError)
         }
     }

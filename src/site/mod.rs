@@ -41,17 +41,17 @@ fn read_redirects(archive: &Arc<Archive>) -> Redirects {
         return Redirects::default();
     };
     if entry.size() > redirects::MAX_BYTES as u64 {
-        log::warn(format_args!(
+        log::warn!(
             "_redirects is {} bytes, over the {} byte limit: its rules are ignored",
             entry.size(),
             redirects::MAX_BYTES
-        ));
+        );
         return Redirects::default();
     }
     match archive.read_member(entry, redirects::MAX_BYTES) {
         Ok(text) => Redirects::parse_logged(&text),
         Err(e) => {
-            log::warn(format_args!("_redirects cannot be read: {e}; ignored"));
+            log::warn!("_redirects cannot be read: {e}; ignored");
             Redirects::default()
         }
     }

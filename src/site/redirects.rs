@@ -115,15 +115,12 @@ impl Redirects {
         match Redirects::parse(text) {
             Ok((rules, bad)) => {
                 for b in bad {
-                    crate::log::warn(format_args!(
-                        "_redirects line {}: {}; skipped",
-                        b.line, b.why
-                    ));
+                    crate::log::warn!("_redirects line {}: {}; skipped", b.line, b.why);
                 }
                 rules
             }
             Err(why) => {
-                crate::log::warn(format_args!("_redirects is {why}: its rules are ignored"));
+                crate::log::warn!("_redirects is {why}: its rules are ignored");
                 Redirects::default()
             }
         }

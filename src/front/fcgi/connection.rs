@@ -164,9 +164,9 @@ pub async fn serve<S>(
     };
     match conn.run(&svc, &limits, shutdown).await {
         Ok(()) => {}
-        Err(ConnError::Protocol(why)) => log::warn(format_args!("closing connection: {why}")),
-        Err(ConnError::Timeout) => log::debug(format_args!("closing idle connection")),
-        Err(ConnError::Io(e)) => log::debug(format_args!("connection ended: {e}")),
+        Err(ConnError::Protocol(why)) => log::warn!("closing connection: {why}"),
+        Err(ConnError::Timeout) => log::debug!("closing idle connection"),
+        Err(ConnError::Io(e)) => log::debug!("connection ended: {e}"),
     }
 }
 
@@ -221,10 +221,10 @@ impl<S: Socket> Connection<S> {
                         }
                     }
                     Action::TooLarge { id } => {
-                        log::warn(format_args!(
+                        log::warn!(
                             "request params exceed {} bytes; answering 431",
                             limits.max_params
-                        ));
+                        );
                         self.tx.clear();
                         let resp = Response::error(Status::RequestHeaderFieldsTooLarge);
                         self.answer(&resp, id, limits).await?;
@@ -262,9 +262,9 @@ impl<S: Socket> Connection<S> {
                         }
                         None => {
                             STATS.idle_closed_at_limit.inc();
-                            log::info(format_args!(
+                            log::info!(
                                 "closing the connection idle longest: the connection limit is reached"
-                            ));
+                            );
                             return Ok(());
                         }
                     }
@@ -281,7 +281,7 @@ impl<S: Socket> Connection<S> {
             };
             if n == 0 {
                 if !idle {
-                    log::debug(format_args!("peer closed the connection mid-request"));
+                    log::debug!("peer closed the connection mid-request");
                 }
                 return Ok(());
             }
@@ -521,17 +521,15 @@ async fn send_file<S: Socket>(
                     e.raw_os_error(),
                     Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
                 ) {
-                    log::warn(format_args!(
-                        "sendfile(2) refused: {e}; --sendfile-min 0 turns it off"
-                    ));
+                    log::warn!("sendfile(2) refused: {e}; --sendfile-min 0 turns it off");
                 }
             }
         })?;
         if sent == 0 {
-            log::warn(format_args!(
+            log::warn!(
                 "an archive ends before a member it indexed (cut or rewritten in place?): \
                  response cut short"
-            ));
+            );
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
         }
         offset += sent as u64;

@@ -167,15 +167,16 @@ impl Protocol {
             if current.id == rec.request_id {
                 return Err(ProtocolError::DuplicateBegin(rec.request_id));
             }
-            crate::log::debug(format_args!(
+            crate::log::debug!(
                 "request {} while {} is in progress: CANT_MPX_CONN",
-                rec.request_id, current.id
-            ));
+                rec.request_id,
+                current.id
+            );
             record::push_end_request(out, rec.request_id, 0, record::status::CANT_MPX_CONN);
             return Ok(Action::Flush);
         }
         if begin.role != record::role::RESPONDER {
-            crate::log::info(format_args!("refusing FastCGI role {}", begin.role));
+            crate::log::info!("refusing FastCGI role {}", begin.role);
             record::push_end_request(out, rec.request_id, 0, record::status::UNKNOWN_ROLE);
             return Ok(if begin.keep_conn() {
                 Action::Flush
