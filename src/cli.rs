@@ -207,7 +207,7 @@ fn cache(args: &ServeArgs, descriptors: u64) -> Cache {
             .clamp(16, DEFAULT_MAX_ARCHIVES)
     });
     Cache::with_limits(
-        crate::archive::cache::Limits {
+        crate::archive::cache::CacheLimits {
             archives,
             memory: args.cache_memory,
             revalidate: Duration::from_millis(args.revalidate_ms),

@@ -24,7 +24,7 @@ use crate::log;
 use crate::stats::Counter;
 
 /// Cached outcome of opening one path.
-struct Slot {
+struct CacheSlot {
     /// A broken archive is remembered too, so its error is logged once per version.
     state: Result<Arc<Archive>, Arc<str>>,
     identity: Identity,
@@ -43,7 +43,7 @@ type Map<V> = hashbrown::HashMap<Key, V>;
 struct Slots {
     /// docroot → path below it → slot, keyed by bytes: two levels so lookups
     /// need no allocation, and bytes hash faster than `Path` components.
-    roots: Map<Map<Slot>>,
+    roots: Map<Map<CacheSlot>>,
     open: usize,
     bytes: usize,
     clock: u64,
@@ -51,7 +51,7 @@ struct Slots {
 
 /// What bounds the cache.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub struct CacheLimits {
     /// Archives open at once (`--max-archives`).
     pub archives: usize,
     /// Bytes of indexes (and bookkeeping) of the open archives (`--cache-memory`).
@@ -62,7 +62,7 @@ pub struct Limits {
 
 pub struct Cache {
     slots: Mutex<Slots>,
-    limits: Limits,
+    limits: CacheLimits,
     watcher: Option<Watcher>,
     stats: CacheStats,
 }
@@ -92,7 +92,7 @@ impl Cache {
     /// A cache that checks archives by time alone (CGI, tests).
     pub fn new(max_open: usize, revalidate: Duration) -> Cache {
         Cache::with_limits(
-            Limits {
+            CacheLimits {
                 archives: max_open,
                 memory: usize::MAX,
                 revalidate,
@@ -103,14 +103,14 @@ impl Cache {
 
     /// A cache within `limits`; with `watch`, it learns of changes from
     /// inotify where it can (a long-running server).
-    pub fn with_limits(limits: Limits, watch: bool) -> Cache {
+    pub fn with_limits(limits: CacheLimits, watch: bool) -> Cache {
         // With --revalidate-ms 0 every request checks the file: nothing to save.
         let watcher = (watch && !limits.revalidate.is_zero())
             .then(|| Watcher::start(limits.revalidate))
             .flatten();
         Cache {
             slots: Mutex::new(Slots::default()),
-            limits: Limits {
+            limits: CacheLimits {
                 archives: limits.archives.max(1),
                 ..limits
             },
@@ -221,7 +221,7 @@ impl Cache {
             + state.as_ref().map_or(0, |a| a.index().heap_bytes());
         let mut slots = self.lock();
         slots.clock += 1;
-        let slot = Slot {
+        let slot = CacheSlot {
             state: state.clone(),
             identity,
             ticket,
@@ -273,7 +273,7 @@ impl Cache {
         self.len() == 0
     }
 
-    pub fn limits(&self) -> &Limits {
+    pub fn limits(&self) -> &CacheLimits {
         &self.limits
     }
 
@@ -293,7 +293,7 @@ impl Cache {
 /// that the scan of every slot is paid once per many opens. The archive
 /// just opened (the most recently used) stays, even alone over the memory
 /// limit. Returns how many were closed.
-fn evict(slots: &mut Slots, limits: &Limits) -> u64 {
+fn evict(slots: &mut Slots, limits: &CacheLimits) -> u64 {
     let over = |s: &Slots| s.open > limits.archives || s.bytes > limits.memory;
     let mut evicted = 0;
     while over(slots) && slots.open > 1 {

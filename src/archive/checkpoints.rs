@@ -47,7 +47,7 @@ pub fn set_budget(bytes: usize) {
 
 /// Which member of which archive version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Key {
+pub struct CheckpointKey {
     pub archive: Identity,
     /// Offset of the member's compressed data in the archive.
     pub data: u64,
@@ -71,7 +71,7 @@ pub fn checkpoint_bytes() -> usize {
 }
 
 struct MemberIndex {
-    key: Key,
+    key: CheckpointKey,
     /// At `SPACING`, `2 * SPACING`, … in order, with no gap.
     points: Vec<Checkpoint>,
     last_used: u64,
@@ -84,7 +84,7 @@ fn tick() -> u64 {
 }
 
 /// The checkpoint nearest below or at output offset `target`, if any.
-pub fn nearest(key: Key, target: u64) -> Option<Checkpoint> {
+pub fn nearest(key: CheckpointKey, target: u64) -> Option<Checkpoint> {
     let mut store = STORE.lock().ok()?;
     let index = store.iter_mut().find(|m| m.key == key)?;
     index.last_used = tick();
@@ -101,7 +101,7 @@ pub fn nearest(key: Key, target: u64) -> Option<Checkpoint> {
 
 /// Whether a checkpoint at output offset `out` would be kept: the next in
 /// line for this member, and the member not stopped by the budget.
-pub fn wants(key: Key, out: u64) -> bool {
+pub fn wants(key: CheckpointKey, out: u64) -> bool {
     let Ok(store) = STORE.lock() else {
         return false;
     };
@@ -117,7 +117,7 @@ fn next_out(index: &MemberIndex) -> u64 {
 
 /// Keeps `cp` if it is the next in line for its member, dropping the least
 /// recently used members' checkpoints to stay within the budget.
-pub fn insert(key: Key, cp: Checkpoint) {
+pub fn insert(key: CheckpointKey, cp: Checkpoint) {
     let Ok(mut store) = STORE.lock() else {
         return;
     };

@@ -20,7 +20,7 @@ use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 use zstd::stream::raw::Operation;
 
-use super::checkpoints::{self, Checkpoint, Key};
+use super::checkpoints::{self, Checkpoint, CheckpointKey};
 use super::Archive;
 use crate::stats::STATS;
 use crate::util::bounds;
@@ -104,7 +104,7 @@ pub struct Inflater {
     /// How many more bytes [`Inflater::read`] may return (a Range's length).
     left: u64,
     /// Recording checkpoints (deflate only): which member, and newlines produced so far.
-    record: Option<(Key, u64)>,
+    record: Option<(CheckpointKey, u64)>,
 }
 
 impl Inflater {
@@ -117,7 +117,7 @@ impl Inflater {
         compressed_len: u64,
         size: u64,
     ) -> Inflater {
-        let key = Key {
+        let key = CheckpointKey {
             archive: archive.identity(),
             data: offset,
         };

@@ -21,7 +21,7 @@ use crate::stats::STATS;
 const BUSY: u64 = 0;
 const CLOSING: u64 = u64::MAX;
 
-struct Slot {
+struct ConnSlot {
     /// [`BUSY`], [`CLOSING`], or when the connection became idle, on the
     /// registry's logical clock.
     state: AtomicU64,
@@ -34,7 +34,7 @@ pub struct Registry {
     /// Counts the moments connections become idle: only their order matters,
     /// and a counter costs less than reading the time on every request.
     clock: AtomicU64,
-    slots: Mutex<hashbrown::HashMap<u64, Arc<Slot>>>,
+    slots: Mutex<hashbrown::HashMap<u64, Arc<ConnSlot>>>,
     next_id: AtomicU64,
     /// Set while a new connection waits at the limit with none idle: the
     /// next connection to become idle says so through `became_idle`.
@@ -64,7 +64,7 @@ impl Registry {
     /// Registers a new connection; it starts idle (it has sent nothing yet).
     pub fn register(self: &Arc<Self>) -> Handle {
         let since = self.now();
-        let slot = Arc::new(Slot {
+        let slot = Arc::new(ConnSlot {
             state: AtomicU64::new(since),
             wake: Notify::new(),
         });
@@ -80,7 +80,7 @@ impl Registry {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, hashbrown::HashMap<u64, Arc<Slot>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, hashbrown::HashMap<u64, Arc<ConnSlot>>> {
         // Every update is one insert or remove: a poisoned map is still consistent.
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -153,7 +153,7 @@ impl Registry {
 pub struct Handle {
     registry: Arc<Registry>,
     id: u64,
-    slot: Arc<Slot>,
+    slot: Arc<ConnSlot>,
     /// What this connection stored when it last became idle; `None` while busy.
     idle_since: Option<u64>,
 }

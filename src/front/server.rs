@@ -71,7 +71,7 @@ impl Server {
                     continue;
                 }
             };
-            if let Stream::Tcp(_, peer) = &stream {
+            if let Accepted::Tcp(_, peer) = &stream {
                 if let Some(allowed) = &self.allowed_peers {
                     if !listen::peer_allowed(allowed, *peer) {
                         log::warn!("refusing connection from {peer}: not in FCGI_WEB_SERVER_ADDRS");
@@ -116,14 +116,14 @@ impl Server {
                 registry.register(),
             );
             match stream {
-                Stream::Tcp(s, _) => {
+                Accepted::Tcp(s, _) => {
                     let _ = s.set_nodelay(true);
                     tokio::spawn(async move {
                         fcgi::serve(s, svc, limits, stop, slot).await;
                         drop(permit);
                     });
                 }
-                Stream::Unix(s) => {
+                Accepted::Unix(s) => {
                     tokio::spawn(async move {
                         fcgi::serve(s, svc, limits, stop, slot).await;
                         drop(permit);
@@ -149,15 +149,15 @@ impl Server {
     }
 }
 
-enum Stream {
+enum Accepted {
     Tcp(tokio::net::TcpStream, IpAddr),
     Unix(tokio::net::UnixStream),
 }
 
-async fn accept(l: &Accepting) -> std::io::Result<Stream> {
+async fn accept(l: &Accepting) -> std::io::Result<Accepted> {
     match l {
-        Accepting::Tcp(l) => l.accept().await.map(|(s, a)| Stream::Tcp(s, a.ip())),
-        Accepting::Unix(l) => l.accept().await.map(|(s, _)| Stream::Unix(s)),
+        Accepting::Tcp(l) => l.accept().await.map(|(s, a)| Accepted::Tcp(s, a.ip())),
+        Accepting::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::http::{Body, Query, Response, Status};
 use crate::stats::{self, STATS};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum MetricKind {
     Counter,
     Gauge,
 }
@@ -26,12 +26,12 @@ struct Figure {
     /// OpenMetrics: the family shared by several labelled figures, and the label.
     family: Option<(&'static str, &'static str)>,
     help: &'static str,
-    kind: Kind,
+    kind: MetricKind,
     value: u64,
 }
 
 fn figures(cache: &Cache, uptime: u64) -> Vec<Figure> {
-    use Kind::{Counter, Gauge};
+    use MetricKind::{Counter, Gauge};
     let c = cache.stats();
     let (checkpoints, checkpoint_bytes) = crate::archive::checkpoints::usage();
     let connections = STATS.connections.get();
@@ -285,8 +285,8 @@ fn openmetrics(figures: &[Figure], start_secs: u64) -> String {
         };
         if family != last_family {
             let kind = match f.kind {
-                Kind::Counter => "counter",
-                Kind::Gauge => "gauge",
+                MetricKind::Counter => "counter",
+                MetricKind::Gauge => "gauge",
             };
             let _ = writeln!(out, "# TYPE wwz_{family} {kind}");
             if family.ends_with("_seconds") {
@@ -295,7 +295,7 @@ fn openmetrics(figures: &[Figure], start_secs: u64) -> String {
             let _ = writeln!(out, "# HELP wwz_{family} {}", f.help);
             last_family = family;
         }
-        let suffix = if f.kind == Kind::Counter {
+        let suffix = if f.kind == MetricKind::Counter {
             "_total"
         } else {
             ""

@@ -13,7 +13,7 @@ use crate::http::range::Ranges;
 use crate::http::response::TEXT_PLAIN;
 use crate::http::{Request, Response, Status};
 use crate::site::lookup::{self, Found};
-use crate::site::redirects::{self, Action};
+use crate::site::redirects::{self, RuleAction};
 use crate::util::percent;
 
 impl Service {
@@ -42,10 +42,10 @@ impl Service {
     }
 
     /// Carries out the one `_redirects` rule a request matched.
-    fn follow(&self, ctx: &Ctx<'_>, action: Action) -> Response {
+    fn follow(&self, ctx: &Ctx<'_>, action: RuleAction) -> Response {
         let q = ctx.req.raw_query.map(String::from_utf8_lossy);
         match action {
-            Action::Redirect { status, to } => {
+            RuleAction::Redirect { status, to } => {
                 let location = if to.starts_with('/') {
                     redirects::relative_location(ctx.route.member(), &to, q.as_deref())
                 } else {
@@ -57,7 +57,7 @@ impl Service {
                 }
             }
             // A rewrite is looked up once more, without rules or redirects.
-            Action::Rewrite(target) => {
+            RuleAction::Rewrite(target) => {
                 match lookup::find(ctx.archive.index(), &target, self.clean_urls, false) {
                     Found::Member(name, entry) => {
                         self.view(ctx, View::Member { name: &name, entry })

@@ -36,7 +36,7 @@ const STATUSES: [Status; 6] = [
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
+enum PatternSegment {
     Literal(String),
     /// `:name`: any one segment.
     Placeholder(String),
@@ -46,7 +46,7 @@ enum Segment {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Rule {
-    from: Vec<Segment>,
+    from: Vec<PatternSegment>,
     to: String,
     status: Status,
     /// `301!`: applies even where a member exists.
@@ -74,7 +74,7 @@ impl Redirects {
 
 /// What a rule says to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub enum RuleAction {
     /// Answer with this status and `Location` (a path inside the site, to be
     /// made relative to the request, or an absolute `https://` URL).
     Redirect { status: Status, to: String },
@@ -132,7 +132,7 @@ impl Redirects {
 
     /// The first rule matching `path` (the member path, no leading `/`);
     /// `forced` picks among the rules that apply even where a member exists.
-    pub fn apply(&self, path: &str, forced: bool) -> Option<Action> {
+    pub fn apply(&self, path: &str, forced: bool) -> Option<RuleAction> {
         let path = path.trim_end_matches('/');
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         self.rules
@@ -142,9 +142,9 @@ impl Redirects {
                 let captures = matches(&rule.from, &segments)?;
                 let to = substitute(&rule.to, &captures);
                 Some(if rule.status == Status::Ok {
-                    Action::Rewrite(to.trim_start_matches('/').to_owned())
+                    RuleAction::Rewrite(to.trim_start_matches('/').to_owned())
                 } else {
-                    Action::Redirect {
+                    RuleAction::Redirect {
                         status: rule.status,
                         to,
                     }
@@ -188,7 +188,7 @@ fn parse_rule(line: &str) -> Result<Rule, &'static str> {
     })
 }
 
-fn parse_from(from: &str) -> Result<Vec<Segment>, &'static str> {
+fn parse_from(from: &str) -> Result<Vec<PatternSegment>, &'static str> {
     if !from.starts_with('/') || from.starts_with("//") {
         return Err("the source must be a path starting with /");
     }
@@ -199,16 +199,16 @@ fn parse_from(from: &str) -> Result<Vec<Segment>, &'static str> {
             if i + 1 != parts.len() {
                 return Err("* may only end the source");
             }
-            Segment::Splat
+            PatternSegment::Splat
         } else if let Some(name) = part.strip_prefix(':') {
             if name.is_empty() || !name.bytes().all(is_name_byte) {
                 return Err("a placeholder is : and a name");
             }
-            Segment::Placeholder(name.to_owned())
+            PatternSegment::Placeholder(name.to_owned())
         } else if part.contains('*') {
             return Err("* may only be a whole segment");
         } else {
-            Segment::Literal((*part).to_owned())
+            PatternSegment::Literal((*part).to_owned())
         };
         out.push(seg);
     }
@@ -242,20 +242,20 @@ fn is_name_byte(b: u8) -> bool {
 }
 
 /// The placeholder values (and `splat`) when `pattern` matches `path`.
-fn matches<'p>(pattern: &'p [Segment], path: &[&'p str]) -> Option<Vec<(&'p str, String)>> {
+fn matches<'p>(pattern: &'p [PatternSegment], path: &[&'p str]) -> Option<Vec<(&'p str, String)>> {
     let mut captures = Vec::new();
     for (i, seg) in pattern.iter().enumerate() {
         match seg {
-            Segment::Splat => {
+            PatternSegment::Splat => {
                 captures.push(("splat", path.get(i..).unwrap_or_default().join("/")));
                 return Some(captures);
             }
-            Segment::Literal(l) => {
+            PatternSegment::Literal(l) => {
                 if path.get(i) != Some(&l.as_str()) {
                     return None;
                 }
             }
-            Segment::Placeholder(name) => {
+            PatternSegment::Placeholder(name) => {
                 captures.push((name.as_str(), (*path.get(i)?).to_owned()))
             }
         }
@@ -339,8 +339,8 @@ mod tests {
         r
     }
 
-    fn redirect(status: u16, to: &str) -> Option<Action> {
-        Some(Action::Redirect {
+    fn redirect(status: u16, to: &str) -> Option<RuleAction> {
+        Some(RuleAction::Redirect {
             status: Status::from_code(status).unwrap(),
             to: to.to_owned(),
         })
@@ -363,7 +363,7 @@ mod tests {
         assert_eq!(r.apply("u/ann/other", false), None);
         assert_eq!(
             r.apply("app/deep/route", false),
-            Some(Action::Rewrite("index.html".into()))
+            Some(RuleAction::Rewrite("index.html".into()))
         );
         assert_eq!(
             r.apply("ext", false),

@@ -331,7 +331,7 @@ impl<S: Socket> Connection<S> {
         resp.write_head(&mut head);
         self.tx.own(id, &head);
         self.head = head;
-        let mut writer = Writer {
+        let mut writer = RecordWriter {
             conn: self,
             id,
             archive,
@@ -545,14 +545,14 @@ async fn send_file<S: Socket>(
 /// The FastCGI way to write a body: STDOUT records with mapped segments,
 /// flushed with `writev` (file segments with sendfile); blocking work goes to
 /// the blocking pool.
-struct Writer<'c, 'a, S> {
+struct RecordWriter<'c, 'a, S> {
     conn: &'c mut Connection<S>,
     id: u16,
     archive: Option<&'a Archive>,
     limits: &'a Limits,
 }
 
-impl<S: Socket> Sink for Writer<'_, '_, S> {
+impl<S: Socket> Sink for RecordWriter<'_, '_, S> {
     const MAY_BLOCK: bool = false;
 
     fn bytes(&mut self, bytes: &[u8]) {
