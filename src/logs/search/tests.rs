@@ -14,6 +14,21 @@ use crate::http::request::Format;
 use crate::logs::{terminal, view};
 use crate::pages::html;
 
+/// The head of a search page for `error` in `a.wwz`, the stylesheet cut out.
+const PAGE_HEAD: &str = "<!doctype html>\n\
+    <html lang=\"en\">\n\
+    <head>\n\
+    <meta charset=\"utf-8\">\n\
+    <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+    <meta name=\"color-scheme\" content=\"light dark\">\n\
+    <title>Search error in a.wwz</title>\n\
+    <style>…</style>\n\
+    </head>\n\
+    <body>\n\
+    <header><h1>Search in <a href=\"./\">a.wwz</a></h1>\n\
+    <form class=\"search\" method=\"get\" action=\"./\" role=\"search\"><input type=\"search\" name=\"q\" value=\"error\" placeholder=\"Search names and contents\" aria-label=\"Search\"><label><input type=\"checkbox\" name=\"case\" value=\"1\"> case</label><label><input type=\"checkbox\" name=\"re\" value=\"1\"> regex</label><button>Search</button></form></header>\n\
+    <main>\n";
+
 /// Collects a body's bytes; the stream runs inline.
 struct Collect(Vec<u8>);
 
@@ -94,32 +109,23 @@ fn html_result() {
     assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
     assert_eq!(
         without_style(&page),
-        "<!doctype html>\n\
-        <html lang=\"en\">\n\
-        <head>\n\
-        <meta charset=\"utf-8\">\n\
-        <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-        <meta name=\"color-scheme\" content=\"light dark\">\n\
-        <title>Search error in a.wwz</title>\n\
-        <style>…</style>\n\
-        </head>\n\
-        <body>\n\
-        <header><h1>Search in <a href=\"./\">a.wwz</a></h1>\n\
-        <form class=\"search\" method=\"get\" action=\"./\" role=\"search\"><input type=\"search\" name=\"q\" value=\"error\" placeholder=\"Search names and contents\" aria-label=\"Search\"><label><input type=\"checkbox\" name=\"case\" value=\"1\"> case</label><label><input type=\"checkbox\" name=\"re\" value=\"1\"> regex</label><button>Search</button></form></header>\n\
-        <main>\n\
-        <section><h2><a href=\"./error-names.txt?view\">error-names.txt</a> <small><a href=\"./error-names.txt\">raw</a> · name matches</small></h2>\n\
-        </section>\n\
-        <section><h2><a href=\"./job%201/build.log?view\">job 1/build.log</a> <small><a href=\"./job%201/build.log\">raw</a></small></h2>\n\
-        <div class=\"l\"><a href=\"./job%201/build.log?view#L2\" data-n=\"2\"></a><span><span class=\"f1\"><mark>Error</mark></span>: &lt;b&gt; &amp; &quot;<mark>error</mark>&quot; again</span></div>\n\
-        <div class=\"l er\"><a href=\"./job%201/build.log?view#L4\" data-n=\"4\"></a><span><mark>ERROR</mark> here</span></div>\n\
-        </section>\n\
-        <section><h2><a href=\"./tail.log?view\">tail.log</a> <small><a href=\"./tail.log\">raw</a></small></h2>\n\
-        <div class=\"l\"><a href=\"./tail.log?view#L2\" data-n=\"2\"></a><span>last <mark>error</mark></span></div>\n\
-        </section>\n\
-        </main>\n\
-        <footer>4 matching lines and names in 4 members; 120 bytes read. Search complete.</footer>\n\
-        </body>\n\
-        </html>\n"
+        [
+            PAGE_HEAD,
+            "<section><h2><a href=\"./error-names.txt?view\">error-names.txt</a> <small><a href=\"./error-names.txt\">raw</a> · name matches</small></h2>\n\
+            </section>\n\
+            <section><h2><a href=\"./job%201/build.log?view\">job 1/build.log</a> <small><a href=\"./job%201/build.log\">raw</a></small></h2>\n\
+            <div class=\"l\"><a href=\"./job%201/build.log?view#L2\" data-n=\"2\"></a><span><span class=\"f1\"><mark>Error</mark></span>: &lt;b&gt; &amp; &quot;<mark>error</mark>&quot; again</span></div>\n\
+            <div class=\"l er\"><a href=\"./job%201/build.log?view#L4\" data-n=\"4\"></a><span><mark>ERROR</mark> here</span></div>\n\
+            </section>\n\
+            <section><h2><a href=\"./tail.log?view\">tail.log</a> <small><a href=\"./tail.log\">raw</a></small></h2>\n\
+            <div class=\"l\"><a href=\"./tail.log?view#L2\" data-n=\"2\"></a><span>last <mark>error</mark></span></div>\n\
+            </section>\n\
+            </main>\n\
+            <footer>4 matching lines and names in 4 members; 120 bytes read. Search complete.</footer>\n\
+            </body>\n\
+            </html>\n"
+        ]
+        .concat()
     );
 }
 
@@ -195,30 +201,21 @@ fn stopped_by_matches_and_continued() {
     );
     assert_eq!(
         html_more,
-        "<!doctype html>\n\
-        <html lang=\"en\">\n\
-        <head>\n\
-        <meta charset=\"utf-8\">\n\
-        <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-        <meta name=\"color-scheme\" content=\"light dark\">\n\
-        <title>Search error in a.wwz</title>\n\
-        <style>…</style>\n\
-        </head>\n\
-        <body>\n\
-        <header><h1>Search in <a href=\"./\">a.wwz</a></h1>\n\
-        <form class=\"search\" method=\"get\" action=\"./\" role=\"search\"><input type=\"search\" name=\"q\" value=\"error\" placeholder=\"Search names and contents\" aria-label=\"Search\"><label><input type=\"checkbox\" name=\"case\" value=\"1\"> case</label><label><input type=\"checkbox\" name=\"re\" value=\"1\"> regex</label><button>Search</button></form></header>\n\
-        <main>\n\
-        <section><h2><a href=\"./big.log?view\">big.log</a> <small><a href=\"./big.log\">raw</a></small></h2>\n\
-        <div class=\"l\"><a href=\"./big.log?view#L1001\" data-n=\"1001\"></a><span>line 1001 <mark>error</mark></span></div>\n\
-        <div class=\"l\"><a href=\"./big.log?view#L1002\" data-n=\"1002\"></a><span>line 1002 <mark>error</mark></span></div>\n\
-        <div class=\"l\"><a href=\"./big.log?view#L1003\" data-n=\"1003\"></a><span>line 1003 <mark>error</mark></span></div>\n\
-        </section>\n\
-        <section><h2><a href=\"./z.log?view\">z.log</a> <small><a href=\"./z.log\">raw</a></small></h2>\n\
-        <div class=\"l\"><a href=\"./z.log?view#L1\" data-n=\"1\"></a><span><mark>error</mark> z</span></div>\n\
-        </section>\n\
-        </main>\n\
-        <footer>4 matching lines and names in 2 members; 14949 bytes read. Search complete.</footer>\n\
-        </body>\n\
-        </html>\n"
+        [
+            PAGE_HEAD,
+            "<section><h2><a href=\"./big.log?view\">big.log</a> <small><a href=\"./big.log\">raw</a></small></h2>\n\
+            <div class=\"l\"><a href=\"./big.log?view#L1001\" data-n=\"1001\"></a><span>line 1001 <mark>error</mark></span></div>\n\
+            <div class=\"l\"><a href=\"./big.log?view#L1002\" data-n=\"1002\"></a><span>line 1002 <mark>error</mark></span></div>\n\
+            <div class=\"l\"><a href=\"./big.log?view#L1003\" data-n=\"1003\"></a><span>line 1003 <mark>error</mark></span></div>\n\
+            </section>\n\
+            <section><h2><a href=\"./z.log?view\">z.log</a> <small><a href=\"./z.log\">raw</a></small></h2>\n\
+            <div class=\"l\"><a href=\"./z.log?view#L1\" data-n=\"1\"></a><span><mark>error</mark> z</span></div>\n\
+            </section>\n\
+            </main>\n\
+            <footer>4 matching lines and names in 2 members; 14949 bytes read. Search complete.</footer>\n\
+            </body>\n\
+            </html>\n"
+        ]
+        .concat()
     );
 }
