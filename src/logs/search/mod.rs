@@ -10,7 +10,7 @@
 //! Bounded: a search stops at [`MAX_MATCHES`] lines, [`BYTE_BUDGET`] bytes
 //! read and [`TIME_BUDGET`], says where and links to continue
 //! (`&from=MEMBER&skip=LINE`). The page is a [`Body::Stream`]: each step
-//! reads at most a chunk of content on the blocking pool. At most
+//! reads at most one chunk (1 MiB) of content on the blocking pool. At most
 //! [`MAX_SEARCHES`] run at once in the process (a connection answers its
 //! requests one at a time, so one per connection), so member requests are
 //! never starved; over the limit a search is answered 503.
