@@ -1,0 +1,322 @@
+//! The searcher: walks the members under a directory in name order, matches
+//! each name, reads each text member's content a chunk at a time with
+//! [`MemberReader`] (`pread` or streaming inflate, never the mapping) and
+//! matches it line by line, handing what it finds to a [`Print`]er. It owns
+//! the budgets ([`MAX_MATCHES`], [`BYTE_BUDGET`], [`TIME_BUDGET`]) and the
+//! [`Slot`] that caps how many searches run at once ([`MAX_SEARCHES`]), and
+//! knows where it stands, so a stopped search can be continued.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::bytes::Regex;
+
+use super::print::{Print, Stopped, Summary};
+use super::query::Query;
+use crate::archive::reader::MemberReader;
+use crate::archive::Archive;
+use crate::content::mime;
+
+pub const MAX_MATCHES: usize = 1000;
+pub const BYTE_BUDGET: u64 = 1 << 30;
+pub const TIME_BUDGET: Duration = Duration::from_secs(10);
+pub const MAX_SEARCHES: usize = 2;
+/// Content bytes read per step.
+const CHUNK: usize = 1 << 20;
+/// A line longer than this is matched in pieces.
+const MAX_CARRY: usize = 1 << 20;
+/// Bytes looked at to tell text from binary.
+const SNIFF: usize = 8192;
+
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Holds one of the [`MAX_SEARCHES`] slots while a search runs.
+pub(crate) struct Slot;
+
+impl Slot {
+    pub(crate) fn take() -> Option<Slot> {
+        ACTIVE
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_SEARCHES).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The budget that stopped a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Matches,
+    Bytes,
+    Time,
+}
+
+impl Stop {
+    /// Its name on the page and in JSON's `stopped`.
+    pub(crate) fn budget(self) -> &'static str {
+        match self {
+            Stop::Matches => "matches",
+            Stop::Bytes => "bytes",
+            Stop::Time => "time",
+        }
+    }
+}
+
+/// The member being read.
+struct Current {
+    reader: MemberReader,
+    /// Bytes of a line not yet ended by a newline.
+    carry: Vec<u8>,
+    /// Number of the first line in `carry`.
+    line: u64,
+    /// Whether a result of it was printed (and its header with it).
+    shown: bool,
+    sniffed: bool,
+}
+
+/// A search under one directory, from where the query says to resume.
+pub(crate) struct Scan {
+    _slot: Slot,
+    archive: Arc<Archive>,
+    dir_len: usize,
+    /// The members under the directory (name, index entry), by name.
+    members: Vec<(String, usize)>,
+    /// `None` when there is nothing to search for.
+    regex: Option<Regex>,
+    q: Query,
+    /// Position in `members` of the member being searched.
+    at: usize,
+    /// Lines of it already reported (from a continue link).
+    skip: u64,
+    current: Option<Current>,
+    started: Instant,
+    read: u64,
+    matches: usize,
+    /// Read buffer, [`CHUNK`] bytes once the first member is read.
+    buf: Vec<u8>,
+}
+
+impl Scan {
+    /// The search of the members of `archive` under `dir` (empty for the
+    /// root, else ending in `/`), holding `slot` until it is dropped.
+    pub(crate) fn new(
+        slot: Slot,
+        archive: &Arc<Archive>,
+        dir: &str,
+        regex: Option<Regex>,
+        q: Query,
+    ) -> Scan {
+        let index = archive.index();
+        let mut members: Vec<(String, usize)> = index
+            .entries()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let name = index.name_of(e);
+                (name.starts_with(dir.as_bytes()) && !name.ends_with(b"/"))
+                    .then(|| (String::from_utf8_lossy(name).into_owned(), i))
+            })
+            .collect();
+        members.sort_unstable();
+        members.dedup_by(|a, b| a.0 == b.0);
+        Scan {
+            _slot: slot,
+            archive: Arc::clone(archive),
+            dir_len: dir.len(),
+            members,
+            regex,
+            at: q.from,
+            skip: q.skip,
+            q,
+            current: None,
+            started: Instant::now(),
+            read: 0,
+            matches: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Whether there is anything to search for.
+    pub(crate) fn searching(&self) -> bool {
+        self.regex.is_some()
+    }
+
+    /// The budget spent, if one is.
+    pub(crate) fn budget_stop(&self) -> Option<Stop> {
+        if self.matches >= MAX_MATCHES {
+            Some(Stop::Matches)
+        } else if self.read >= BYTE_BUDGET {
+            Some(Stop::Bytes)
+        } else if self.started.elapsed() >= TIME_BUDGET {
+            Some(Stop::Time)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the member being read has printed a result (so its end is
+    /// still to print).
+    pub(crate) fn in_shown_member(&self) -> bool {
+        self.current.as_ref().is_some_and(|c| c.shown)
+    }
+
+    /// The counts so far, and where to continue after `stop`.
+    pub(crate) fn summary(&self, stop: Option<Stop>) -> Summary {
+        Summary {
+            matches: self.matches,
+            members: self.members.len(),
+            read: self.read,
+            searched: self.searching(),
+            stopped: stop.map(|why| Stopped {
+                why,
+                at: self.at,
+                link: self.q.continued(self.at, self.skip),
+            }),
+        }
+    }
+
+    fn rel(&self, name: &str) -> String {
+        name.get(self.dir_len..).unwrap_or(name).to_string()
+    }
+
+    /// One bounded piece of work: a member's name, or a chunk of its content.
+    /// False when every member has been searched.
+    pub(crate) fn step(&mut self, printer: &mut dyn Print, s: &mut String) -> bool {
+        let Some((name, id)) = self.members.get(self.at).cloned() else {
+            return false;
+        };
+        let Some(regex) = self.regex.clone() else {
+            return false;
+        };
+        let rel = self.rel(&name);
+        let Some(cur) = self.current.as_mut() else {
+            // A new member: its name, then open its content.
+            let shown = self.skip == 0 && regex.is_match(rel.as_bytes());
+            if shown {
+                self.matches += 1;
+                printer.member(s, &rel, true);
+            }
+            let entry = self.archive.index().entries().get(id);
+            let binary_type = mime::media_type(&name).is_some_and(|(_, text)| !text);
+            match entry
+                .filter(|_| !binary_type)
+                .map(|e| MemberReader::open(&self.archive, e, 0))
+            {
+                Some(Ok((reader, _, _))) => {
+                    self.current = Some(Current {
+                        reader,
+                        carry: Vec::new(),
+                        line: 1,
+                        shown,
+                        sniffed: false,
+                    })
+                }
+                _ => self.next_member(printer, s, shown),
+            }
+            return true;
+        };
+        if self.buf.is_empty() {
+            self.buf = vec![0; CHUNK];
+        }
+        let got = cur.reader.read(&mut self.buf).unwrap_or(0); // a broken member ends its search; the others go on
+        cur.carry
+            .extend_from_slice(self.buf.get(..got).unwrap_or_default());
+        self.read += got as u64;
+        if !cur.sniffed {
+            cur.sniffed = true;
+            let head = cur
+                .carry
+                .get(..SNIFF.min(cur.carry.len()))
+                .unwrap_or_default();
+            if head.contains(&0) {
+                let shown = cur.shown;
+                self.next_member(printer, s, shown);
+                return true;
+            }
+        }
+        let ended = got == 0;
+        // Whole lines only, unless the member ended or a line is too long to wait for.
+        let upto = if ended || cur.carry.len() > MAX_CARRY {
+            cur.carry.len()
+        } else {
+            match memchr::memrchr(b'\n', &cur.carry) {
+                Some(i) => i + 1,
+                None => 0,
+            }
+        };
+        let mut found: Vec<(u64, Vec<u8>)> = Vec::new();
+        let block = cur.carry.get(..upto).unwrap_or_default();
+        let mut counted = 0; // bytes of `block` whose newlines are in `line`
+        let mut line = cur.line;
+        let mut next_from = 0;
+        let room = MAX_MATCHES.saturating_sub(self.matches);
+        while found.len() < room {
+            let Some(m) = regex.find_at(block, next_from) else {
+                break;
+            };
+            let begin = memchr::memrchr(b'\n', block.get(..m.start()).unwrap_or_default())
+                .map_or(0, |i| i + 1);
+            let end = memchr::memchr(b'\n', block.get(m.start()..).unwrap_or_default())
+                .map_or(block.len(), |i| m.start() + i);
+            line += memchr::memchr_iter(b'\n', block.get(counted..begin).unwrap_or_default())
+                .count() as u64;
+            counted = begin;
+            if line > self.skip {
+                found.push((line, block.get(begin..end).unwrap_or_default().to_vec()));
+            }
+            next_from = end + 1;
+            if next_from > block.len() {
+                break;
+            }
+        }
+        let stopped_early = found.len() >= room && room > 0;
+        let consumed = if stopped_early {
+            // Resume after the last reported line.
+            next_from.min(block.len())
+        } else {
+            block.len()
+        };
+        line += memchr::memchr_iter(b'\n', block.get(counted..consumed).unwrap_or_default()).count()
+            as u64;
+        cur.carry.drain(..consumed);
+        cur.line = line;
+        if !found.is_empty() && !cur.shown {
+            cur.shown = true;
+            printer.member(s, &rel, false);
+        }
+        for (n, text) in &found {
+            self.matches += 1;
+            printer.line(s, &regex, &rel, *n, text);
+        }
+        if stopped_early {
+            // Continue from the next line of this member.
+            self.skip = found.last().map_or(self.skip, |f| f.0);
+            if let Some(cur) = self.current.as_mut() {
+                cur.line = self.skip + 1;
+            }
+            return true;
+        }
+        if ended {
+            let shown = self.in_shown_member();
+            self.next_member(printer, s, shown);
+        }
+        true
+    }
+
+    fn next_member(&mut self, printer: &mut dyn Print, s: &mut String, shown: bool) {
+        if shown {
+            printer.member_end(s);
+        }
+        self.current = None;
+        self.skip = 0;
+        self.at += 1;
+    }
+}
