@@ -39,7 +39,7 @@ const STEP_HTML: usize = 256 * 1024;
 
 /// Which lines a view shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub enum LinesShown {
     /// The last lines (the default).
     Tail,
     /// [`TAIL_LINES`] lines from line N (1-based).
@@ -48,13 +48,13 @@ pub enum Part {
     All,
 }
 
-impl Part {
+impl LinesShown {
     /// From the query: `view`, `view&from=N`, `view&all`.
-    pub fn of(query: &Query) -> Part {
+    pub fn of(query: &Query) -> LinesShown {
         match (query.all, query.from) {
-            (true, _) => Part::All,
-            (false, Some(n)) => Part::From(n.max(1)),
-            (false, None) => Part::Tail,
+            (true, _) => LinesShown::All,
+            (false, Some(n)) => LinesShown::From(n.max(1)),
+            (false, None) => LinesShown::Tail,
         }
     }
 }
@@ -68,11 +68,11 @@ pub fn page(
     cache_control: &'static str,
     head: bool,
 ) -> Response {
-    let part = Part::of(query);
+    let part = LinesShown::of(query);
     let size = entry.size();
     let target = match part {
-        Part::Tail => size.saturating_sub(TAIL_BYTES),
-        Part::From(_) | Part::All => 0,
+        LinesShown::Tail => size.saturating_sub(TAIL_BYTES),
+        LinesShown::From(_) | LinesShown::All => 0,
     };
     let (reader, pos, lines) = match MemberReader::open(archive, entry, target) {
         Ok(r) => r,
@@ -88,7 +88,7 @@ pub fn page(
         pos,
         newlines: lines,
         last_byte: if pos == 0 { b'\n' } else { 0 },
-        phase: Phase::Head,
+        phase: ViewPhase::Head,
         pending: Vec::new(),
         renderer: Renderer::new(),
         first: 0,
@@ -111,7 +111,7 @@ pub fn page(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+enum ViewPhase {
     Head,
     Count,
     Lines,
@@ -124,14 +124,14 @@ struct LogView {
     name: String,
     base: String,
     size: u64,
-    part: Part,
+    part: LinesShown,
     /// Output offset of the next byte the reader gives.
     pos: u64,
     /// Newlines before `pos`.
     newlines: u64,
     /// The byte before `pos` (a newline at the start).
     last_byte: u8,
-    phase: Phase,
+    phase: ViewPhase,
     /// Bytes read but not yet rendered.
     pending: Vec<u8>,
     renderer: Renderer,
@@ -147,19 +147,19 @@ struct LogView {
 impl Produce for LogView {
     fn step(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
         match self.phase {
-            Phase::Head => {
+            ViewPhase::Head => {
                 self.head(out);
-                self.phase = Phase::Count;
+                self.phase = ViewPhase::Count;
             }
-            Phase::Count => self.count()?,
-            Phase::Lines => self.lines(out)?,
-            Phase::Foot => {
+            ViewPhase::Count => self.count()?,
+            ViewPhase::Lines => self.lines(out)?,
+            ViewPhase::Foot => {
                 self.foot(out);
-                self.phase = Phase::Done;
+                self.phase = ViewPhase::Done;
             }
-            Phase::Done => {}
+            ViewPhase::Done => {}
         }
-        Ok(self.phase != Phase::Done)
+        Ok(self.phase != ViewPhase::Done)
     }
 }
 
@@ -181,11 +181,11 @@ impl LogView {
     /// Reads up to the first line shown, counting newlines, a bounded slice per step.
     fn count(&mut self) -> io::Result<()> {
         match self.part {
-            Part::All => {
+            LinesShown::All => {
                 self.start_lines(u64::MAX, u64::MAX);
                 return Ok(());
             }
-            Part::From(n) => {
+            LinesShown::From(n) => {
                 if self.newlines + 1 >= n {
                     self.start_lines(TAIL_LINES, TAIL_BYTES);
                     return Ok(());
@@ -208,7 +208,7 @@ impl LogView {
                     None => self.newlines += memchr::memchr_iter(b'\n', chunk).count() as u64,
                 }
             }
-            Part::Tail => {
+            LinesShown::Tail => {
                 let start = self.size.saturating_sub(TAIL_BYTES);
                 if self.pos < start {
                     let got = self.read_chunk(start - self.pos)?;
@@ -263,7 +263,7 @@ impl LogView {
         self.line = self.first;
         self.lines_left = lines;
         self.bytes_left = bytes;
-        self.phase = Phase::Lines;
+        self.phase = ViewPhase::Lines;
     }
 
     /// Reads at most `limit` bytes into `self.buf`, keeping `pos` and `last_byte`.
@@ -284,7 +284,7 @@ impl LogView {
         let mut html = String::with_capacity(STEP_HTML + 4096);
         while html.len() < STEP_HTML {
             if self.lines_left == 0 || self.bytes_left == 0 {
-                self.phase = Phase::Foot;
+                self.phase = ViewPhase::Foot;
                 break;
             }
             let line_end = memchr::memchr(b'\n', &self.pending);
@@ -303,7 +303,7 @@ impl LogView {
                     }
                     self.reached_end = true;
                     if self.pending.is_empty() {
-                        self.phase = Phase::Foot;
+                        self.phase = ViewPhase::Foot;
                         break;
                     }
                     (self.pending.len(), self.pending.len())
@@ -365,7 +365,7 @@ impl LogView {
         }
         let _ = write!(f, "lines {}–{last}", self.first);
         let at_end = self.reached_end
-            || self.part == Part::Tail
+            || self.part == LinesShown::Tail
             || self.pending.is_empty() && self.pos >= self.size;
         if !at_end {
             let _ = write!(

@@ -19,14 +19,14 @@
 //! to bottom through three parts:
 //!
 //! ```text
-//! page()     query::Query from the request ─▶ its regex (400 if it does not
+//! page()     query::SearchQuery from the request ─▶ its regex (400 if it does not
 //!            compile) ─▶ a scan::Slot (503 if none) ─▶ scan::Scan of the
 //!            members under DIR ─▶ print::printer for the format ─▶ a Stream
 //! Search     each step:  Head ─▶ Members ─▶ … ─▶ Members ─▶ Done
 //!   Head       Print::head
 //!   Members    a budget spent? foot : Scan::step (a name, or a chunk of a
 //!              member) ─▶ Print::member / line / member_end as it finds them
-//!   foot       Print::member_end if a member is open, Print::foot(Summary)
+//!   foot       Print::member_end if a member is open, Print::foot(SearchSummary)
 //! ```
 
 use std::borrow::Cow;
@@ -47,7 +47,7 @@ mod scan;
 mod tests;
 
 use print::Print;
-pub use query::Query;
+pub use query::SearchQuery;
 use scan::{Scan, Slot, Stop};
 pub use scan::{BYTE_BUDGET, MAX_MATCHES, MAX_SEARCHES, TIME_BUDGET};
 
@@ -61,7 +61,7 @@ pub fn page(
     cache_control: &'static str,
     head: bool,
 ) -> Response {
-    let q = Query::of(query, format);
+    let q = SearchQuery::of(query, format);
     let content_type = if q.json {
         "application/json; charset=utf-8"
     } else {
@@ -96,7 +96,7 @@ pub fn page(
     let search = Search {
         printer: print::printer(&q, title),
         scan: Scan::new(slot, archive, dir, regex, q),
-        phase: Phase::Head,
+        phase: SearchPhase::Head,
     };
     Response {
         body: Body::Stream(Stream::new(search)),
@@ -105,7 +105,7 @@ pub fn page(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+enum SearchPhase {
     Head,
     Members,
     Done,
@@ -115,35 +115,35 @@ enum Phase {
 struct Search {
     scan: Scan,
     printer: Box<dyn Print>,
-    phase: Phase,
+    phase: SearchPhase,
 }
 
 impl Produce for Search {
     fn step(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
         let mut s = String::new();
         match self.phase {
-            Phase::Head => {
+            SearchPhase::Head => {
                 self.printer.head(&mut s);
                 self.phase = if self.scan.searching() {
-                    Phase::Members
+                    SearchPhase::Members
                 } else {
                     self.foot(&mut s, None);
-                    Phase::Done
+                    SearchPhase::Done
                 };
             }
-            Phase::Members => {
+            SearchPhase::Members => {
                 if let Some(stop) = self.scan.budget_stop() {
                     self.foot(&mut s, Some(stop));
-                    self.phase = Phase::Done;
+                    self.phase = SearchPhase::Done;
                 } else if !self.scan.step(self.printer.as_mut(), &mut s) {
                     self.foot(&mut s, None);
-                    self.phase = Phase::Done;
+                    self.phase = SearchPhase::Done;
                 }
             }
-            Phase::Done => {}
+            SearchPhase::Done => {}
         }
         out.extend_from_slice(s.as_bytes());
-        Ok(self.phase != Phase::Done)
+        Ok(self.phase != SearchPhase::Done)
     }
 }
 

@@ -1,8 +1,8 @@
 //! What a search asks for: the text, its flags and where it resumes, read
 //! from the request's query string, and the regular expression it compiles
 //! to. Kept apart from the searcher and the printers because both read it:
-//! the searcher matches with [`Query::regex`], the printers echo the text and
-//! write [`Query::continued`] into the continue link.
+//! the searcher matches with [`SearchQuery::regex`], the printers echo the text and
+//! write [`SearchQuery::continued`] into the continue link.
 
 use std::fmt::Write;
 
@@ -14,7 +14,7 @@ use crate::util::percent;
 
 /// The parameters of a search, from the query string.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Query {
+pub struct SearchQuery {
     pub text: String,
     pub case: bool,
     pub re: bool,
@@ -25,10 +25,10 @@ pub struct Query {
     pub skip: u64,
 }
 
-impl Query {
+impl SearchQuery {
     /// The search a request asks for.
-    pub fn of(query: &http::Query, format: Format) -> Query {
-        Query {
+    pub fn of(query: &http::Query, format: Format) -> SearchQuery {
+        SearchQuery {
             text: query.search.clone().unwrap_or_default(),
             case: query.case,
             re: query.regex,
@@ -86,7 +86,7 @@ mod tests {
         let parse = |q: &[u8]| {
             let q = http::Query::parse(q);
             let format = if q.json { Format::Json } else { Format::Html };
-            Query::of(&q, format)
+            SearchQuery::of(&q, format)
         };
         let q = parse(b"q=error%5BE0308%5D+x&case=1&re=1&format=json&from=7&skip=12");
         assert_eq!(q.text, "error[E0308] x");
@@ -94,7 +94,7 @@ mod tests {
         assert_eq!((q.from, q.skip), (7, 12));
         assert_eq!(
             parse(q.continued(9, 3).trim_start_matches('?').as_bytes()),
-            Query {
+            SearchQuery {
                 from: 9,
                 skip: 3,
                 ..q
@@ -105,15 +105,15 @@ mod tests {
 
     #[test]
     fn regex_limits_hold() {
-        let q = Query {
+        let q = SearchQuery {
             text: "(a{1000}){1000}".into(),
             re: true,
-            ..Query::default()
+            ..SearchQuery::default()
         };
         assert!(q.regex().is_err());
-        let q = Query {
+        let q = SearchQuery {
             text: "a.b(".into(),
-            ..Query::default()
+            ..SearchQuery::default()
         };
         assert!(q.regex().unwrap().is_match(b"xA.B(y"));
     }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use regex::bytes::Regex;
 
-use super::print::{Print, Stopped, Summary};
-use super::query::Query;
+use super::print::{Print, SearchSummary, Stopped};
+use super::query::SearchQuery;
 use crate::archive::reader::MemberReader;
 use crate::archive::Archive;
 use crate::content::mime;
@@ -91,7 +91,7 @@ pub(crate) struct Scan {
     members: Vec<(String, usize)>,
     /// `None` when there is nothing to search for.
     regex: Option<Regex>,
-    q: Query,
+    q: SearchQuery,
     /// Position in `members` of the member being searched.
     at: usize,
     /// Lines of it already reported (from a continue link).
@@ -112,7 +112,7 @@ impl Scan {
         archive: &Arc<Archive>,
         dir: &str,
         regex: Option<Regex>,
-        q: Query,
+        q: SearchQuery,
     ) -> Scan {
         let index = archive.index();
         let mut members: Vec<(String, usize)> = index
@@ -169,8 +169,8 @@ impl Scan {
     }
 
     /// The counts so far, and where to continue after `stop`.
-    pub(crate) fn summary(&self, stop: Option<Stop>) -> Summary {
-        Summary {
+    pub(crate) fn summary(&self, stop: Option<Stop>) -> SearchSummary {
+        SearchSummary {
             matches: self.matches,
             members: self.members.len(),
             read: self.read,

@@ -8,8 +8,8 @@ use std::fmt::Write;
 
 use regex::bytes::Regex;
 
-use super::{Print, Summary};
-use crate::logs::search::query::Query;
+use super::{Print, SearchSummary};
+use crate::logs::search::query::SearchQuery;
 use crate::logs::terminal::{self, Renderer};
 use crate::logs::view::{self, line_html_marked};
 use crate::pages::html::{self, escape};
@@ -26,7 +26,7 @@ pub(crate) struct Html {
 }
 
 impl Html {
-    pub(crate) fn new(query: &Query, title: &str) -> Html {
+    pub(crate) fn new(query: &SearchQuery, title: &str) -> Html {
         Html {
             title: title.to_string(),
             text: query.text.clone(),
@@ -78,7 +78,7 @@ impl Print for Html {
         out.push_str("</section>\n");
     }
 
-    fn foot(&mut self, out: &mut String, summary: &Summary) {
+    fn foot(&mut self, out: &mut String, summary: &SearchSummary) {
         let _ = write!(
             out,
             "</main>\n<footer>{} matching lines and names in {} members; {} bytes read. ",

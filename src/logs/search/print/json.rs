@@ -8,8 +8,8 @@ use std::fmt::Write;
 
 use regex::bytes::Regex;
 
-use super::{Print, Summary};
-use crate::logs::search::query::Query;
+use super::{Print, SearchSummary};
+use crate::logs::search::query::SearchQuery;
 use crate::logs::terminal::Renderer;
 use crate::util::json::json_str;
 
@@ -20,7 +20,7 @@ pub(crate) struct Json {
 }
 
 impl Json {
-    pub(crate) fn new(query: &Query) -> Json {
+    pub(crate) fn new(query: &SearchQuery) -> Json {
         Json {
             text: query.text.clone(),
             first: true,
@@ -62,7 +62,7 @@ impl Print for Json {
 
     fn member_end(&mut self, _: &mut String) {}
 
-    fn foot(&mut self, out: &mut String, summary: &Summary) {
+    fn foot(&mut self, out: &mut String, summary: &SearchSummary) {
         let _ = write!(
             out,
             "],\"matches\":{},\"members\":{},\"bytes_read\":{}",

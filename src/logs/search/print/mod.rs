@@ -11,7 +11,7 @@
 
 use regex::bytes::Regex;
 
-use super::query::Query;
+use super::query::SearchQuery;
 use super::scan::Stop;
 
 mod html;
@@ -37,12 +37,12 @@ pub(crate) trait Print: Send {
     fn member_end(&mut self, out: &mut String);
 
     /// The end of the page: the counts, and where the search stopped.
-    fn foot(&mut self, out: &mut String, summary: &Summary);
+    fn foot(&mut self, out: &mut String, summary: &SearchSummary);
 }
 
 /// What the foot of a page says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Summary {
+pub(crate) struct SearchSummary {
     /// Matching lines and names.
     pub(crate) matches: usize,
     /// Members under the directory.
@@ -61,12 +61,12 @@ pub(crate) struct Stopped {
     pub(crate) why: Stop,
     /// The position of the member it stopped in.
     pub(crate) at: usize,
-    /// The query string of the same search from there ([`Query::continued`]).
+    /// The query string of the same search from there ([`SearchQuery::continued`]).
     pub(crate) link: String,
 }
 
 /// The printer for the format `query` asks for; `title` names what is searched.
-pub(crate) fn printer(query: &Query, title: &str) -> Box<dyn Print> {
+pub(crate) fn printer(query: &SearchQuery, title: &str) -> Box<dyn Print> {
     if query.json {
         Box::new(Json::new(query))
     } else {
