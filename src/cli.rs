@@ -54,7 +54,8 @@ enum Command {
   spawn-fcgi -s /run/wwz.sock -- /usr/local/bin/wwz serve      (socket on fd 0)")]
 pub struct ServeArgs {
     /// Listen on `unix:/path/to.sock` or `HOST:PORT`; without it, serve on the
-    /// socket inherited as fd 0 or from systemd (LISTEN_FDS).
+    /// socket inherited as fd 0 or from systemd (LISTEN_FDS). A HOST:PORT
+    /// other hosts can reach needs FCGI_WEB_SERVER_ADDRS or --docroot.
     #[arg(long, env = "WWZ_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
 
@@ -378,6 +379,23 @@ fn serve(args: ServeArgs) -> ExitCode {
             eprintln!("wwz: --docroot {}: not a directory", root.display());
             return ExitCode::from(USAGE);
         }
+    }
+    // Without a docroot each request's DOCUMENT_ROOT decides what is read:
+    // on an address other hosts reach, with no allow-list, any of them could
+    // read any archive this process can. An address someone else bound
+    // (inherited, systemd) is theirs to have chosen.
+    if args.listen.is_some()
+        && allowed_peers.is_none()
+        && args.docroot.is_none()
+        && listener.reachable_from_other_hosts()
+    {
+        eprintln!(
+            "wwz: --listen {} is reachable from other hosts, and without --docroot any peer \
+             could name any DOCUMENT_ROOT: set FCGI_WEB_SERVER_ADDRS to the web server's \
+             address, pass --docroot DIR, or listen on loopback or a unix: socket",
+            listener.describe()
+        );
+        return ExitCode::from(USAGE);
     }
     let descriptors = listen::raise_descriptor_limit();
     let service = Service::with_options(

@@ -775,3 +775,245 @@ sys.stdout.write(page.decode())
     // The missing page's own archive is still served.
     assert_eq!(site_get(&w, &site, "huge.wwz", "/").status, 200);
 }
+
+// ---------------------------------------------------------------------------
+// Header values
+// ---------------------------------------------------------------------------
+
+/// `crlf.wwz`, made with Python's zipfile: members and a directory whose
+/// names hold CR/LF and a header, a directory to redirect to, and
+/// `_redirects` rules with placeholders and targets that try the same.
+fn crlf_site() -> Site {
+    let site = Site::new();
+    let script = r#"
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1] + "/crlf.wwz", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("index.html", b"<p>home")
+    z.writestr("dir/index.html", b"<p>dir")
+    z.writestr("x\r\nSet-Cookie: member=1.html", b"<p>x")
+    z.writestr("d\r\nSet-Cookie: dir=1/a.txt", b"a")
+    z.writestr("_redirects",
+        b"/old /dir/ 301\n"
+        b"/go/:x https://example.org/:x 302\n"
+        b"/all/* https://example.org/a/:splat 302\n"
+        b"/q/:x https://example.org/find?q=:x 302\n"
+        b"/cr /a\rSet-Cookie:rule=1 301\n"
+        b"/nul https://example.org/\0Set-Cookie:rule=1 302\n"
+        b"/host/:x https://:x.example.org/ 302\n")
+"#;
+    let out = Command::new(require_tool("python3", "python3"))
+        .args(["-c", script])
+        .arg(&site.docroot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    site
+}
+
+/// No header a request or an archive wrote: no `Set-Cookie`, no value
+/// holding a control byte (the client splits lines at LF, so a CR/LF in a
+/// value would show as a header of its own).
+fn assert_no_injected_header(label: &str, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        assert!(
+            !name.eq_ignore_ascii_case("Set-Cookie") && !name.contains(' '),
+            "{label}: injected header {name:?}: {headers:?}"
+        );
+        assert!(
+            !value.bytes().any(|b| b.is_ascii_control() && b != b'\t'),
+            "{label}: control byte in {name}: {value:?}"
+        );
+    }
+}
+
+/// The requests of the header tests: (label, path, raw query or "", the
+/// status and `Location` expected; "" for no `Location`).
+const CRLF_QUERY: &str = "x=\r\nSet-Cookie: query=1&y=%0d%0aSet-Cookie:a";
+const CRLF_QUERY_OUT: &str = "x=%0D%0ASet-Cookie:%20query=1&y=%0d%0aSet-Cookie:a";
+
+fn crlf_cases() -> Vec<(&'static str, String, &'static str, u16, String)> {
+    let q = CRLF_QUERY_OUT;
+    vec![
+        (
+            "bare archive",
+            "/crlf.wwz".into(),
+            CRLF_QUERY,
+            301,
+            format!("./crlf.wwz/?{q}"),
+        ),
+        (
+            "directory",
+            "/crlf.wwz/dir".into(),
+            CRLF_QUERY,
+            301,
+            format!("./dir/?{q}"),
+        ),
+        (
+            "_redirects",
+            "/crlf.wwz/old".into(),
+            CRLF_QUERY,
+            301,
+            format!("./dir/?{q}"),
+        ),
+        (
+            "placeholder ?#",
+            "/crlf.wwz/go/a%3Fb%23c".into(),
+            "",
+            302,
+            "https://example.org/a%3Fb%23c".into(),
+        ),
+        (
+            "placeholder @",
+            "/crlf.wwz/go/@evil.com".into(),
+            "",
+            302,
+            "https://example.org/@evil.com".into(),
+        ),
+        (
+            "splat",
+            "/crlf.wwz/all/x/y%3F@z".into(),
+            "k=v",
+            302,
+            "https://example.org/a/x/y%3F@z?k=v".into(),
+        ),
+        (
+            "placeholder in a query",
+            "/crlf.wwz/q/a%26b%3Dc".into(),
+            "",
+            302,
+            "https://example.org/find?q=a%26b%3Dc".into(),
+        ),
+        (
+            "bad rule with CR",
+            "/crlf.wwz/cr".into(),
+            "",
+            404,
+            String::new(),
+        ),
+        (
+            "bad rule with NUL",
+            "/crlf.wwz/nul".into(),
+            "",
+            404,
+            String::new(),
+        ),
+        (
+            "placeholder in a host",
+            "/crlf.wwz/host/evil.com".into(),
+            "",
+            404,
+            String::new(),
+        ),
+        (
+            "listing",
+            "/crlf.wwz/".into(),
+            CRLF_QUERY,
+            200,
+            String::new(),
+        ),
+        (
+            "member named with CR/LF",
+            "/crlf.wwz/x%0d%0aSet-Cookie:%20member=1.html".into(),
+            "",
+            400,
+            String::new(),
+        ),
+    ]
+}
+
+/// CR/LF in member names, in `_redirects` targets and in a query string,
+/// and placeholders that try to leave a target's path: over FastCGI and
+/// through CGI, every header stays one line and every `Location` stays
+/// where its rule points.
+#[test]
+fn no_cr_or_lf_reaches_a_header_over_fastcgi_or_cgi() {
+    let site = crlf_site();
+    let w = Wwz::start(&site, Transport::Unix, &[]);
+    for (label, path, query, status, location) in crlf_cases() {
+        let uri = if query.is_empty() {
+            path.clone()
+        } else {
+            format!("{path}?{query}")
+        };
+        let mut params = nginx_params(&site, "GET", &path);
+        params.retain(|(k, _)| k != "QUERY_STRING" && k != "REQUEST_URI");
+        params.push(("QUERY_STRING".into(), query.as_bytes().to_vec()));
+        params.push(("REQUEST_URI".into(), uri.into_bytes()));
+        let r = w.client().get(1, false, &params);
+        assert_no_injected_header(&format!("FastCGI {label}"), &r.headers);
+        assert_eq!(r.status, status, "FastCGI {label}: {r:?}");
+        assert_eq!(
+            r.opt_header("Location").unwrap_or_default(),
+            location,
+            "FastCGI {label}"
+        );
+
+        let mut cmd = Command::new(wwz_bin());
+        cmd.env_clear().stdin(std::process::Stdio::null());
+        for (k, v) in &params {
+            cmd.env(k, std::ffi::OsStr::from_bytes(v));
+        }
+        let out = cmd.output().expect("run wwz as CGI");
+        let (cgi_status, headers, _) = parse_cgi(&out.stdout);
+        assert_no_injected_header(&format!("CGI {label}"), &headers);
+        assert_eq!(cgi_status, status, "CGI {label}: {headers:?}");
+        assert_eq!(
+            find_header(&headers, "Location").unwrap_or_default(),
+            location,
+            "CGI {label}"
+        );
+    }
+}
+
+/// The same through nginx with the documented snippet: nginx refuses a raw
+/// CR/LF in a request, so the query carries `%0d%0a`, which stays encoded;
+/// placeholders stay in the target's path.
+#[test]
+fn no_cr_or_lf_reaches_a_header_through_nginx() {
+    let site = crlf_site();
+    let w = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &w.addr else {
+        unreachable!()
+    };
+    let snippet = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx.conf");
+    let nginx = crate::common::nginx::start(
+        &site,
+        sock,
+        true,
+        &format!("include {};", snippet.display()),
+    );
+    let _diag = crate::common::nginx::Diagnostics(vec![
+        ("nginx error log", nginx.error_log.clone()),
+        ("wwz stderr", w.proc.stderr_path.clone()),
+    ]);
+    let q = "x=%0d%0aSet-Cookie:a";
+    for (label, path, query, status, location) in crlf_cases() {
+        let query = if query.is_empty() { "" } else { q };
+        let (location, query) = match location.split_once('?') {
+            Some((loc, _)) if query == q => (format!("{loc}?{q}"), query),
+            _ => (location, query),
+        };
+        let uri = if query.is_empty() {
+            path.clone()
+        } else {
+            format!("{path}?{query}")
+        };
+        let r = curl_get(nginx.port, &uri, &[]);
+        assert_no_injected_header(&format!("nginx {label}"), &r.headers);
+        if status == 400 {
+            // nginx may answer a hostile path itself; either way a client error.
+            assert!((400..500).contains(&r.status), "nginx {label}: {r:?}");
+            continue;
+        }
+        assert_eq!(r.status, status, "nginx {label}: {r:?}");
+        assert_eq!(
+            r.opt_header("Location").unwrap_or_default(),
+            location,
+            "nginx {label}"
+        );
+    }
+}

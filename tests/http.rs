@@ -289,3 +289,58 @@ fn conformance_table_zstd_members() {
     );
     assert!(report.contains("zstd window of 64 MiB"), "{report}");
 }
+
+/// Two multipart/byteranges answers to the same request carry different
+/// boundaries (random per response, not derived from the member, whose
+/// bytes could then hold it), each of one length, and each parses with
+/// Python's email parser into the ranges asked for.
+#[test]
+fn multipart_boundaries_are_random_and_each_body_parses() {
+    let site = Site::new();
+    let w = Wwz::start(&site, Transport::Unix, &[]);
+    let log = site.file("logs/build.txt");
+    let mut boundaries = Vec::new();
+    for _ in 0..2 {
+        let mut params = nginx_params(&site, "GET", "/site.wwz/logs/build.txt");
+        params.push(("HTTP_RANGE".into(), b"bytes=0-4,100-104".to_vec()));
+        let r = w.client().get(1, false, &params);
+        assert_eq!(r.status, 206, "{r:?}");
+        let content_type = r.header("Content-Type").to_owned();
+        assert_eq!(r.header("Content-Length"), r.body.len().to_string());
+        let script = r#"
+import email, sys
+data = sys.stdin.buffer.read()
+msg = email.message_from_bytes(data)
+assert msg.is_multipart(), msg.defects
+for part in msg.get_payload():
+    sys.stdout.buffer.write(part["Content-Range"].encode() + b"=" + part.get_payload(decode=True) + b"\n")
+"#;
+        let mut input = format!("Content-Type: {content_type}\r\n\r\n").into_bytes();
+        input.extend_from_slice(&r.body);
+        let mut child = Command::new(require_tool("python3", "python3"))
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "python's email parser failed");
+        let mut want = b"bytes 0-4/5000=".to_vec();
+        want.extend_from_slice(&log[..5]);
+        want.extend_from_slice(b"\nbytes 100-104/5000=");
+        want.extend_from_slice(&log[100..105]);
+        want.push(b'\n');
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&want)
+        );
+        let boundary = content_type
+            .split_once("boundary=")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_else(|| panic!("no boundary in {content_type}"));
+        boundaries.push(boundary);
+    }
+    assert_ne!(boundaries[0], boundaries[1], "the boundary is predictable");
+    assert_eq!(boundaries[0].len(), boundaries[1].len());
+}

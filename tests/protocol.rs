@@ -1042,3 +1042,62 @@ fn sigterm_closes_idle_connections_and_exits_0() {
         .expect("wwz did not exit after SIGTERM");
     assert_eq!(status.code(), Some(0), "stderr:\n{}", wwz.proc.stderr());
 }
+
+/// `wwz serve --listen 0.0.0.0:PORT` (with `args` and `env`), stderr to a file.
+fn serve_exposed(site: &Site, port: u16, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Proc {
+    let mut cmd = std::process::Command::new(wwz_bin());
+    cmd.args(["serve", "--listen", &format!("0.0.0.0:{port}")])
+        .args(args)
+        .env_remove("FCGI_WEB_SERVER_ADDRS")
+        .env_remove("WWZ_DOCROOT")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    spawn(
+        cmd,
+        "wwz exposed",
+        site.path(&format!("exposed-{port}.stderr")),
+    )
+}
+
+/// A TCP address other hosts can reach, with neither an allow-list nor a
+/// docroot, would let any peer name any DOCUMENT_ROOT: wwz refuses to start
+/// (one line naming both remedies, exit status 2). Either remedy, or a
+/// loopback address, starts it as before.
+#[test]
+fn a_non_loopback_listen_without_allow_list_or_docroot_refuses_to_start() {
+    let site = Site::new();
+    let mut refused = serve_exposed(&site, 0, &[], &[]);
+    let status = refused.wait_exit(WAIT);
+    let log = refused.stderr();
+    assert_eq!(status.and_then(|s| s.code()), Some(2), "{log}");
+    assert_eq!(log.lines().count(), 1, "one line:\n{log}");
+    assert!(
+        log.contains("FCGI_WEB_SERVER_ADDRS") && log.contains("--docroot"),
+        "names both remedies:\n{log}"
+    );
+    // An empty allow-list allows every peer: refused too.
+    let mut refused = serve_exposed(&site, 0, &[], &[("FCGI_WEB_SERVER_ADDRS", " ")]);
+    assert_eq!(refused.wait_exit(WAIT).and_then(|s| s.code()), Some(2));
+
+    let docroot = ["--docroot".as_ref(), site.docroot.as_os_str()];
+    for (args, env) in [
+        (&docroot[..], &[][..]),
+        (&[][..], &[("FCGI_WEB_SERVER_ADDRS", "127.0.0.1")][..]),
+    ] {
+        let port = free_port();
+        let mut proc = serve_exposed(&site, port, args, env);
+        wait_for(&Addr::Tcp(([127, 0, 0, 1], port).into()), &mut proc);
+        let params = get(&site, "/site.wwz/index.html");
+        let r = Client::connect(&Addr::Tcp(([127, 0, 0, 1], port).into())).get(1, false, &params);
+        assert_eq!(r.body, site.file("index.html"), "{args:?} {env:?}");
+    }
+    // Loopback without either: unchanged.
+    let wwz = Wwz::start_raw(&site, Transport::Tcp, &[], &[]);
+    let r = wwz
+        .client()
+        .get(1, false, &get(&site, "/site.wwz/index.html"));
+    assert_eq!(r.body, site.file("index.html"));
+}

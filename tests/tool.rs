@@ -906,7 +906,7 @@ fn check_reports_site_problems() {
             ("about.html", b"<p>about"),
             (
                 "_redirects",
-                b"# fine\n/old /about 301\n/app/* /index.html 200\n",
+                b"# fine\n/old /about 301\n/app/* /index.html 200\n/ext/:x https://example.org/:x 302\n",
             ),
         ],
     );
@@ -918,14 +918,20 @@ fn check_reports_site_problems() {
             ("index.html", b"<p>home"),
             (
                 "_redirects",
-                b"/ok /index.html\n/nowhere\n/x ../../etc/passwd 200\n/y /z 404\n",
+                b"/ok /index.html\n/nowhere\n/x ../../etc/passwd 200\n/y /z 404\n\
+                  /plain http://example.org/ 301\n/h/:x https://:x.example.org/ 302\n",
             ),
         ],
     );
     let out = run(wwz().arg("check").arg(&bad));
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
-    for line in [2, 3, 4] {
+    // The server refuses http:// targets (docs/servers.md), and so does check.
+    assert!(
+        text.contains("line 5: http:// targets are refused"),
+        "{text}"
+    );
+    for line in [2, 3, 4, 5, 6] {
         assert!(
             text.contains(&format!("member _redirects: line {line}: ")),
             "line {line} not reported:\n{text}"

@@ -17,6 +17,15 @@ pub enum Listener {
 }
 
 impl Listener {
+    /// Whether other hosts can connect: a TCP socket on any address but
+    /// loopback (`0.0.0.0` and `::` included). A unix socket never.
+    pub fn reachable_from_other_hosts(&self) -> bool {
+        match self {
+            Listener::Tcp(l) => l.local_addr().map_or(true, |a| !a.ip().is_loopback()),
+            Listener::Unix(_) => false,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Listener::Tcp(l) => l

@@ -110,10 +110,11 @@ fn convert(resp: Response) -> hyper::Response<PreviewBody> {
         }
         _ => bad = true,
     };
-    if let Some(location) = &resp.location {
-        add("Location", location.as_bytes());
-    }
     let mut value = Vec::with_capacity(64);
+    if let Some(location) = resp.location_header() {
+        location.push(&mut value);
+        add("Location", &value);
+    }
     resp.each_header(|name, v| {
         value.clear();
         v.push(&mut value);

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 pub use super::body::Body;
 pub use super::status::Status;
+use crate::util::percent::{self, Keep};
 
 /// A strong validator derived from a member's content, so redeploying an
 /// unchanged member keeps caches warm and a changed one never matches.
@@ -134,8 +135,8 @@ impl Response {
     /// comes later set the status, and a `Location` after `Status: 301`
     /// turned every redirect into a 302.
     pub fn write_head(&self, out: &mut Vec<u8>) {
-        if let Some(loc) = &self.location {
-            push_line(out, "Location", Value::Text(loc));
+        if let Some(loc) = self.location_header() {
+            push_line(out, "Location", loc);
         }
         out.extend_from_slice(b"Status: ");
         push_u64(out, u64::from(self.status.code()));
@@ -144,6 +145,12 @@ impl Response {
         out.extend_from_slice(b"\r\n");
         self.each_header(|name, value| push_line(out, name, value));
         out.extend_from_slice(b"\r\n");
+    }
+
+    /// The `Location` header's value, when there is one; every front sends
+    /// it through [`Value::push`], which keeps it one header line.
+    pub fn location_header(&self) -> Option<Value<'_>> {
+        self.location.as_deref().map(Value::Url)
     }
 
     /// Every header but `Status` and `Location`, in the order they are sent;
@@ -184,9 +191,21 @@ impl Response {
 }
 
 /// A header value, formatted only when written.
+///
+/// [`Value::push`] is the one place every front (FastCGI, CGI, the preview)
+/// turns a value into bytes, so it is where a value is kept to one line: CR,
+/// LF, NUL and the other control bytes (RFC 9110 §5.5: invalid in a field
+/// value, and CR/LF would end the header and start one of the sender's
+/// choosing) never go out as they are. A URL is percent-encoded (the
+/// redirect still leads where it meant to: `%0D` is what a client would
+/// send for that byte); any other text has each replaced by a space, the
+/// remedy RFC 9110 §5.5 gives recipients (and what Go's net/http does), so
+/// the header still says what it can rather than vanishing.
 #[derive(Debug, Clone, Copy)]
 pub enum Value<'a> {
     Text(&'a str),
+    /// A URL (`Location`): every byte that may not stand in one percent-encoded.
+    Url(&'a str),
     Number(u64),
     Range(ContentRange),
     Date(SystemTime),
@@ -197,7 +216,25 @@ impl Value<'_> {
     /// Appends the value as it goes on the wire.
     pub fn push(&self, out: &mut Vec<u8>) {
         match *self {
-            Value::Text(s) => out.extend_from_slice(s.as_bytes()),
+            Value::Text(s) => {
+                let start = out.len();
+                out.extend_from_slice(s.as_bytes());
+                if let Some(pushed) = out.get_mut(start..) {
+                    // Tab is the one control byte a field value may hold.
+                    for b in pushed
+                        .iter_mut()
+                        .filter(|b| b.is_ascii_control() && **b != b'\t')
+                    {
+                        *b = b' ';
+                    }
+                }
+            }
+            Value::Url(s) => {
+                // `%` is kept, so what is encoded already is not encoded twice.
+                let mut url = String::with_capacity(s.len());
+                percent::encode_into(&mut url, s.as_bytes(), Keep::Url);
+                out.extend_from_slice(url.as_bytes());
+            }
             Value::Number(n) => push_u64(out, n),
             Value::Range(ContentRange::Bytes { first, last, total }) => {
                 out.extend_from_slice(b"bytes ");
@@ -270,6 +307,30 @@ mod tests {
             head.starts_with("Location: ./x.wwz/\r\nStatus: 301 Moved Permanently\r\n"),
             "{head}"
         );
+    }
+
+    #[test]
+    fn no_header_value_holds_a_line_break() {
+        // A `Location` made from a hostile query and a type from a hostile
+        // name: each stays one line, the URL percent-encoded, the text spaced.
+        let r = Response {
+            location: Some("./x.wwz/?a=%41\r\nSet-Cookie: a=1\0".into()),
+            content_type: Some(Cow::Owned("text/x\r\nSet-Cookie: b=2\n\0\t".into())),
+            ..Response::new(Status::MovedPermanently)
+        };
+        let mut out = Vec::new();
+        r.write_head(&mut out);
+        let head = String::from_utf8(out).unwrap();
+        assert_eq!(
+            head,
+            "Location: ./x.wwz/?a=%41%0D%0ASet-Cookie:%20a=1%00\r\n\
+             Status: 301 Moved Permanently\r\n\
+             Content-Type: text/x  Set-Cookie: b=2  \t\r\n\
+             X-Content-Type-Options: nosniff\r\n\r\n"
+        );
+        let mut names = Vec::new();
+        r.each_header(|name, _| names.push(name));
+        assert_eq!(names, ["Content-Type", "X-Content-Type-Options"]);
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub(super) fn with_body(
         (Repr::Stored, Ranges::Some(list)) => {
             let part_type = resp.content_type.as_deref().unwrap_or(TEXT_PLAIN);
             let (body, content_type) =
-                multipart::byteranges(archive, m.offset, size, m.entry.crc32(), &list, part_type);
+                multipart::byteranges(archive, m.offset, size, &list, part_type);
             Response {
                 status: Status::PartialContent,
                 content_type: Some(Cow::Owned(content_type)),

@@ -43,13 +43,13 @@ impl Service {
 
     /// Carries out the one `_redirects` rule a request matched.
     fn follow(&self, ctx: &Ctx<'_>, action: RuleAction) -> Response {
-        let q = ctx.req.raw_query.map(String::from_utf8_lossy);
+        let q = ctx.req.query_to_keep();
         match action {
             RuleAction::Redirect { status, to } => {
                 let location = if to.starts_with('/') {
-                    redirects::relative_location(ctx.route.member(), &to, q.as_deref())
+                    redirects::relative_location(ctx.route.member(), &to, q)
                 } else {
-                    redirects::absolute_location(&to, q.as_deref())
+                    redirects::absolute_location(&to, q)
                 };
                 Response {
                     location: Some(location),
@@ -101,11 +101,12 @@ impl Service {
 }
 
 /// A 301 to a relative reference, which resolves against the request URL
-/// whatever prefix the web server mounted us under; the query is kept.
+/// whatever prefix the web server mounted us under; the query is kept, with
+/// what may not stand in a URL (a raw CR or LF, a space) percent-encoded.
 pub(super) fn redirect(mut location: String, req: &Request<'_>) -> Response {
     if let Some(q) = req.query_to_keep() {
         location.push('?');
-        location.push_str(&String::from_utf8_lossy(q));
+        percent::encode_into(&mut location, q, percent::Keep::Url);
     }
     let body = "Moved Permanently\n";
     Response {

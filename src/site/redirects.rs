@@ -13,9 +13,16 @@
 //! Parsed once per archive version and bounded: at most [`MAX_RULES`] rules
 //! and [`MAX_BYTES`] bytes (beyond that every rule is ignored and the site is
 //! still served); a bad line is reported and skipped. A target never leaves
-//! the archive: paths with `.` or `..` segments, `//host` and non-HTTPS
-//! schemes are refused when the file is read. A request applies at most one
-//! rule, so no rule can loop within a request.
+//! the archive: paths with `.` or `..` segments, `//host` and schemes other
+//! than `https://` (`http://` included: a redirect must not move the site's
+//! visitors to cleartext) are refused when the file is read. A request
+//! applies at most one rule, so no rule can loop within a request.
+//!
+//! What a request's path puts into a redirect target is percent-encoded for
+//! where it lands (a path segment, the splat's path, a query value), so a
+//! `?`, `#`, `@` or `/` in it never starts a query or fragment or reaches the
+//! authority; a placeholder in the authority itself is refused when the file
+//! is read, so no request can change a target's scheme, host or port.
 
 use crate::http::Status;
 use crate::util::percent::{self, Keep};
@@ -140,8 +147,10 @@ impl Redirects {
             .filter(|r| r.force == forced)
             .find_map(|rule| {
                 let captures = matches(&rule.from, &segments)?;
-                let to = substitute(&rule.to, &captures);
-                Some(if rule.status == Status::Ok {
+                // A rewrite names a member (decoded); a redirect is a URL.
+                let rewrite = rule.status == Status::Ok;
+                let to = substitute(&rule.to, &captures, !rewrite);
+                Some(if rewrite {
                     RuleAction::Rewrite(to.trim_start_matches('/').to_owned())
                 } else {
                     RuleAction::Redirect {
@@ -180,9 +189,14 @@ fn parse_rule(line: &str) -> Result<Rule, &'static str> {
     if fields.next().is_some() {
         return Err("conditions after the status are not supported");
     }
+    let from = parse_from(from)?;
+    let to = check_target(to, status)?;
+    if placeholder_in_authority(to, &from) {
+        return Err("a placeholder may not stand in the target's host or port");
+    }
     Ok(Rule {
-        from: parse_from(from)?,
-        to: check_target(to, status)?.to_owned(),
+        from,
+        to: to.to_owned(),
         status,
         force,
     })
@@ -215,11 +229,19 @@ fn parse_from(from: &str) -> Result<Vec<PatternSegment>, &'static str> {
     Ok(out)
 }
 
-/// A target: a path inside the site, or an `https://` (or `http://`) URL for a redirect.
+/// A target: a path inside the site, or an `https://` URL for a redirect.
 fn check_target(to: &str, status: Status) -> Result<&str, &'static str> {
-    if to.starts_with("https://") || to.starts_with("http://") {
+    if to.starts_with("http://") {
+        return Err(
+            "http:// targets are refused (a redirect must not leave HTTPS): write https://",
+        );
+    }
+    if to.starts_with("https://") {
         if status == Status::Ok {
             return Err("a rewrite (200) must stay inside the archive");
+        }
+        if to.bytes().any(|b| b.is_ascii_control()) {
+            return Err("the target holds a control character");
         }
         return Ok(to);
     }
@@ -235,6 +257,24 @@ fn check_target(to: &str, status: Status) -> Result<&str, &'static str> {
         return Err("the target leaves the site");
     }
     Ok(to)
+}
+
+/// Whether `to` is an absolute URL whose authority (host, port, user)
+/// names one of `from`'s placeholders, which a request could then choose.
+fn placeholder_in_authority(to: &str, from: &[PatternSegment]) -> bool {
+    let Some(rest) = to.strip_prefix("https://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority.split(':').skip(1).any(|after| {
+        let len = after.bytes().take_while(|&b| is_name_byte(b)).count();
+        let name = after.get(..len).unwrap_or_default();
+        from.iter().any(|seg| match seg {
+            PatternSegment::Placeholder(p) => p == name,
+            PatternSegment::Splat => name == "splat",
+            PatternSegment::Literal(_) => false,
+        })
+    })
 }
 
 fn is_name_byte(b: u8) -> bool {
@@ -263,26 +303,35 @@ fn matches<'p>(pattern: &'p [PatternSegment], path: &[&'p str]) -> Option<Vec<(&
     (path.len() == pattern.len()).then_some(captures)
 }
 
-/// `to` with each `:name` it captured replaced by its value.
-fn substitute(to: &str, captures: &[(&str, String)]) -> String {
+/// `to` with each `:name` it captured replaced by its value; for a redirect
+/// (`encode`), the value percent-encoded for the part of the URL it lands in.
+fn substitute(to: &str, captures: &[(&str, String)], encode: bool) -> String {
     if captures.is_empty() || !to.contains(':') {
         return to.to_owned();
     }
     let mut out = String::with_capacity(to.len() + 32);
     let mut rest = to;
     while let Some(at) = rest.find(':') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
+        let (literal, after) = rest.split_at(at);
+        out.push_str(literal);
+        let after = after.get(1..).unwrap_or_default();
         let len = after.bytes().take_while(|&b| is_name_byte(b)).count();
-        let name = &after[..len];
+        let (name, tail) = after.split_at(len);
         match captures
             .iter()
             .find(|(n, _)| *n == name)
             .filter(|_| len > 0)
         {
+            Some((name, value)) if encode => {
+                // Only the target's own text can start its query or fragment:
+                // what was substituted before is encoded and holds neither.
+                let in_query = out.contains(['?', '#']);
+                push_value(&mut out, value, *name == "splat", in_query);
+                rest = tail;
+            }
             Some((_, value)) => {
                 out.push_str(value);
-                rest = &after[len..];
+                rest = tail;
             }
             None => {
                 out.push(':');
@@ -294,39 +343,65 @@ fn substitute(to: &str, captures: &[(&str, String)]) -> String {
     out
 }
 
+/// Appends a value taken from the request to a redirect target: in the
+/// query or fragment as a query value (unreserved bytes only); in the path
+/// as one segment, or for the splat as a path whose `/` stay separators.
+/// `?`, `#` and `%` are always encoded, so the value cannot end the path.
+fn push_value(out: &mut String, value: &str, splat: bool, in_query: bool) {
+    if in_query {
+        percent::encode_into(out, value.as_bytes(), Keep::QueryValue);
+        return;
+    }
+    if !splat {
+        percent::encode_into(out, value.as_bytes(), Keep::HeaderSegment);
+        return;
+    }
+    for (i, part) in value.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        percent::encode_into(out, part.as_bytes(), Keep::HeaderSegment);
+    }
+}
+
 /// A redirect target inside the site as a reference relative to a request
 /// for `member` (so it resolves under whatever prefix the site is mounted),
 /// percent-encoded, with the request's query kept when the target has none.
-pub fn relative_location(member: &str, target: &str, query: Option<&str>) -> String {
+pub fn relative_location(member: &str, target: &str, query: Option<&[u8]>) -> String {
     let depth = member.matches('/').count();
     let mut out = String::from("./");
     for _ in 0..depth {
         out.push_str("../");
     }
     let target = target.trim_start_matches('/');
-    encode_into(&mut out, target);
-    if let Some(q) = query.filter(|q| !q.is_empty() && !target.contains('?')) {
-        out.push('?');
-        out.push_str(q);
-    }
+    encode_into(&mut out, target.as_bytes());
+    push_query(&mut out, target, query);
     out
 }
 
 /// An absolute target, its substituted parts percent-encoded where they need it.
-pub fn absolute_location(target: &str, query: Option<&str>) -> String {
+pub fn absolute_location(target: &str, query: Option<&[u8]>) -> String {
     let mut out = String::with_capacity(target.len());
-    encode_into(&mut out, target);
+    encode_into(&mut out, target.as_bytes());
+    push_query(&mut out, target, query);
+    out
+}
+
+/// Appends the request's query when the target has none of its own,
+/// encoded like the target: what a client sent stays, but a byte that may
+/// not stand in a URL (a raw CR or LF from a FastCGI client, a space) is
+/// escaped.
+fn push_query(out: &mut String, target: &str, query: Option<&[u8]>) {
     if let Some(q) = query.filter(|q| !q.is_empty() && !target.contains('?')) {
         out.push('?');
-        out.push_str(q);
+        encode_into(out, q);
     }
-    out
 }
 
 /// Appends `s`, percent-encoding what may not stand in a URL as it is
 /// (spaces, controls, non-ASCII); reserved characters keep their meaning.
-fn encode_into(out: &mut String, s: &str) {
-    percent::encode_into(out, s.as_bytes(), Keep::Url);
+fn encode_into(out: &mut String, s: &[u8]) {
+    percent::encode_into(out, s, Keep::Url);
 }
 
 #[cfg(test)]
@@ -411,22 +486,89 @@ mod tests {
     fn locations_are_relative_to_the_request() {
         assert_eq!(relative_location("old", "/new", None), "./new");
         assert_eq!(
-            relative_location("a/b/old", "/new/x", Some("q=1")),
+            relative_location("a/b/old", "/new/x", Some(b"q=1")),
             "./../../new/x?q=1"
         );
-        assert_eq!(relative_location("a/", "/new?k", Some("q=1")), "./../new?k");
+        assert_eq!(
+            relative_location("a/", "/new?k", Some(b"q=1")),
+            "./../new?k"
+        );
         assert_eq!(relative_location("x", "/a b/é", None), "./a%20b/%C3%A9");
         assert_eq!(
-            absolute_location("https://e.org/a b", Some("z")),
+            absolute_location("https://e.org/a b", Some(b"z")),
             "https://e.org/a%20b?z"
         );
     }
 
     #[test]
-    fn substitution_leaves_unknown_colons() {
-        assert_eq!(substitute("/a/:x/:y:z", &[("x", "1".into())]), "/a/1/:y:z");
+    fn a_placeholder_stays_in_the_path_of_an_absolute_target() {
+        let r = rules(
+            "/go/:x https://example.org/:x 302\n/d/* https://example.org/d/:splat 301\n\
+             /s/:q https://example.org/find?q=:q 302\n/port/:x https://h:8443/:x 302\n",
+        );
+        let to = |path: &str| match r.apply(path, false) {
+            Some(RuleAction::Redirect { to, .. }) => absolute_location(&to, None),
+            other => panic!("{path}: {other:?}"),
+        };
+        // `@`, `:` are path characters after the first `/`; `?`, `#`, `/`
+        // and `%` are encoded, so none starts a query, fragment or segment.
+        assert_eq!(to("go/@evil.com"), "https://example.org/@evil.com");
+        assert_eq!(to("go/a?b#c"), "https://example.org/a%3Fb%23c");
+        assert_eq!(to("go/..%2F..%23"), "https://example.org/..%252F..%2523");
+        assert_eq!(to("go/a b\u{e9}"), "https://example.org/a%20b%C3%A9");
+        assert_eq!(to("d/a/b?c/@x"), "https://example.org/d/a/b%3Fc/@x");
         assert_eq!(
-            substitute("https://h:8443/:splat", &[("splat", "p".into())]),
+            to("s/a&b=c d#"),
+            "https://example.org/find?q=a%26b%3Dc%20d%23"
+        );
+        assert_eq!(to("port/:9"), "https://h:8443/:9");
+        // Inside the site too: the value stays in the relative reference's path.
+        let r = rules("/n/* /blog/:splat 302\n/p/:x /pages/:x 200\n");
+        let Some(RuleAction::Redirect { to, .. }) = r.apply("n/x#y/?z", false) else {
+            panic!("no redirect");
+        };
+        assert_eq!(relative_location("n/x", &to, None), "./../blog/x%23y/%3Fz");
+        // A rewrite names a member: its value is not encoded.
+        assert_eq!(
+            r.apply("p/a b?", false),
+            Some(RuleAction::Rewrite("pages/a b?".into()))
+        );
+    }
+
+    #[test]
+    fn placeholders_in_a_host_and_http_targets_are_refused() {
+        let text = "/h/:x https://:x.example.org/ 302\n/p/:x https://example.org::x/ 302\n\
+                    /u/:x https://:x@example.org/ 302\n/s/* https://example.org:splat 302\n\
+                    /plain http://example.org/ 301\n/nul https://e.org/\0 302\n\
+                    /ok/:x https://h:8443/:x 302\n/colon/:x https://h:9/a:b 302\n";
+        let (r, bad) = Redirects::parse(text.as_bytes()).unwrap();
+        assert_eq!(r.rules.len(), 2, "{bad:?}");
+        let lines: Vec<usize> = bad.iter().map(|b| b.line).collect();
+        assert_eq!(lines, [1, 2, 3, 4, 5, 6], "{bad:?}");
+        assert!(bad[4].why.contains("http://"), "{bad:?}");
+    }
+
+    #[test]
+    fn a_query_passed_on_is_encoded() {
+        let q = Some(b"x=%0d%0a&y=\r\nSet-Cookie: a=1 \xff".as_slice());
+        assert_eq!(
+            relative_location("a", "/b", q),
+            "./b?x=%0d%0a&y=%0D%0ASet-Cookie:%20a=1%20%FF"
+        );
+        assert_eq!(
+            absolute_location("https://e.org/", q),
+            "https://e.org/?x=%0d%0a&y=%0D%0ASet-Cookie:%20a=1%20%FF"
+        );
+    }
+
+    #[test]
+    fn substitution_leaves_unknown_colons() {
+        assert_eq!(
+            substitute("/a/:x/:y:z", &[("x", "1".into())], true),
+            "/a/1/:y:z"
+        );
+        assert_eq!(
+            substitute("https://h:8443/:splat", &[("splat", "p".into())], true),
             "https://h:8443/p"
         );
     }
