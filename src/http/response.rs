@@ -55,17 +55,17 @@ fn push_hex(out: &mut Vec<u8>, n: u64, width: usize) {
 
 /// Appends `n` in decimal.
 fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let start = out.len();
-    loop {
-        out.push(b'0' + (n % 10) as u8);
+    let mut buf = [0u8; 20];
+    let mut used = 0;
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        used += 1;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    if let Some(digits) = out.get_mut(start..) {
-        digits.reverse();
-    }
+    out.extend_from_slice(buf.get(buf.len() - used..).unwrap_or_default());
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,10 +219,11 @@ impl Value<'_> {
             Value::Text(s) => {
                 let start = out.len();
                 out.extend_from_slice(s.as_bytes());
-                // Checked without an early exit, which the compiler turns into
-                // a few vector compares: this runs for every header sent.
-                let clean = s.bytes().fold(true, |ok, b| ok & is_field_byte(b));
-                if !clean {
+                // CR, LF and NUL are what could end or split a header line;
+                // memchr finds them with vector compares (this runs for every
+                // header sent), and only then is the value scrubbed of every
+                // control byte.
+                if memchr::memchr3(b'\r', b'\n', 0, s.as_bytes()).is_some() {
                     for b in out.iter_mut().skip(start).filter(|b| !is_field_byte(**b)) {
                         *b = b' ';
                     }
