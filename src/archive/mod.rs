@@ -46,7 +46,7 @@ impl Identity {
 }
 
 /// Why an archive cannot be served.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum OpenError {
     /// No such file, not a regular file, or outside the docroot: the client sees 404.
     NotFound,
