@@ -308,7 +308,7 @@ impl Cache {
         let (root_key, rel_key) = (docroot.as_os_str().as_bytes(), rel.as_os_str().as_bytes());
         // Reading and indexing a central directory can take milliseconds.
         let opened = off_the_event_loop(|| {
-            confine::open_beneath(docroot, rel, path).and_then(Archive::from_file)
+            confine::open_beneath(docroot, rel, path).and_then(|f| Archive::from_file(f, path))
         });
         let (state, identity) = match opened {
             Ok(archive) => {
