@@ -373,3 +373,69 @@ fn sigterm_under_load_truncates_nothing_and_exits_0() {
     let status = status.expect("wwz did not exit within 10 s of SIGTERM");
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
 }
+
+/// A 20,000-member archive written by Python's zipfile (so it has no packed
+/// index: opening it builds one from the directory), version `v`, put in
+/// place by rename.
+fn python_many_members(docroot: &Path, name: &str, v: usize) {
+    let script = r#"
+import os, sys, zipfile
+out, v = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(out + ".tmp", "w") as z:
+    for i in range(20000):
+        z.writestr("m/%05d.txt" % i, "member %d of version %s\n" % (i, v))
+os.rename(out + ".tmp", out)
+"#;
+    run_ok(
+        std::process::Command::new(require_tool("python3", "python3"))
+            .arg("-c")
+            .arg(script)
+            .arg(docroot.join(name))
+            .arg(v.to_string()),
+        "python3 zipfile",
+    );
+}
+
+/// 50 requests at once for a member of an archive nobody has opened yet
+/// (at start, then again after a deploy by rename): one of them builds the
+/// index, the others wait for it, so `cache opens` grows by exactly one
+/// each time. (Each used to build its own index of the same version.)
+#[test]
+fn concurrent_requests_after_a_deploy_build_one_index() {
+    const CLIENTS: usize = 50;
+    let site = Site::new();
+    python_many_members(&site.docroot, "many.wwz", 1);
+    let w = Wwz::start(&site, Transport::Unix, &["--status-path", "/wwz-status"]);
+    let mut opens = w.status_figure(&site, "cache_opens");
+    for v in 1..=2 {
+        if v > 1 {
+            python_many_members(&site.docroot, "many.wwz", v);
+        }
+        let gate = Arc::new(std::sync::Barrier::new(CLIENTS));
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let (addr, gate) = (w.addr.clone(), Arc::clone(&gate));
+                let params = nginx_params(&site, "GET", &format!("/many.wwz/m/{:05}.txt", i * 397));
+                std::thread::spawn(move || {
+                    let mut c = Client::connect(&addr);
+                    gate.wait();
+                    c.get(1, false, &params)
+                })
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            let r = h.join().unwrap();
+            assert_eq!(r.status, 200, "{r:?}");
+            let want = format!("member {} of version {v}\n", i * 397);
+            assert_eq!(String::from_utf8_lossy(&r.body), want);
+        }
+        let now = w.status_figure(&site, "cache_opens");
+        assert_eq!(
+            now,
+            opens + 1,
+            "version {v}: {CLIENTS} requests opened {} times",
+            now - opens
+        );
+        opens = now;
+    }
+}

@@ -201,7 +201,7 @@ fn conformance_table_content_codings() {
 /// An archive whose members are zstd frames (method 93), written by hand:
 /// Python's zipfile (3.11 has no zstd) stores each frame, then the script
 /// sets the method to 93 and the CRC-32 and size to the decoded data's.
-fn zstd_zip(out: &Path, members: &[(&str, &[u8], &[u8])]) {
+pub(crate) fn zstd_zip(out: &Path, members: &[(&str, &[u8], &[u8])]) {
     let python = require_tool("python3", "python3");
     let script = r#"
 import struct, sys, zipfile, zlib

@@ -7,6 +7,10 @@
 //! identity (device, inode, size, mtime) opens the new file, while responses
 //! in flight finish from the old mapping they hold through their `Arc`.
 //!
+//! Opening is single flight: while one request opens and indexes a version
+//! of an archive, the others that want the same version wait for its result
+//! (an index built once, however many requests arrive after a deploy).
+//!
 //! The cache is bounded twice: by the number of open archives (each holds a
 //! descriptor and a mapping) and by the memory of their indexes. The least
 //! recently used go first, a batch at a time.
@@ -14,8 +18,8 @@
 //! [`watch`]: super::watch
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::watch::{Ticket, Watcher};
@@ -47,6 +51,63 @@ struct Slots {
     open: usize,
     bytes: usize,
     clock: u64,
+    /// Opens under way, by full path: whoever wants the same version waits.
+    pending: hashbrown::HashMap<PathBuf, Arc<Pending>>,
+}
+
+/// One open under way, and its outcome for the requests that wait for it.
+struct Pending {
+    /// The version (as `stat` saw it) being opened: a request that sees
+    /// another one does not wait for this.
+    identity: Identity,
+    outcome: Mutex<Option<Result<Arc<Archive>, OpenError>>>,
+    done: Condvar,
+}
+
+impl Pending {
+    /// Waits for the outcome (on a thread that may block, see [`off_the_event_loop`]).
+    fn wait(&self) -> Result<Arc<Archive>, OpenError> {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(o) = outcome.as_ref() {
+                return o.clone();
+            }
+            outcome = self.done.wait(outcome).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Sets the outcome, unless one was set already.
+    fn publish(&self, o: Result<Arc<Archive>, OpenError>) {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        outcome.get_or_insert(o);
+        self.done.notify_all();
+    }
+}
+
+/// The open a request leads: removed from the pending map when it ends,
+/// even by unwinding (the waiters then get a 503, and the next request
+/// opens anew: a failed open leaves nothing behind but what `open` cached).
+struct Leading<'a> {
+    cache: &'a Cache,
+    path: PathBuf,
+    pending: Arc<Pending>,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        {
+            let mut slots = self.cache.lock();
+            if slots
+                .pending
+                .get(&self.path)
+                .is_some_and(|p| Arc::ptr_eq(p, &self.pending))
+            {
+                slots.pending.remove(&self.path);
+            }
+        }
+        self.pending
+            .publish(Err(OpenError::Unavailable("the open was abandoned".into())));
+    }
 }
 
 /// What bounds the cache.
@@ -190,9 +251,64 @@ impl Cache {
         }
 
         self.stats.misses.inc();
+        let identity = Identity::of(&meta);
+        let leading = {
+            let mut slots = self.lock();
+            // Opened by another request since the first look: use that.
+            if let Some(slot) = slots
+                .roots
+                .get_mut(root_key)
+                .and_then(|m| m.get_mut(rel_key))
+                .filter(|s| s.identity == identity)
+            {
+                slot.checked = now;
+                slot.ticket = ticket;
+                return slot.state.clone().map_err(OpenError::Broken);
+            }
+            match slots.pending.get(&path) {
+                Some(p) if p.identity == identity => Err(Arc::clone(p)),
+                _ => {
+                    let pending = Arc::new(Pending {
+                        identity,
+                        outcome: Mutex::new(None),
+                        done: Condvar::new(),
+                    });
+                    slots.pending.insert(path.clone(), Arc::clone(&pending));
+                    Ok(Leading {
+                        cache: self,
+                        path: path.clone(),
+                        pending,
+                    })
+                }
+            }
+        };
+        match leading {
+            // Waiting holds this thread as building would have (block_in_place).
+            Err(pending) => off_the_event_loop(|| pending.wait()),
+            Ok(leading) => {
+                let outcome = self.open(docroot, rel, &path, &meta, ticket, now);
+                // The outcome to the waiters, then out of the pending map (on drop).
+                leading.pending.publish(outcome.clone());
+                outcome
+            }
+        }
+    }
+
+    /// Opens and indexes the archive at `path` (`docroot/rel`, which `stat`
+    /// found as `meta`) and caches the outcome: the one open of a version.
+    fn open(
+        &self,
+        docroot: &Path,
+        rel: &Path,
+        path: &Path,
+        meta: &std::fs::Metadata,
+        ticket: Option<Ticket>,
+        now: Instant,
+    ) -> Result<Arc<Archive>, OpenError> {
+        let (root_key, rel_key) = (docroot.as_os_str().as_bytes(), rel.as_os_str().as_bytes());
         // Reading and indexing a central directory can take milliseconds.
         let opened = off_the_event_loop(|| {
-            confine::open_beneath(docroot, rel, &path).and_then(Archive::from_file)
+            confine::open_beneath(docroot, rel, path).and_then(|f| Archive::from_file(f, path))
         });
         let (state, identity) = match opened {
             Ok(archive) => {
@@ -212,7 +328,7 @@ impl Cache {
             Err(OpenError::Broken(msg)) => {
                 self.stats.broken.inc();
                 log::error!("{}: {msg}", path.display());
-                (Err(msg), Identity::of(&meta))
+                (Err(msg), Identity::of(meta))
             }
         };
         let bytes = SLOT_OVERHEAD
@@ -339,5 +455,44 @@ fn off_the_event_loop<T>(work: impl FnOnce() -> T) -> T {
             tokio::task::block_in_place(work)
         }
         _ => work(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A leader that ends without an outcome (it unwound) leaves no pending
+    /// open behind, and its waiters get a 503 (`Unavailable`), not a hang.
+    #[test]
+    fn an_abandoned_open_releases_its_waiters() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.wwz"), b"x").unwrap();
+        let meta = std::fs::metadata(dir.path().join("a.wwz")).unwrap();
+        let cache = Cache::new(4, Duration::from_secs(1));
+        let path = dir.path().join("a.wwz");
+        let pending = Arc::new(Pending {
+            identity: Identity::of(&meta),
+            outcome: Mutex::new(None),
+            done: Condvar::new(),
+        });
+        cache
+            .lock()
+            .pending
+            .insert(path.clone(), Arc::clone(&pending));
+        let waiter = {
+            let p = Arc::clone(&pending);
+            std::thread::spawn(move || p.wait())
+        };
+        drop(Leading {
+            cache: &cache,
+            path,
+            pending,
+        });
+        assert!(matches!(
+            waiter.join().unwrap(),
+            Err(OpenError::Unavailable(_))
+        ));
+        assert!(cache.lock().pending.is_empty());
     }
 }

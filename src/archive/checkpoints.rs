@@ -62,6 +62,9 @@ pub struct Checkpoint {
     pub input: u64,
     /// Newlines in the output before this point (for numbered log views).
     pub lines: u64,
+    /// CRC-32 of the output before this point: a body resumed here is still
+    /// checked against the member's CRC at its end.
+    pub crc: u32,
     pub state: Box<InflateState>,
 }
 
@@ -95,6 +98,7 @@ pub fn nearest(key: CheckpointKey, target: u64) -> Option<Checkpoint> {
             out: p.out,
             input: p.input,
             lines: p.lines,
+            crc: p.crc,
             state: Box::new((*p.state).clone()),
         })
 }

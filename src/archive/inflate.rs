@@ -7,13 +7,26 @@
 //! that, and memory stays at the two buffers plus the window: 32 KiB for
 //! deflate, at most [`ZSTD_DECODE_WINDOW_LOG_MAX`] for zstd.
 //!
+//! Deflate bounds its own ratio (about [`DEFLATE_MAX_RATIO`] bytes out per
+//! byte in); zstd does not (an RLE block makes 128 KiB from 4 bytes), so a
+//! zstd member is decoded only within that same ratio ([`zstd_refusal`]).
+//! A zstd decoder holds its window, so live decoders reserve their windows
+//! from one process-wide budget, [`ZSTD_DECODE_MEMORY`] ([`ZstdMemory`]):
+//! past it a request is refused before its headers (503), not queued.
+//!
+//! Every body that reaches the member's end is checked against the member's
+//! CRC-32 before its last bytes are handed out: a mismatch is an error in
+//! place of those bytes, so the exchange is cut instead of completed.
+//!
 //! Inflating a deflated member over [`checkpoints::MIN_MEMBER`] records checkpoints
 //! as it goes, and [`Inflater::at`] starts from the nearest one, so a Range
 //! or a log view's tail deep in a big member costs at most one spacing of
-//! inflating once the member has been read through once.
+//! inflating once the member has been read through once. A zstd member has
+//! no checkpoints: a Range into it decodes (and checks) from its first byte.
 
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use miniz_oxide::inflate::stream::{inflate, InflateState};
@@ -30,30 +43,213 @@ use crate::zip::format::{METHOD_DEFLATED, METHOD_ZSTD};
 /// memory one decoding response may hold. Larger frames are refused (501).
 pub const ZSTD_DECODE_WINDOW_LOG_MAX: u32 = 25;
 
+/// The least window (log2) a zstd decoder reserves: 128 KiB, one block,
+/// which the decoder holds whatever the frame's window.
+const ZSTD_WINDOW_LOG_MIN: u32 = 17;
+
+/// Windows of all live zstd decoders together: four of the largest
+/// ([`ZSTD_DECODE_WINDOW_LOG_MAX`]), a thousand of the smallest. A request
+/// that would pass it gets 503 (the next one may find room).
+pub const ZSTD_DECODE_MEMORY: u64 = 128 << 20;
+// The largest window must fit on its own, or such members could never be decoded.
+const _: () = assert!(ZSTD_DECODE_MEMORY >= 1 << ZSTD_DECODE_WINDOW_LOG_MAX);
+
+/// The most bytes a deflate stream makes per byte (a 258-byte match in
+/// about two bits): the ratio a zstd member must keep to be decoded.
+pub const DEFLATE_MAX_RATIO: u64 = 1032;
+
+/// A zstd member up to this size is decoded whatever its ratio: the work
+/// is small, and highly repetitive text legitimately beats deflate's ratio.
+pub const ZSTD_RATIO_FREE: u64 = 1 << 20;
+
+/// Why a zstd member is not decoded for a client (it may still be passed
+/// through as `Content-Encoding: zstd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZstdRefusal {
+    /// The frame asks for a window over [`ZSTD_DECODE_WINDOW_LOG_MAX`].
+    Window,
+    /// It declares more output per compressed byte than deflate can make.
+    Ratio,
+}
+
+impl std::fmt::Display for ZstdRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ZstdRefusal::Window => write!(
+                f,
+                "its zstd window is larger than wwz decodes ({} MiB)",
+                (1u64 << ZSTD_DECODE_WINDOW_LOG_MAX) >> 20
+            ),
+            ZstdRefusal::Ratio => write!(
+                f,
+                "it declares more than {DEFLATE_MAX_RATIO} bytes per compressed byte \
+                 (past what deflate can make), so it is not decoded"
+            ),
+        }
+    }
+}
+
+/// Whether a zstd member whose first frame asks for `window` bytes and which
+/// declares `size` bytes from `compressed` may be decoded.
+pub fn zstd_refusal(window: u64, size: u64, compressed: u64) -> Option<ZstdRefusal> {
+    if window > 1 << ZSTD_DECODE_WINDOW_LOG_MAX {
+        return Some(ZstdRefusal::Window);
+    }
+    let bound = compressed
+        .saturating_mul(DEFLATE_MAX_RATIO)
+        .max(ZSTD_RATIO_FREE);
+    (size > bound).then_some(ZstdRefusal::Ratio)
+}
+
+/// Window bytes reserved by live zstd decoders (see [`ZstdMemory`]).
+static ZSTD_RESERVED: AtomicU64 = AtomicU64::new(0);
+
+/// Window bytes reserved by live zstd decoders now.
+pub fn zstd_reserved() -> u64 {
+    ZSTD_RESERVED.load(Ordering::Relaxed)
+}
+
+/// All of [`ZSTD_DECODE_MEMORY`] is reserved: try again later (503).
+#[derive(Debug)]
+pub struct DecoderMemoryBusy;
+
+impl std::fmt::Display for DecoderMemoryBusy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "zstd decoder memory ({} MiB) is all in use",
+            ZSTD_DECODE_MEMORY >> 20
+        )
+    }
+}
+
+impl std::error::Error for DecoderMemoryBusy {}
+
+/// The window one zstd decoder may use, reserved from [`ZSTD_DECODE_MEMORY`]
+/// until dropped. The decoder is limited to exactly this window, so a later
+/// frame of the member that asks for more is refused rather than unaccounted.
+#[derive(Debug)]
+pub struct ZstdMemory {
+    window_log: u32,
+}
+
+impl ZstdMemory {
+    /// Reserves the window for a frame that asks for `window` bytes (rounded
+    /// up to a power of two, at least one block).
+    pub fn reserve(window: u64) -> Result<ZstdMemory, DecoderMemoryBusy> {
+        let log = (u64::BITS - window.saturating_sub(1).leading_zeros())
+            .clamp(ZSTD_WINDOW_LOG_MIN, ZSTD_DECODE_WINDOW_LOG_MAX);
+        let bytes = 1u64 << log;
+        ZSTD_RESERVED
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                r.checked_add(bytes).filter(|&t| t <= ZSTD_DECODE_MEMORY)
+            })
+            .map_err(|_| DecoderMemoryBusy)?;
+        Ok(ZstdMemory { window_log: log })
+    }
+
+    /// Reserves the window the zstd frame at `offset` (`len` bytes of the
+    /// archive) asks for, read from its header with `pread`.
+    pub fn for_frame(archive: &Archive, offset: u64, len: u64) -> io::Result<ZstdMemory> {
+        let mut head = [0u8; 18];
+        let n = usize::try_from(len).unwrap_or(head.len()).min(head.len());
+        let head = bounds::get_mut(&mut head, 0..n)?;
+        archive.file().read_exact_at(head, offset)?;
+        let window = crate::zip::format::zstd_frame_window(head)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no zstd frame header"))?;
+        ZstdMemory::reserve(window).map_err(|e| io::Error::new(io::ErrorKind::WouldBlock, e))
+    }
+
+    fn bytes(&self) -> u64 {
+        1 << self.window_log
+    }
+}
+
+impl Drop for ZstdMemory {
+    fn drop(&mut self) {
+        ZSTD_RESERVED.fetch_sub(self.bytes(), Ordering::AcqRel);
+    }
+}
+
+/// A compressed member's data, as the index and its local header place it.
+#[derive(Debug, Clone, Copy)]
+pub struct Compressed {
+    pub method: u16,
+    /// Archive offset of the compressed data, and its length.
+    pub offset: u64,
+    pub len: u64,
+    /// The declared uncompressed size and CRC-32.
+    pub size: u64,
+    pub crc32: u32,
+}
+
+/// The decoded bytes of a member do not match its CRC-32: the member is
+/// corrupt. (Logged once per archive version, by [`Archive::crc_mismatch`].)
+#[derive(Debug)]
+pub struct CrcMismatch {
+    pub expected: u32,
+    pub actual: u32,
+}
+
+impl std::fmt::Display for CrcMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "decoded bytes have CRC-32 {:08x}, the central directory says {:08x}",
+            self.actual, self.expected
+        )
+    }
+}
+
+impl std::error::Error for CrcMismatch {}
+
+impl CrcMismatch {
+    /// Whether `e` is a CRC mismatch (already logged where it was found).
+    pub fn is(e: &io::Error) -> bool {
+        e.get_ref().is_some_and(|e| e.is::<CrcMismatch>())
+    }
+}
+
 /// The decoder of one member's method.
 enum Decoder {
     /// miniz_oxide's state is `Clone`: a clone is a checkpoint.
     Deflate(Box<InflateState>),
-    Zstd(Box<zstd::stream::raw::Decoder<'static>>),
+    /// With the window it reserved, held (never read) as long as the decoder.
+    Zstd {
+        dec: Box<zstd::stream::raw::Decoder<'static>>,
+        _memory: Arc<ZstdMemory>,
+    },
     /// A method that cannot be decoded, or a decoder that could not be made.
-    Unusable(&'static str),
+    Unusable(io::Error),
 }
 
 impl Decoder {
-    fn new(method: u16) -> Decoder {
+    fn new(method: u16, zstd_memory: impl FnOnce() -> io::Result<Arc<ZstdMemory>>) -> Decoder {
+        let unusable = |why: &str| Decoder::Unusable(io::Error::other(why));
         match method {
             METHOD_DEFLATED => Decoder::Deflate(InflateState::new_boxed(DataFormat::Raw)),
             METHOD_ZSTD => {
-                let limit = zstd::stream::raw::DParameter::WindowLogMax(ZSTD_DECODE_WINDOW_LOG_MAX);
+                let memory = match zstd_memory() {
+                    Ok(m) => m,
+                    Err(e) => return Decoder::Unusable(e),
+                };
+                // The decoder may use the window reserved for it, not more.
+                let limit = zstd::stream::raw::DParameter::WindowLogMax(memory.window_log);
                 match zstd::stream::raw::Decoder::new() {
                     Ok(mut d) => match d.set_parameter(limit) {
-                        Ok(()) => Decoder::Zstd(Box::new(d)),
-                        Err(_) => Decoder::Unusable("cannot limit the zstd window"),
+                        Ok(()) => Decoder::Zstd {
+                            dec: Box::new(d),
+                            _memory: memory,
+                        },
+                        Err(_) => unusable("cannot limit the zstd window"),
                     },
-                    Err(_) => Decoder::Unusable("cannot make a zstd decoder"),
+                    Err(_) => unusable("cannot make a zstd decoder"),
                 }
             }
-            _ => Decoder::Unusable("compression method not decodable"),
+            _ => Decoder::Unusable(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "compression method not decodable",
+            )),
         }
     }
 
@@ -75,14 +271,14 @@ impl Decoder {
                 };
                 Ok((res.bytes_consumed, res.bytes_written, ended))
             }
-            Decoder::Zstd(dec) => {
+            Decoder::Zstd { dec, .. } => {
                 let st = dec
                     .run_on_buffers(input, out)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                 // `remaining == 0`: a frame is complete (another may follow).
                 Ok((st.bytes_read, st.bytes_written, false))
             }
-            Decoder::Unusable(why) => Err(io::Error::new(io::ErrorKind::Unsupported, *why)),
+            Decoder::Unusable(e) => Err(io::Error::new(e.kind(), e.to_string())),
         }
     }
 }
@@ -91,6 +287,8 @@ const INPUT_BUF: usize = 32 * 1024;
 
 pub struct Inflater {
     archive: Arc<Archive>,
+    /// Archive offset of the member's compressed data (names it in the log).
+    data: u64,
     /// Next compressed byte to read, and where the compressed data ends.
     pos: u64,
     end: u64,
@@ -101,6 +299,9 @@ pub struct Inflater {
     /// Bytes produced so far, and the declared uncompressed size.
     produced: u64,
     size: u64,
+    /// CRC-32 of the bytes produced so far, and the one the member declares.
+    crc: crc32fast::Hasher,
+    expected_crc: u32,
     /// How many more bytes [`Inflater::read`] may return (a Range's length).
     left: u64,
     /// Recording checkpoints (deflate only): which member, and newlines produced so far.
@@ -108,31 +309,37 @@ pub struct Inflater {
 }
 
 impl Inflater {
-    /// Decodes `compressed_len` bytes at `offset` compressed with `method`
-    /// (deflate or zstd), expecting `size` bytes out.
+    /// Decodes `member` (deflate or zstd). A zstd decoder uses `memory` when
+    /// given (reserved by whoever answers the request, so that it could
+    /// answer 503), else reserves its own; without room, reads fail.
     pub fn new(
         archive: Arc<Archive>,
-        method: u16,
-        offset: u64,
-        compressed_len: u64,
-        size: u64,
+        member: Compressed,
+        memory: Option<Arc<ZstdMemory>>,
     ) -> Inflater {
         let key = CheckpointKey {
             archive: archive.identity(),
-            data: offset,
+            data: member.offset,
         };
+        let dec = Decoder::new(member.method, || match memory {
+            Some(m) => Ok(m),
+            None => ZstdMemory::for_frame(&archive, member.offset, member.len).map(Arc::new),
+        });
         Inflater {
             archive,
-            pos: offset,
-            end: offset.saturating_add(compressed_len),
+            data: member.offset,
+            pos: member.offset,
+            end: member.offset.saturating_add(member.len),
             input: vec![0; INPUT_BUF],
             in_start: 0,
             in_end: 0,
-            dec: Decoder::new(method),
+            dec,
             produced: 0,
-            size,
-            left: size,
-            record: (method == METHOD_DEFLATED && size > checkpoints::MIN_MEMBER)
+            size: member.size,
+            crc: crc32fast::Hasher::new(),
+            expected_crc: member.crc32,
+            left: member.size,
+            record: (member.method == METHOD_DEFLATED && member.size > checkpoints::MIN_MEMBER)
                 .then_some((key, 0)),
         }
     }
@@ -142,13 +349,12 @@ impl Inflater {
     /// says where it stands.
     pub fn at(
         archive: Arc<Archive>,
-        method: u16,
-        offset: u64,
-        compressed_len: u64,
-        size: u64,
+        member: Compressed,
+        memory: Option<Arc<ZstdMemory>>,
         target: u64,
     ) -> Inflater {
-        let mut inflater = Inflater::new(archive, method, offset, compressed_len, size);
+        let size = member.size;
+        let mut inflater = Inflater::new(archive, member, memory);
         let Some((key, _)) = inflater.record else {
             return inflater;
         };
@@ -161,6 +367,7 @@ impl Inflater {
         inflater.pos = cp.input;
         inflater.dec = Decoder::Deflate(cp.state);
         inflater.produced = cp.out;
+        inflater.crc = crc32fast::Hasher::new_with_initial_len(cp.crc, cp.out);
         inflater.record = Some((key, cp.lines));
         inflater
     }
@@ -178,7 +385,8 @@ impl Inflater {
     }
 
     /// Fills `out` as far as it can; 0 only when the limit (at most the
-    /// declared size) is reached. A stream that ends early or is corrupt is an error.
+    /// declared size) is reached. A stream that ends early or is corrupt is
+    /// an error, and so are the last bytes of a member whose CRC-32 does not match.
     pub fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let n = self.inflate(out, self.left)?;
         self.left -= n as u64;
@@ -217,7 +425,12 @@ impl Inflater {
             self.produced += made as u64;
             if made > 0 {
                 STATS.bytes_inflated.add(made as u64);
-                self.recorded(out.get(..made).unwrap_or_default());
+                let made_bytes = out.get(..made).unwrap_or_default();
+                self.crc.update(made_bytes);
+                if self.produced == self.size {
+                    self.check_crc()?;
+                }
+                self.recorded(made_bytes);
                 return Ok(made);
             }
             let exhausted = self.in_start == self.in_end && self.pos >= self.end;
@@ -228,6 +441,22 @@ impl Inflater {
                 ));
             }
         }
+    }
+
+    /// At the member's end: its CRC-32 against the declared one. On a
+    /// mismatch the last bytes are withheld (an error instead), so no
+    /// response with wrong bytes can complete.
+    fn check_crc(&self) -> io::Result<()> {
+        let actual = self.crc.clone().finalize();
+        if actual == self.expected_crc {
+            return Ok(());
+        }
+        let mismatch = CrcMismatch {
+            expected: self.expected_crc,
+            actual,
+        };
+        self.archive.crc_mismatch(self.data, &mismatch);
+        Err(io::Error::new(io::ErrorKind::InvalidData, mismatch))
     }
 
     /// Counts newlines in `made` and takes a checkpoint at each spacing.
@@ -251,6 +480,7 @@ impl Inflater {
                 out,
                 input: self.pos - unread,
                 lines,
+                crc: self.crc.clone().finalize(),
                 state: Box::new((**state).clone()),
             },
         );
@@ -303,17 +533,17 @@ mod tests {
         let size = entry.size();
         assert_eq!(size, text.len() as u64);
 
-        // No checkpoints yet: starts at 0.
-        let first = Inflater::at(
-            Arc::clone(&archive),
-            METHOD_DEFLATED,
+        let member = Compressed {
+            method: METHOD_DEFLATED,
             offset,
-            raw,
+            len: raw,
             size,
-            7 << 20,
-        );
+            crc32: entry.crc32(),
+        };
+        // No checkpoints yet: starts at 0.
+        let first = Inflater::at(Arc::clone(&archive), member, None, 7 << 20);
         assert_eq!(first.position(), (0, Some(0)));
-        let mut whole = Inflater::new(Arc::clone(&archive), METHOD_DEFLATED, offset, raw, size);
+        let mut whole = Inflater::new(Arc::clone(&archive), member, None);
         let mut out = vec![0; 70_000];
         let mut got = Vec::new();
         loop {
@@ -325,14 +555,7 @@ mod tests {
         assert!(got == text);
 
         for target in [(1 << 20) - 1, 1 << 20, (7 << 20) + 12345, size - 1] {
-            let mut inf = Inflater::at(
-                Arc::clone(&archive),
-                METHOD_DEFLATED,
-                offset,
-                raw,
-                size,
-                target,
-            );
+            let mut inf = Inflater::at(Arc::clone(&archive), member, None, target);
             let (at, lines) = inf.position();
             assert!(
                 at <= target && target - at < checkpoints::SPACING,
@@ -349,5 +572,113 @@ mod tests {
             }
             assert!(inf_out == text[at as usize..], "resumed at {at}");
         }
+
+        // Resumed at a checkpoint, the CRC of the bytes before it is known
+        // too: a wrong CRC-32 is still found at the end, and the last bytes
+        // are withheld.
+        let lying = Compressed {
+            crc32: entry.crc32() ^ 1,
+            ..member
+        };
+        let mut inf = Inflater::at(Arc::clone(&archive), lying, None, size - 1);
+        assert!(inf.position().0 > 0);
+        let mut sent = inf.position().0;
+        let err = loop {
+            match inf.read(&mut out) {
+                Ok(0) => panic!("a member with a wrong CRC-32 ended cleanly"),
+                Ok(n) => sent += n as u64,
+                Err(e) => break e,
+            }
+        };
+        assert!(CrcMismatch::is(&err), "{err}");
+        assert!(sent < size, "every byte was handed out");
+    }
+
+    /// A member whose CRC-32 does not match is an error in place of its last
+    /// bytes, whole or from a Range that reaches its end (the skipped bytes
+    /// are decoded and counted); a Range that stops short cannot tell.
+    #[test]
+    fn crc_mismatch_withholds_the_last_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"some text that deflates\n".repeat(5000);
+        std::fs::write(dir.path().join("t.txt"), &text).unwrap();
+        let ok = Command::new("zip")
+            .args(["-q", "-6", "a.zip", "t.txt"])
+            .current_dir(dir.path())
+            .status()
+            .expect("Info-ZIP zip (apt install zip)");
+        assert!(ok.success());
+        let archive = Arc::new(Archive::open(&dir.path().join("a.zip")).unwrap());
+        let entry = archive.index().get(b"t.txt").unwrap();
+        let (offset, len) = archive.raw_data(entry).unwrap();
+        let good = Compressed {
+            method: METHOD_DEFLATED,
+            offset,
+            len,
+            size: entry.size(),
+            crc32: entry.crc32(),
+        };
+        let bad = Compressed {
+            crc32: good.crc32 ^ 0x8000_0000,
+            ..good
+        };
+        let drain = |mut inf: Inflater, skip: u64| -> io::Result<u64> {
+            inf.skip(skip)?;
+            let mut out = vec![0; 4096];
+            let mut n = 0;
+            loop {
+                match inf.read(&mut out)? {
+                    0 => return Ok(n),
+                    m => n += m as u64,
+                }
+            }
+        };
+        let size = good.size;
+        assert_eq!(
+            drain(Inflater::new(Arc::clone(&archive), good, None), 0).unwrap(),
+            size
+        );
+        let e = drain(Inflater::new(Arc::clone(&archive), bad, None), 0).unwrap_err();
+        assert!(CrcMismatch::is(&e));
+        let tail = Inflater::new(Arc::clone(&archive), bad, None).limit(100);
+        assert!(CrcMismatch::is(&drain(tail, size - 100).unwrap_err()));
+        let short = Inflater::new(Arc::clone(&archive), bad, None).limit(100);
+        assert_eq!(drain(short, 1000).unwrap(), 100);
+    }
+
+    /// Windows are reserved from one budget: a 32 MiB window at most four
+    /// times at once, released when dropped; at least one block each.
+    #[test]
+    fn zstd_windows_are_reserved_within_the_budget() {
+        let mut held = Vec::new();
+        while let Ok(m) = ZstdMemory::reserve(32 << 20) {
+            held.push(m);
+            assert!(held.len() <= 4, "past the budget");
+        }
+        assert!(!held.is_empty());
+        assert!(ZstdMemory::reserve(32 << 20).is_err());
+        assert!(zstd_reserved() <= ZSTD_DECODE_MEMORY);
+        held.pop();
+        let again = ZstdMemory::reserve(32 << 20).unwrap();
+        assert_eq!(again.bytes(), 32 << 20);
+        drop(held);
+        drop(again);
+        let small = ZstdMemory::reserve(514).unwrap();
+        assert_eq!(small.bytes(), 1 << ZSTD_WINDOW_LOG_MIN);
+        assert_eq!(ZstdMemory::reserve((1 << 20) + 1).unwrap().bytes(), 2 << 20);
+    }
+
+    #[test]
+    fn zstd_ratio_and_window_bounds() {
+        assert_eq!(zstd_refusal(1 << 20, 72_000, 58), None);
+        assert_eq!(zstd_refusal(1 << 20, 1032 << 20, 1 << 20), None);
+        assert_eq!(
+            zstd_refusal(1 << 17, 1 << 30, 32_774),
+            Some(ZstdRefusal::Ratio)
+        );
+        assert_eq!(
+            zstd_refusal((32 << 20) + 1, 10, 10),
+            Some(ZstdRefusal::Window)
+        );
     }
 }

@@ -16,6 +16,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use std::any::Any;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::util::bounds;
@@ -46,7 +48,7 @@ impl Identity {
 }
 
 /// Why an archive cannot be served.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum OpenError {
     /// No such file, not a regular file, or outside the docroot: the client sees 404.
     NotFound,
@@ -103,6 +105,8 @@ impl From<IndexError> for OpenError {
 
 /// One opened version of an archive.
 pub struct Archive {
+    /// Where it was opened, for the log.
+    path: PathBuf,
     file: File,
     map: Mapping,
     index: Index,
@@ -111,6 +115,9 @@ pub struct Archive {
     /// Data a layer above derives from this version (the site's parsed
     /// rules), made on first use: once per version, gone with it.
     derived: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// Whether a member's CRC-32 mismatch has been logged: once per version,
+    /// not once per request.
+    crc_logged: AtomicBool,
 }
 
 impl std::fmt::Debug for Archive {
@@ -129,12 +136,12 @@ impl Archive {
         let file = confine::open_flags()
             .open(path)
             .map_err(|e| OpenError::from_open(&e))?;
-        Archive::from_file(file)
+        Archive::from_file(file, path)
     }
 
     /// Maps and indexes an archive already opened (and confined to the
-    /// docroot) by [`confine::open_beneath`].
-    pub fn from_file(file: File) -> Result<Archive, OpenError> {
+    /// docroot) by [`confine::open_beneath`] from `path`.
+    pub fn from_file(file: File, path: &Path) -> Result<Archive, OpenError> {
         let meta = file
             .metadata()
             .map_err(|e| OpenError::Broken(e.to_string().into()))?;
@@ -144,12 +151,14 @@ impl Archive {
         let index = Index::build(&file)?;
         let map = Mapping::new(&file, meta.len()).map_err(|e| OpenError::from_io(&e))?;
         Ok(Archive {
+            path: path.to_path_buf(),
             file,
             map,
             index,
             identity: Identity::of(&meta),
             mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             derived: OnceLock::new(),
+            crc_logged: AtomicBool::new(false),
         })
     }
 
@@ -224,6 +233,30 @@ impl Archive {
         self.derived
             .get_or_init(|| Box::new(make(self)))
             .downcast_ref()
+    }
+
+    /// Reports that the member whose data starts at `data` decoded to bytes
+    /// that do not match its CRC-32: logged the first time in this version
+    /// only, so a corrupt member asked for again and again costs one line.
+    pub fn crc_mismatch(&self, data: u64, mismatch: &inflate::CrcMismatch) {
+        if self.crc_logged.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        // The member is the one whose local header comes last before its
+        // data (members do not overlap); a scan, but once per version.
+        let name = self
+            .index
+            .entries()
+            .iter()
+            .filter(|e| e.local_offset() < data)
+            .max_by_key(|e| e.local_offset())
+            .map(|e| String::from_utf8_lossy(self.index.name_of(e)).into_owned())
+            .unwrap_or_default();
+        crate::log::error!(
+            "{}: member {name:?} is corrupt: {mismatch}; responses are cut \
+             (further mismatches in this version of the archive are not logged)",
+            self.path.display()
+        );
     }
 
     /// The open file, for ordinary reads of member data.

@@ -6,7 +6,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use super::inflate::Inflater;
+use super::inflate::{Compressed, Inflater};
 use super::Archive;
 use crate::zip::format::{METHOD_DEFLATED, METHOD_STORED, METHOD_ZSTD};
 use crate::zip::Entry;
@@ -51,25 +51,25 @@ impl MemberReader {
                 0,
             )),
             method @ (METHOD_DEFLATED | METHOD_ZSTD) => {
-                let inflater = Inflater::at(
-                    Arc::clone(archive),
+                let member = Compressed {
                     method,
                     offset,
-                    raw_len,
-                    entry.size(),
-                    target,
-                );
+                    len: raw_len,
+                    size: entry.size(),
+                    crc32: entry.crc32(),
+                };
+                let inflater = Inflater::at(Arc::clone(archive), member, None, target);
                 let (at, lines) = inflater.position();
                 match lines {
                     Some(lines) => Ok((MemberReader::Deflated(Box::new(inflater)), at, lines)),
+                    // Not resumable (zstd): from the start, where there are no lines before.
+                    None if at == 0 => Ok((MemberReader::Deflated(Box::new(inflater)), 0, 0)),
                     // A checkpoint always knows its line count; without one, start over.
                     None => Ok((
                         MemberReader::Deflated(Box::new(Inflater::new(
                             Arc::clone(archive),
-                            method,
-                            offset,
-                            raw_len,
-                            entry.size(),
+                            member,
+                            None,
                         ))),
                         0,
                         0,

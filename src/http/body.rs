@@ -19,7 +19,7 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
-use crate::archive::inflate::Inflater;
+use crate::archive::inflate::{Compressed, CrcMismatch, Inflater, ZstdMemory};
 use crate::archive::Archive;
 use crate::content::gzip::GZIP_HEADER;
 use crate::log;
@@ -98,14 +98,14 @@ pub enum Body {
         tail: String,
     },
     /// A compressed member (deflate, or zstd) decoded on the fly; `skip`
-    /// bytes dropped, then `take` sent.
+    /// bytes dropped, then `take` sent. Its CRC-32 is checked whenever the
+    /// output reaches the member's end (the skipped bytes count: they are decoded).
     Inflate {
         archive: Arc<Archive>,
-        /// The member's compression method.
-        method: u16,
-        offset: u64,
-        compressed_len: u64,
-        size: u64,
+        member: Compressed,
+        /// A zstd decoder's window, reserved before the head was made (503
+        /// when there is no room), held until the body is dropped.
+        memory: Option<Arc<ZstdMemory>>,
         skip: u64,
         take: u64,
     },
@@ -186,22 +186,13 @@ impl Body {
         match self {
             Body::Inflate {
                 archive,
-                method,
-                offset,
-                compressed_len,
-                size,
+                member,
+                memory,
                 skip,
                 take,
             } => {
                 // From the nearest checkpoint, if the member has been read through before.
-                let inflater = Inflater::at(
-                    Arc::clone(archive),
-                    *method,
-                    *offset,
-                    *compressed_len,
-                    *size,
-                    *skip,
-                );
+                let inflater = Inflater::at(Arc::clone(archive), *member, memory.clone(), *skip);
                 let (at, _) = inflater.position();
                 Some((inflater.limit(*take), skip.saturating_sub(at)))
             }
@@ -237,7 +228,8 @@ pub trait Sink {
 #[derive(Debug)]
 pub enum SendError {
     /// The member could not deliver its bytes (corrupt or truncated deflate
-    /// stream, file cut under us); logged here, once.
+    /// stream, a CRC-32 mismatch, file cut under us); logged here, once, or
+    /// for a CRC mismatch once per archive version.
     Member(io::Error),
     /// Writing failed: usually the peer went away.
     Write(io::Error),
@@ -307,7 +299,10 @@ async fn send_stream<S: Sink>(producer: Box<dyn Produce>, sink: &mut S) -> Resul
         let more = match std::mem::replace(&mut job.more, Ok(false)) {
             Ok(more) => more,
             Err(e) => {
-                log::error!("reading a member for the body: {e}");
+                // A corrupt member is logged once per archive version, where found.
+                if !CrcMismatch::is(&e) {
+                    log::error!("reading a member for the body: {e}");
+                }
                 return Err(SendError::Member(e));
             }
         };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::representation::{self, Chosen, Repr};
 use super::Ctx;
+use crate::archive::inflate::{Compressed, ZstdMemory};
 use crate::archive::Archive;
 use crate::content::gzip::gzip_trailer;
 use crate::content::mime;
@@ -16,6 +17,8 @@ use crate::http::multipart;
 use crate::http::range::{self, Ranges};
 use crate::http::response::{ContentRange, TEXT_PLAIN};
 use crate::http::{Response, Status};
+use crate::log;
+use crate::zip::format::METHOD_ZSTD;
 use crate::zip::Entry;
 
 /// Bytes read to decide whether an extension-less member is text.
@@ -108,6 +111,21 @@ pub(super) fn with_body(
     resp: Response,
 ) -> Response {
     let size = m.entry.size();
+    // A decoded zstd member holds its decoder's window while it is sent:
+    // reserved now, so that past the process-wide budget the answer is a
+    // 503 before any header, never a body cut for want of memory.
+    let memory = match (m.repr, m.entry.method(), &ranges) {
+        (Repr::Decoded, METHOD_ZSTD, Ranges::Whole | Ranges::Some(_)) => {
+            match ZstdMemory::for_frame(archive, m.offset, m.raw_len) {
+                Ok(memory) => Some(Arc::new(memory)),
+                Err(e) => {
+                    log::info!("{e}: 503");
+                    return Response::error(Status::ServiceUnavailable);
+                }
+            }
+        }
+        _ => None,
+    };
     match (m.repr, ranges) {
         // A sibling (or a zstd member) goes out whole, zero-copy, as it is stored.
         (Repr::Coded(c), _) => Response {
@@ -148,7 +166,7 @@ pub(super) fn with_body(
                     last: r.end - 1,
                     total: size,
                 }),
-                body: identity_body(archive, m, r.start, r.end - r.start),
+                body: identity_body(archive, m, memory, r.start, r.end - r.start),
                 ..resp
             }
         }
@@ -168,14 +186,21 @@ pub(super) fn with_body(
         // range; the whole body with 200 is the allowed alternative.
         (_, Ranges::Whole | Ranges::Some(_)) => Response {
             content_length: Some(size),
-            body: identity_body(archive, m, 0, size),
+            body: identity_body(archive, m, memory, 0, size),
             ..resp
         },
     }
 }
 
-/// The body for `len` bytes of the identity representation starting at `start`.
-fn identity_body(archive: &Arc<Archive>, m: &Chosen<'_>, start: u64, len: u64) -> Body {
+/// The body for `len` bytes of the identity representation starting at
+/// `start` (decoded with `memory`, a zstd member's reserved window).
+fn identity_body(
+    archive: &Arc<Archive>,
+    m: &Chosen<'_>,
+    memory: Option<Arc<ZstdMemory>>,
+    start: u64,
+    len: u64,
+) -> Body {
     match m.repr {
         Repr::Stored => Body::Mapped {
             archive: Arc::clone(archive),
@@ -185,10 +210,14 @@ fn identity_body(archive: &Arc<Archive>, m: &Chosen<'_>, start: u64, len: u64) -
         // (A coded representation is always sent whole: never here.)
         Repr::Gzip | Repr::Decoded | Repr::Coded(_) => Body::Inflate {
             archive: Arc::clone(archive),
-            method: m.entry.method(),
-            offset: m.offset,
-            compressed_len: m.raw_len,
-            size: m.entry.size(),
+            member: Compressed {
+                method: m.entry.method(),
+                offset: m.offset,
+                len: m.raw_len,
+                size: m.entry.size(),
+                crc32: m.entry.crc32(),
+            },
+            memory,
             skip: start,
             take: len,
         },

@@ -7,7 +7,7 @@
 use std::os::unix::fs::FileExt;
 
 use super::Ctx;
-use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
+use crate::archive::inflate;
 use crate::archive::Archive;
 use crate::content::coding::Coding;
 use crate::http::response::ETag;
@@ -81,7 +81,10 @@ pub(super) fn choose<'a>(
         _ => None,
     };
     let zstd_member = zstd_window.is_some();
-    let decodable = zstd_window.is_some_and(|w| w <= 1 << ZSTD_DECODE_WINDOW_LOG_MAX);
+    // Decoded only within the window and the output-per-byte ratio wwz allows.
+    let refusal =
+        zstd_window.and_then(|w| inflate::zstd_refusal(w, entry.size(), entry.compressed_size()));
+    let decodable = zstd_member && refusal.is_none();
     if entry.method() != METHOD_STORED && !deflated && !zstd_member {
         log::warn!(
             "{}: member {name:?} uses compression method {}, which wwz does not serve",
@@ -107,11 +110,8 @@ pub(super) fn choose<'a>(
         None if !accept.identity_ok() => return Err(Status::NotAcceptable),
         None if deflated || decodable => (Repr::Decoded, Source::Own),
         None if zstd_member => {
-            log::warn!(
-                "{}: member {name:?}: its zstd window is larger than wwz decodes ({} MiB)",
-                ctx.route.archive(),
-                (1u64 << ZSTD_DECODE_WINDOW_LOG_MAX) >> 20
-            );
+            let why = refusal.unwrap_or(inflate::ZstdRefusal::Window);
+            log::warn!("{}: member {name:?}: {why}", ctx.route.archive());
             return Err(Status::NotImplemented);
         }
         None => (Repr::Stored, Source::Own),

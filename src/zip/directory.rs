@@ -33,7 +33,7 @@ pub(super) fn build_seeded<R: ReadAt + ?Sized>(
     end: &EndOfCentralDirectory,
     seed: u64,
 ) -> Result<Index, IndexError> {
-    let mut b = Builder::with_capacity(end, seed);
+    let mut b = Builder::with_capacity(src, end, seed);
     end::central_directory(src, end, |h| b.push(h))?;
     check_overlaps(&b.entries)?;
     if b.maybe_siblings {
@@ -67,14 +67,22 @@ fn name_of<'a>(entries: &[Entry], names: &'a [u8], id: u32) -> &'a [u8] {
 }
 
 impl Builder {
-    fn with_capacity(end: &EndOfCentralDirectory, seed: u64) -> Builder {
-        // `entries` was checked against the directory's size, itself inside the file.
-        let capacity = usize::try_from(end.entries).unwrap_or(0);
+    /// Room for the entries the directory can hold. The declared count is
+    /// only a claim: capacity comes from the bytes there are (46 per
+    /// header, within the directory's size and the file's), so an end
+    /// record that lies costs nothing up front. `EndOfCentralDirectory::read`
+    /// refuses such counts too, but the builder does not rely on its caller.
+    fn with_capacity<R: ReadAt + ?Sized>(
+        src: &R,
+        end: &EndOfCentralDirectory,
+        seed: u64,
+    ) -> Builder {
+        let cd_bytes = end.cd_size.min(src.size());
+        let entries = end.entries.min(cd_bytes / format::CENTRAL_LEN as u64);
+        let capacity = usize::try_from(entries).unwrap_or(0);
         // The names fit in what the fixed headers leave of the directory; the
         // unused tail is returned by shrink_to_fit without being touched.
-        let names = end
-            .cd_size
-            .saturating_sub(end.entries.saturating_mul(format::CENTRAL_LEN as u64));
+        let names = cd_bytes.saturating_sub(entries.saturating_mul(format::CENTRAL_LEN as u64));
         Builder {
             entries: Vec::with_capacity(capacity),
             names: Vec::with_capacity(usize::try_from(names).unwrap_or(0)),
@@ -155,6 +163,33 @@ mod tests {
             Index::build(&zip[..]),
             Err(IndexError::ImpossibleEntryCount { .. })
         ));
+    }
+
+    /// The builder sizes its allocations from the bytes the directory can
+    /// hold, not from the count the end record declares: a one-header
+    /// directory declaring 65,535 or 2^32 entries reserves room for one.
+    #[test]
+    fn declared_count_does_not_size_the_index() {
+        let zip = archive(&[("a", b"x")]);
+        let real = EndOfCentralDirectory::read(&zip[..]).unwrap();
+        for claimed in [65_535, 1 << 32, u64::MAX] {
+            let end = EndOfCentralDirectory {
+                entries: claimed,
+                ..real
+            };
+            let b = Builder::with_capacity(&zip[..], &end, 7);
+            assert!(
+                b.entries.capacity() <= 1,
+                "{claimed}: {}",
+                b.entries.capacity()
+            );
+            assert!(
+                b.table.allocation_size() <= 64,
+                "{claimed}: {}",
+                b.table.allocation_size()
+            );
+            assert!(b.names.capacity() <= zip.len(), "{claimed}");
+        }
     }
 
     /// Hostile archive `overlapping.wwz`: a member whose local header and data
