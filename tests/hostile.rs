@@ -775,3 +775,35 @@ sys.stdout.write(page.decode())
     // The missing page's own archive is still served.
     assert_eq!(site_get(&w, &site, "huge.wwz", "/").status, 200);
 }
+
+/// A 60 KB URL of 30,000 directories inside an archive with error pages:
+/// the nearest `404.html` is found with work bounded by the archive's depth,
+/// not the URL's (probing every level hashed every prefix: quadratic, 14 s
+/// in a debug build, past the client's read timeout), and the server still
+/// answers others. The probe count itself is pinned by the unit test
+/// `error_page_walk_of_a_60_kb_path_is_bounded_by_the_archive`.
+#[test]
+fn a_60_kb_url_finds_its_404_page_with_bounded_work() {
+    let site = Site::new();
+    zip_files(
+        &site.docroot.join("deep.wwz"),
+        &[
+            ("index.html", b"<p>home".as_slice()),
+            ("404.html", b"root 404".as_slice()),
+            ("a/404.html", b"a 404".as_slice()),
+        ],
+    );
+    let mut w = Wwz::start(&site, Transport::Unix, &[]);
+    let uri = format!("/deep.wwz/{}x", "a/".repeat(30_000));
+    assert!(uri.len() > 60_000);
+    for _ in 0..3 {
+        let r = w.client().get(1, false, &uri_params(uri.as_bytes()));
+        assert_eq!((r.status, r.body.as_slice()), (404, b"a 404".as_slice()));
+    }
+    let uri = format!("/deep.wwz/{}x", "b/".repeat(30_000));
+    let r = w.client().get(1, false, &uri_params(uri.as_bytes()));
+    assert_eq!((r.status, r.body.as_slice()), (404, b"root 404".as_slice()));
+    w.proc.assert_running();
+    let r = w.client().get(1, false, &uri_params(b"/deep.wwz/"));
+    assert_eq!((r.status, r.body.as_slice()), (200, b"<p>home".as_slice()));
+}
