@@ -807,3 +807,89 @@ fn a_60_kb_url_finds_its_404_page_with_bounded_work() {
     let r = w.client().get(1, false, &uri_params(b"/deep.wwz/"));
     assert_eq!((r.status, r.body.as_slice()), (200, b"<p>home".as_slice()));
 }
+
+// ---------------------------------------------------------------------------
+// Searches that a client or a pattern could make large
+// ---------------------------------------------------------------------------
+
+/// `uri` as a web server sends it for the docroot's archives.
+fn search_params(uri: &str) -> Vec<(String, Vec<u8>)> {
+    uri_params(uri.as_bytes())
+}
+
+/// Two searches whose clients send the request, read the first record and
+/// never read the rest of a page too big for the socket: their scans end, their pages are held, and their
+/// slots go back, so a third search is served (it was 503 until the
+/// stalled connections timed out: the slot was held until the page was read).
+#[test]
+fn two_stalled_search_readers_do_not_lock_search_out() {
+    let site = Site::new();
+    let line = format!("needle {}\n", "x".repeat(1000));
+    let log = line.repeat(1_200);
+    zip_files(
+        &site.docroot.join("run.wwz"),
+        &[("logs/big.log", log.as_bytes())],
+    );
+    let mut w = Wwz::start(&site, Transport::Unix, &[]);
+    let uri = "/run.wwz/logs/?q=needle";
+    let stalled: Vec<Client> = (0..2)
+        .map(|_| {
+            let mut c = w.client();
+            c.send(&request_bytes(1, false, &search_params(uri)));
+            // The first record (the head) says the search has started.
+            let first = c.read_record();
+            assert_eq!(first.kind, kind::STDOUT);
+            c
+        })
+        .collect();
+    let mut last = 0;
+    let served = poll(Duration::from_secs(20), || {
+        let r = w.client().get(1, false, &search_params(uri));
+        last = r.status;
+        r.status == 200 && r.body.ends_with(b"</html>\n")
+    });
+    assert!(served, "a third search while two readers stall: {last}");
+    drop(stalled);
+    w.proc.assert_running();
+}
+
+/// A pattern on the regex crate's slow path (the lazy DFA gives up; about
+/// 10 µs a byte) against a 4 MiB log through the binary: the page arrives,
+/// 200, saying it stopped at the time budget after reading part of the log
+/// (a step used to match up to 2 MiB in one call, 20 s past the budget).
+#[test]
+fn a_pathological_pattern_stops_at_the_time_budget() {
+    let site = Site::new();
+    let mut x = 7u64;
+    let log: Vec<u8> = (0..4 << 20)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match (i % 4096 == 4095, x & 1) {
+                (true, _) => b'\n',
+                (false, 0) => b'a',
+                _ => b'b',
+            }
+        })
+        .collect();
+    zip_files(&site.docroot.join("rx.wwz"), &[("ab.log", &log)]);
+    let w = Wwz::start(&site, Transport::Unix, &[]);
+    // (?-u:[ab]){0,200}a(?-u:[ab]){200}Q
+    let q = "%28%3F-u%3A%5Bab%5D%29%7B0%2C200%7Da%28%3F-u%3A%5Bab%5D%29%7B200%7DQ";
+    let mut c = w.client();
+    // The page's only bytes come at the end of the budget: wait past it.
+    if let Stream::Unix(s) = &c.stream {
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    }
+    let r = c.get(
+        1,
+        false,
+        &search_params(&format!("/rx.wwz/?q={q}&re=1&format=json")),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("search JSON");
+    assert_eq!(v["stopped"], "time", "{v}");
+    assert!(v["bytes_read"].as_u64().unwrap() < log.len() as u64, "{v}");
+    assert!(v["continue"].as_str().unwrap().contains("&skip="), "{v}");
+}
