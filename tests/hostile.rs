@@ -328,7 +328,11 @@ fn range_into_a_deflate_bomb_does_not_starve_other_connections() {
     let site = Site::new();
     let dir = site.docroot.join("hostile");
     make_hostile(&dir, true);
-    let w = Wwz::start(&site, Transport::Unix, &["--threads", "1"]);
+    let w = Wwz::start(
+        &site,
+        Transport::Unix,
+        &["--threads", "1", "--revalidate-ms", "60000"],
+    );
     let mut bomb = w.client();
     let mut params = uri_params(b"/hostile/bomb.wwz/zeros.bin");
     params.push(("HTTP_RANGE".into(), b"bytes=-16".to_vec()));
@@ -892,4 +896,86 @@ fn a_pathological_pattern_stops_at_the_time_budget() {
     assert_eq!(v["stopped"], "time", "{v}");
     assert!(v["bytes_read"].as_u64().unwrap() < log.len() as u64, "{v}");
     assert!(v["continue"].as_str().unwrap().contains("&skip="), "{v}");
+}
+
+/// A listing of a directory of 200,000 members (the first directory
+/// question sorts every name, then every child is listed) while other
+/// connections ask for a small member, on a server with one worker thread:
+/// the others are served while the listing is made (it ran on the worker
+/// and held them all until it was done), and the listing is whole.
+#[test]
+fn a_listing_of_200_000_members_does_not_stall_other_connections() {
+    let site = Site::new();
+    let script = r#"
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1] + "/big.wwz", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("small.txt", b"small\n")
+    for i in range(200000):
+        z.writestr("big/m%06d.log" % i, b"")
+"#;
+    let out = Command::new(require_tool("python3", "python3"))
+        .args(["-c", script])
+        .arg(&site.docroot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let w = Wwz::start(
+        &site,
+        Transport::Unix,
+        &["--threads", "1", "--revalidate-ms", "60000"],
+    );
+    // The archive opened first: opening runs off the event loop already,
+    // and would carry the rest of the listing request off it with it.
+    let r = w.client().get(1, false, &uri_params(b"/big.wwz/small.txt"));
+    assert_eq!(r.status, 200);
+    let mut lister = w.client();
+    if let Stream::Unix(s) = &lister.stream {
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    }
+    lister.send(&request_bytes(1, false, &uri_params(b"/big.wwz/big/")));
+    let listed = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let listed = Arc::clone(&listed);
+        std::thread::spawn(move || {
+            // The first record comes once the listing is made.
+            let first = lister.read_record();
+            listed.store(true, Ordering::SeqCst);
+            let mut records = first.content;
+            loop {
+                let rec = lister.read_record();
+                match rec.kind {
+                    kind::STDOUT => records.extend_from_slice(&rec.content),
+                    kind::END_REQUEST => break,
+                    _ => {}
+                }
+            }
+            parse_cgi(&records)
+        })
+    };
+    let mut served_meanwhile = 0;
+    while !listed.load(Ordering::SeqCst) {
+        let r = w.client().get(1, false, &uri_params(b"/big.wwz/small.txt"));
+        assert_eq!((r.status, r.body.as_slice()), (200, b"small\n".as_slice()));
+        if !listed.load(Ordering::SeqCst) {
+            served_meanwhile += 1;
+        }
+    }
+    let (status, _, body) = reader.join().unwrap();
+    assert_eq!(status, 200);
+    let body = String::from_utf8_lossy(&body);
+    let per_member = body.matches("m199999.log").count();
+    assert!(per_member > 0);
+    assert_eq!(
+        body.matches(".log").count(),
+        200_000 * per_member,
+        "every member listed"
+    );
+    assert!(
+        served_meanwhile >= 3,
+        "{served_meanwhile} requests served before the listing's first record"
+    );
 }
