@@ -100,7 +100,6 @@ fn run<P: Produce>(make: impl FnOnce() -> P, shared: &Shared) {
         let mut out = Vec::new();
         let result = p.step(&mut out);
         let more = matches!(result, Ok(true));
-
         if !more {
             // The slot goes back before the client can see the page end.
             producer = None;
