@@ -328,7 +328,11 @@ fn range_into_a_deflate_bomb_does_not_starve_other_connections() {
     let site = Site::new();
     let dir = site.docroot.join("hostile");
     make_hostile(&dir, true);
-    let w = Wwz::start(&site, Transport::Unix, &["--threads", "1"]);
+    let w = Wwz::start(
+        &site,
+        Transport::Unix,
+        &["--threads", "1", "--revalidate-ms", "60000"],
+    );
     let mut bomb = w.client();
     let mut params = uri_params(b"/hostile/bomb.wwz/zeros.bin");
     params.push(("HTTP_RANGE".into(), b"bytes=-16".to_vec()));
@@ -1258,4 +1262,204 @@ fn concurrent_zstd_decodes_stay_within_the_decoder_memory_budget() {
         .collect();
     drain(again);
     w.assert_healthy(&site);
+}
+
+/// A 60 KB URL of 30,000 directories inside an archive with error pages:
+/// the nearest `404.html` is found with work bounded by the archive's depth,
+/// not the URL's (probing every level hashed every prefix: quadratic, 14 s
+/// in a debug build, past the client's read timeout), and the server still
+/// answers others. The probe count itself is pinned by the unit test
+/// `error_page_walk_of_a_60_kb_path_is_bounded_by_the_archive`.
+#[test]
+fn a_60_kb_url_finds_its_404_page_with_bounded_work() {
+    let site = Site::new();
+    zip_files(
+        &site.docroot.join("deep.wwz"),
+        &[
+            ("index.html", b"<p>home".as_slice()),
+            ("404.html", b"root 404".as_slice()),
+            ("a/404.html", b"a 404".as_slice()),
+        ],
+    );
+    let mut w = Wwz::start(&site, Transport::Unix, &[]);
+    let uri = format!("/deep.wwz/{}x", "a/".repeat(30_000));
+    assert!(uri.len() > 60_000);
+    for _ in 0..3 {
+        let r = w.client().get(1, false, &uri_params(uri.as_bytes()));
+        assert_eq!((r.status, r.body.as_slice()), (404, b"a 404".as_slice()));
+    }
+    let uri = format!("/deep.wwz/{}x", "b/".repeat(30_000));
+    let r = w.client().get(1, false, &uri_params(uri.as_bytes()));
+    assert_eq!((r.status, r.body.as_slice()), (404, b"root 404".as_slice()));
+    w.proc.assert_running();
+    let r = w.client().get(1, false, &uri_params(b"/deep.wwz/"));
+    assert_eq!((r.status, r.body.as_slice()), (200, b"<p>home".as_slice()));
+}
+
+// ---------------------------------------------------------------------------
+// Searches that a client or a pattern could make large
+// ---------------------------------------------------------------------------
+
+/// `uri` as a web server sends it for the docroot's archives.
+fn search_params(uri: &str) -> Vec<(String, Vec<u8>)> {
+    uri_params(uri.as_bytes())
+}
+
+/// Two searches whose clients send the request, read the first record and
+/// never read the rest of a page too big for the socket: their scans end, their pages are held, and their
+/// slots go back, so a third search is served (it was 503 until the
+/// stalled connections timed out: the slot was held until the page was read).
+#[test]
+fn two_stalled_search_readers_do_not_lock_search_out() {
+    let site = Site::new();
+    let line = format!("needle {}\n", "x".repeat(1000));
+    let log = line.repeat(1_200);
+    zip_files(
+        &site.docroot.join("run.wwz"),
+        &[("logs/big.log", log.as_bytes())],
+    );
+    let mut w = Wwz::start(&site, Transport::Unix, &[]);
+    let uri = "/run.wwz/logs/?q=needle";
+    let stalled: Vec<Client> = (0..2)
+        .map(|_| {
+            let mut c = w.client();
+            c.send(&request_bytes(1, false, &search_params(uri)));
+            // The first record (the head) says the search has started.
+            let first = c.read_record();
+            assert_eq!(first.kind, kind::STDOUT);
+            c
+        })
+        .collect();
+    let mut last = 0;
+    let served = poll(Duration::from_secs(20), || {
+        let r = w.client().get(1, false, &search_params(uri));
+        last = r.status;
+        r.status == 200 && r.body.ends_with(b"</html>\n")
+    });
+    assert!(served, "a third search while two readers stall: {last}");
+    drop(stalled);
+    w.proc.assert_running();
+}
+
+/// A pattern on the regex crate's slow path (the lazy DFA gives up; about
+/// 10 µs a byte) against a 4 MiB log through the binary: the page arrives,
+/// 200, saying it stopped at the time budget after reading part of the log
+/// (a step used to match up to 2 MiB in one call, 20 s past the budget).
+#[test]
+fn a_pathological_pattern_stops_at_the_time_budget() {
+    let site = Site::new();
+    let mut x = 7u64;
+    let log: Vec<u8> = (0..4 << 20)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match (i % 4096 == 4095, x & 1) {
+                (true, _) => b'\n',
+                (false, 0) => b'a',
+                _ => b'b',
+            }
+        })
+        .collect();
+    zip_files(&site.docroot.join("rx.wwz"), &[("ab.log", &log)]);
+    let w = Wwz::start(&site, Transport::Unix, &[]);
+    // (?-u:[ab]){0,200}a(?-u:[ab]){200}Q
+    let q = "%28%3F-u%3A%5Bab%5D%29%7B0%2C200%7Da%28%3F-u%3A%5Bab%5D%29%7B200%7DQ";
+    let mut c = w.client();
+    // The page's only bytes come at the end of the budget: wait past it.
+    if let Stream::Unix(s) = &c.stream {
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    }
+    let r = c.get(
+        1,
+        false,
+        &search_params(&format!("/rx.wwz/?q={q}&re=1&format=json")),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("search JSON");
+    assert_eq!(v["stopped"], "time", "{v}");
+    assert!(v["bytes_read"].as_u64().unwrap() < log.len() as u64, "{v}");
+    assert!(v["continue"].as_str().unwrap().contains("&skip="), "{v}");
+}
+
+/// A listing of a directory of 200,000 members (the first directory
+/// question sorts every name, then every child is listed) while other
+/// connections ask for a small member, on a server with one worker thread:
+/// the others are served while the listing is made (it ran on the worker
+/// and held them all until it was done), and the listing is whole.
+#[test]
+fn a_listing_of_200_000_members_does_not_stall_other_connections() {
+    let site = Site::new();
+    let script = r#"
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1] + "/big.wwz", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("small.txt", b"small\n")
+    for i in range(200000):
+        z.writestr("big/m%06d.log" % i, b"")
+"#;
+    let out = Command::new(require_tool("python3", "python3"))
+        .args(["-c", script])
+        .arg(&site.docroot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let w = Wwz::start(
+        &site,
+        Transport::Unix,
+        &["--threads", "1", "--revalidate-ms", "60000"],
+    );
+    // The archive opened first: opening runs off the event loop already,
+    // and would carry the rest of the listing request off it with it.
+    let r = w.client().get(1, false, &uri_params(b"/big.wwz/small.txt"));
+    assert_eq!(r.status, 200);
+    let mut lister = w.client();
+    if let Stream::Unix(s) = &lister.stream {
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    }
+    lister.send(&request_bytes(1, false, &uri_params(b"/big.wwz/big/")));
+    let listed = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let listed = Arc::clone(&listed);
+        std::thread::spawn(move || {
+            // The first record comes once the listing is made.
+            let first = lister.read_record();
+            listed.store(true, Ordering::SeqCst);
+            let mut records = first.content;
+            loop {
+                let rec = lister.read_record();
+                match rec.kind {
+                    kind::STDOUT => records.extend_from_slice(&rec.content),
+                    kind::END_REQUEST => break,
+                    _ => {}
+                }
+            }
+            parse_cgi(&records)
+        })
+    };
+    let mut served_meanwhile = 0;
+    while !listed.load(Ordering::SeqCst) {
+        let r = w.client().get(1, false, &uri_params(b"/big.wwz/small.txt"));
+        assert_eq!((r.status, r.body.as_slice()), (200, b"small\n".as_slice()));
+        if !listed.load(Ordering::SeqCst) {
+            served_meanwhile += 1;
+        }
+    }
+    let (status, _, body) = reader.join().unwrap();
+    assert_eq!(status, 200);
+    let body = String::from_utf8_lossy(&body);
+    let per_member = body.matches("m199999.log").count();
+    assert!(per_member > 0);
+    assert_eq!(
+        body.matches(".log").count(),
+        200_000 * per_member,
+        "every member listed"
+    );
+    assert!(
+        served_meanwhile >= 3,
+        "{served_meanwhile} requests served before the listing's first record"
+    );
 }

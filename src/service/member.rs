@@ -89,7 +89,7 @@ pub(super) fn respond(ctx: &Ctx<'_>, name: &str, entry: &Entry) -> Response {
     };
     let content_type = match mime::for_name(name) {
         Some(ct) => ct,
-        None => sniff(ctx.archive, &member),
+        None => super::off_loop::run(|| sniff(ctx.archive, &member)),
     };
     with_body(
         ctx.archive,

@@ -22,6 +22,7 @@
 //!     gzip framing around mapped bytes, or a decoding stream.
 
 mod member;
+mod off_loop;
 mod representation;
 mod site;
 mod view;

@@ -27,7 +27,7 @@ impl Service {
                 return self.follow(ctx, action);
             }
         }
-        match lookup::find(ctx.archive.index(), path, self.clean_urls, true) {
+        match self.find(ctx, path) {
             Found::Member(name, entry) => self.view(ctx, View::of_member(&name, entry, ctx.req)),
             Found::AddSlash => {
                 let last = path.rsplit('/').next().unwrap_or(path);
@@ -39,6 +39,19 @@ impl Service {
                 None => self.error_page(ctx, Status::NotFound),
             },
         }
+    }
+
+    /// The lookup. A member named exactly is the hot path and answers here;
+    /// anything else may ask the index a directory question, whose first
+    /// sorts every name, so it runs off the event loop.
+    fn find<'a>(&self, ctx: &'a Ctx<'_>, path: &'a str) -> Found<'a> {
+        let index = ctx.archive.index();
+        if !path.is_empty() && !path.ends_with('/') {
+            if let Some(entry) = index.get(path.as_bytes()) {
+                return Found::Member(Cow::Borrowed(path), entry);
+            }
+        }
+        super::off_loop::run(|| lookup::find(index, path, self.clean_urls, true))
     }
 
     /// Carries out the one `_redirects` rule a request matched.

@@ -54,8 +54,9 @@ impl Service {
                 ctx.cache_control,
                 ctx.head,
             ),
-            View::Listing { dir } => self.listing(ctx, dir, false),
-            View::Search { dir } => self.listing(ctx, dir, true),
+            // Over every child of the directory: off the event loop.
+            View::Listing { dir } => super::off_loop::run(|| self.listing(ctx, dir, false)),
+            View::Search { dir } => super::off_loop::run(|| self.listing(ctx, dir, true)),
         }
     }
 

@@ -9,19 +9,22 @@
 //!
 //! Bounded: a search stops at [`MAX_MATCHES`] lines, [`BYTE_BUDGET`] bytes
 //! read and [`TIME_BUDGET`], says where and links to continue
-//! (`&from=MEMBER&skip=LINE`). The page is a [`Body::Stream`]: each step
-//! reads at most one chunk (1 MiB) of content on the blocking pool. At most
-//! [`MAX_SEARCHES`] run at once in the process (a connection answers its
-//! requests one at a time, so one per connection), so member requests are
-//! never starved; over the limit a search is answered 503.
+//! (`&from=MEMBER&skip=LINE`); the time is checked between batches of lines
+//! inside a step too. Each step reads at most one chunk (1 MiB) of content.
+//! At most [`MAX_SEARCHES`] scans run at once in the process, each on a
+//! thread of its own, so member requests are never starved; over the limit
+//! a search is answered 503. The scan runs to its end whatever its client
+//! does: its page is held (bounded, [`held`]) and sent as a [`Body::Stream`]
+//! as the client reads, so a slow reader holds bytes, not a slot.
 //!
 //! As ripgrep keeps its searcher apart from its printers, a search goes top
 //! to bottom through three parts:
 //!
 //! ```text
 //! page()     query::SearchQuery from the request ─▶ its regex (400 if it does not
-//!            compile) ─▶ a scan::Slot (503 if none) ─▶ scan::Scan of the
-//!            members under DIR ─▶ print::printer for the format ─▶ a Stream
+//!            compile) ─▶ a scan::Slot (503 if none) ─▶ a thread: scan::Scan
+//!            of the members under DIR, print::printer for the format ─▶ a
+//!            Stream of the held page
 //! Search     each step:  Head ─▶ Members ─▶ … ─▶ Members ─▶ Done
 //!   Head       Print::head
 //!   Members    a budget spent? foot : Scan::step (a name, or a chunk of a
@@ -39,7 +42,9 @@ use crate::http::body::{Body, Produce, Stream};
 use crate::http::request::Format;
 use crate::http::response::Response;
 use crate::http::Status;
+use crate::log;
 
+mod held;
 mod print;
 mod query;
 mod scan;
@@ -90,17 +95,29 @@ pub fn page(
     if head {
         return base;
     }
+    if held::full() {
+        return Response::error(Status::ServiceUnavailable);
+    }
     let Some(slot) = Slot::take() else {
         return Response::error(Status::ServiceUnavailable);
     };
-    let search = Search {
-        printer: print::printer(&q, title),
-        scan: Scan::new(slot, archive, dir, regex, q),
+    let printer = print::printer(&q, title);
+    let archive = Arc::clone(archive);
+    let dir = dir.to_string();
+    let held = held::Held::start(move || Search {
+        printer,
+        scan: Scan::new(slot, &archive, &dir, regex, q),
         phase: SearchPhase::Head,
-    };
-    Response {
-        body: Body::Stream(Stream::new(search)),
-        ..base
+    });
+    match held {
+        Ok(held) => Response {
+            body: Body::Stream(Stream::new(held)),
+            ..base
+        },
+        Err(e) => {
+            log::warn!("cannot start a search thread: {e}");
+            Response::error(Status::ServiceUnavailable)
+        }
     }
 }
 

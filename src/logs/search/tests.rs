@@ -43,7 +43,7 @@ impl Sink for Collect {
     }
 }
 
-fn archive(members: &[(&str, &[u8])]) -> (tempfile::TempDir, std::sync::Arc<Archive>) {
+pub(super) fn archive(members: &[(&str, &[u8])]) -> (tempfile::TempDir, std::sync::Arc<Archive>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.wwz");
     let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
