@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Regenerates fuzz/corpus-seed/: real small archives (zip, Python zipfile,
-fixtures/make-hostile.py), real FastCGI record streams, router parameters and
-request headers. Run from the repository root: python3 fuzz/make-seeds.py"""
+`wwz pack`, fixtures/make-hostile.py), the compressed members inside them,
+real FastCGI record streams, router parameters, request headers, query
+strings, `_redirects` files and terminal output (rustc and git with colour).
+Run from the repository root: python3 fuzz/make-seeds.py
+
+`wwz pack` is $WWZ, else target/release/wwz or target/debug/wwz, else built
+with cargo."""
 
 import os
 import shutil
@@ -10,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = os.path.join(ROOT, "fuzz", "corpus-seed")
@@ -135,6 +141,239 @@ def headers():
     h("huge", 3, b"bytes=18446744073709551614-18446744073709551615")
 
 
+# -- wwz pack output: zip_index, packed_index, and the members for inflate -------
+def wwz():
+    if os.environ.get("WWZ"):
+        return os.environ["WWZ"]
+    for kind in ("release", "debug"):
+        path = os.path.join(ROOT, "target", kind, "wwz")
+        if os.path.exists(path):
+            return path
+    subprocess.run(["cargo", "build", "-q", "--bin", "wwz"], cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "debug", "wwz")
+
+
+def site_tree(dst):
+    """fixtures/sample-site, a _redirects, a coloured log and enough pages that
+    the packed index's table has more than its minimum of slots."""
+    shutil.copytree(os.path.join(ROOT, "fixtures", "sample-site"), dst)
+    with open(os.path.join(dst, "_redirects"), "wb") as f:
+        f.write(REDIRECTS[0][1])
+    os.makedirs(os.path.join(dst, "d0"))
+    for i in range(12):
+        with open(os.path.join(dst, "d0", "p%d.html" % i), "wb") as f:
+            f.write(b"<!doctype html><title>page %d</title><p>" % i + b"text " * (i * 20) + b"\n")
+    with open(os.path.join(dst, "logs", "job-1", "color.log"), "wb") as f:
+        f.write(TERMINAL_SAMPLE * 8)
+
+
+def packs():
+    """Archives made by `wwz pack` (deflated, with precompressed siblings, all
+    stored); returns them by name."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "site")
+        site_tree(src)
+        for name, flags in (("pack-deflated", []),
+                            ("pack-precompressed", ["--precompress", "br", "--precompress", "zstd",
+                                                    "--precompress", "gz"]),
+                            ("pack-stored", ["--deflate", "never"])):
+            dst = os.path.join(tmp, name + ".wwz")
+            subprocess.run([wwz(), "pack", "-q", "--mtime", "1700000000", *flags, "-o", dst, src],
+                           check=True)
+            out[name] = open(dst, "rb").read()
+    return out
+
+
+def raw_members(data):
+    """(name, method, size, raw bytes) of each member with data."""
+    with tempfile.NamedTemporaryFile(suffix=".zip") as f:
+        f.write(data)
+        f.flush()
+        z = zipfile.ZipFile(f.name)
+        for info in z.infolist():
+            if info.compress_size == 0:
+                continue
+            name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+            at = info.header_offset + 30 + name_len + extra_len
+            yield info.filename, info.compress_type, info.file_size, data[at:at + info.compress_size]
+
+
+def inflate_seed(name, zstd, size, stream, skip=0, take=0xffff, chunk=255):
+    # method, declared size, skip/4, take/4, read size; see fuzz_targets/inflate.rs
+    put("inflate", name, struct.pack("<BIHHB", 1 if zstd else 0, size, skip // 4, take, chunk) + stream)
+
+
+def gzip_body(gz):
+    """The raw deflate stream inside a gzip member (RFC 1952 header skipped)."""
+    flags, at = gz[3], 10
+    if flags & 4:
+        at += 2 + struct.unpack("<H", gz[at:at + 2])[0]
+    for bit in (8, 16):
+        if flags & bit:
+            at = gz.index(b"\0", at) + 1
+    if flags & 2:
+        at += 2
+    return gz[at:-8]
+
+
+def pack_seeds():
+    seen = set()
+    for name, data in packs().items():
+        put("zip_index", name + ".wwz", data)
+        put("packed_index", name + ".wwz", data)
+        for member, method, size, raw in raw_members(data):
+            if raw in seen:  # the same member deflated the same way in another pack
+                continue
+            seen.add(raw)
+            tag = name + "-" + member.replace("/", "_")
+            if method == zipfile.ZIP_DEFLATED:
+                inflate_seed(tag, False, size, raw, chunk=3)
+            elif member.endswith(".zst"):
+                inflate_seed(tag, True, len(zstd_decompress(raw)), raw, skip=64, take=32)
+            elif member.endswith(".gz"):
+                inflate_seed(tag, False, len(zlib.decompress(raw, 31)), gzip_body(raw))
+    # Streams no member above has: other levels, several zstd frames, a checksum.
+    text = TERMINAL_SAMPLE * 20
+    for level in (0, 1, 9):
+        c = zlib.compressobj(level, zlib.DEFLATED, -15)
+        inflate_seed("zlib-level%d" % level, False, len(text), c.compress(text) + c.flush())
+    if shutil.which("zstd"):
+        frames = zstd_compress(text[:500], "-1") + zstd_compress(text[500:], "-19", "--check")
+        inflate_seed("zstd-two-frames", True, len(text), frames, skip=400, take=100, chunk=1)
+        inflate_seed("zstd-long-window", True, len(text), zstd_compress(text, "--long=25"))
+
+
+def zstd_compress(data, *flags):
+    return subprocess.run(["zstd", "-q", "-c", *flags], input=data, stdout=subprocess.PIPE,
+                          check=True).stdout
+
+
+def zstd_decompress(data):
+    return subprocess.run(["zstd", "-q", "-d", "-c"], input=data, stdout=subprocess.PIPE,
+                          check=True).stdout
+
+
+# -- fcgi_protocol: a PARAMS limit byte, then records ------------------------------
+def protocol():
+    def p(name, limit, stream):
+        put("fcgi_protocol", name, bytes([limit]) + stream)
+    begin = lambda rid, role=1, keep=1: record(1, rid, struct.pack(">HB5x", role, keep))
+    p("nginx-get", 255, request(1, b"/site.wwz/index.html"))
+    p("keepalive-then-close", 255, request(1, b"/a.wwz/x") + request(1, b"/a.wwz/y", keep=0))
+    p("get-values", 255, record(9, 0, pair(b"FCGI_MAX_CONNS", b"") + pair(b"FCGI_MAX_REQS", b"")
+                                + pair(b"FCGI_MPXS_CONNS", b"") + pair(b"OTHER", b"")))
+    p("unknown-management", 255, record(12, 0, b"") + record(6, 0, b"x"))
+    p("cant-mpx", 255, begin(1) + begin(2) + request(1, b"/a.wwz/x")[16:])
+    p("abort-keep", 255, begin(3) + record(4, 3, pair(b"A", b"b")) + record(2, 3, b"") + request(4, b"/a.wwz/z"))
+    p("abort-close", 255, begin(3, keep=0) + record(2, 3, b""))
+    p("too-large", 2, request(1, b"/x.wwz/" + b"a" * 300))
+    p("roles", 255, begin(1, role=2) + begin(1, role=3, keep=0))
+    p("stdin-after", 255, request(1, b"/a.wwz/x") + record(5, 1, b"body") + record(8, 1, b"")
+      + request(2, b"/a.wwz/y"))
+    p("duplicate-begin", 255, begin(1) + begin(1))
+
+
+# -- redirects: a request path, a newline, then a _redirects file ----------------
+REDIRECTS = [
+    ("netlify", b"""# Redirects from what Netlify and GitLab Pages document
+/home              /
+/blog/my-post.php  /blog/my-post
+/news              /blog
+/cuties            https://www.petsofnetlify.com
+/old/*             /new/:splat      301
+/news/:year/:month/:date/:slug  /blog/:year/:month/:date/:slug
+/app/*             /index.html      200
+/docs/*            /docs/index.html 200
+/store/*           /shop/:splat     302!
+/go/:name          https://example.org/:name 307
+/legacy            /current?from=legacy 308
+"""),
+    ("bad-lines", b"""/a /b 404
+/a b
+only-one-field
+/x/*/y /z
+/q?x=1 /r
+/p  /../etc/passwd
+/p  //evil.example
+/p  javascript:alert(1)
+/ok /fine 303
+/p  /ok 200 Country=us
+"""),
+    ("crlf", b"/a /b 302\r\n/c/:x /d/:x 301\r\n# comment\r\n"),
+]
+
+
+def redirects():
+    paths = [b"news/2024/01/02/hello", b"old/a/b/c", b"app/deep/link", b"go/someone", b"legacy",
+             b"store/x y/\xc3\xa9"]
+    for name, text in REDIRECTS:
+        for i, path in enumerate(paths[:3] if name != "netlify" else paths):
+            put("redirects", "%s-%d" % (name, i), path + b"\n" + text)
+
+
+# -- terminal: the byte a search marks, then terminal output ------------------------
+TERMINAL_SAMPLE = (
+    b"\x1b[1m\x1b[32m   Compiling\x1b[0m wwz v0.1.0 (/src)\n"
+    b"\x1b[0m\x1b[1m\x1b[38;5;9merror[E0308]\x1b[0m\x1b[0m\x1b[1m: mismatched types\x1b[0m\n"
+    b"##[group]Run cargo test\n##[error]Process completed with exit code 1.\n##[endgroup]\n"
+    b"progress  10%\rprogress  50%\rprogress 100%\n"
+    b"\x1b[2K\x1b[Gdone \x1b]8;;https://example.org\x1b\\link\x1b]8;;\x1b\\ \x1b]0;title\x07\n"
+    b"\x1b[38;2;255;100;0;48;2;0;0;64mtruecolor\x1b[7m inverse\x1b[27;39;49m plain <b>&amp;\"'\n"
+    b"\x1b[?25l\x1b(B\x1b[1;31;4;3;2;9;53mstyles\x1b[m\ttab\x7f\x00\r\n"
+)
+
+
+def terminal():
+    put("terminal", "synthetic", b"e" + TERMINAL_SAMPLE)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "broken.rs")
+        with open(src, "w") as f:
+            f.write("fn main() {\n    let x: u32 = \"text\";\n    let unused = 1;\n    undefined();\n}\n")
+        rustc = subprocess.run(["rustc", "--color=always", "--edition=2021", "-o", os.path.join(tmp, "b"), src],
+                               cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        put("terminal", "rustc-errors", b"e" + rustc.stdout[:8192])
+    # A coloured diff of a file of this repository (its first commit that has it).
+    git = subprocess.run(["git", "log", "-p", "-n", "2", "--color=always", "--format=%C(yellow)%h%Creset %s",
+                          "--", "fuzz/make-seeds.py"], cwd=ROOT, stdout=subprocess.PIPE)
+    if git.returncode == 0 and git.stdout:
+        put("terminal", "git-diff", b"d" + git.stdout[:8192])
+
+
+# -- accept_encoding: the header value --------------------------------------------
+ACCEPT_ENCODINGS = [
+    b"gzip, deflate, br, zstd",                 # Chrome, Firefox
+    b"gzip, deflate, br",                       # Safari
+    b"gzip",                                    # curl --compressed without brotli
+    b"br;q=1.0, gzip;q=0.8, *;q=0.1",
+    b"identity",
+    b"*;q=0",
+    b"gzip;q=0, identity;q=0.5, br;q=0.4",
+    b"x-gzip, ZSTD;Q=0.999, br;q=0.000",
+    b"zstd;q=0.5, br;q=0.5, gzip;q=0.5, identity;q=0.6",
+    b"br;q=1.0001, gzip;q=.5, zstd;q=1., *",
+]
+
+
+def accept():
+    for i, v in enumerate(ACCEPT_ENCODINGS):
+        put("accept_encoding", "accept-%d" % i, v)
+
+
+# -- query: query strings the README documents --------------------------------------
+QUERIES = [
+    b"view", b"view&all", b"view&from=120", b"format=json", b"json", b"openmetrics",
+    b"q=error%5BE0308%5D+x&case=1&re=1&format=json&from=7&skip=12",
+    b"q=%E2%9C%93+passed&re=0", b"sort=size&order=desc", b"sort=time&order=asc",
+    b"q=a%zz%&from=-1&skip=99999999999999999999", b"q=&&=&view=1&q=second",
+]
+
+
+def queries():
+    for i, v in enumerate(QUERIES):
+        put("query", "query-%d" % i, v)
+
+
 if __name__ == "__main__":
     if os.path.isdir(SEED):
         shutil.rmtree(SEED)
@@ -142,3 +381,9 @@ if __name__ == "__main__":
     records()
     routes()
     headers()
+    pack_seeds()
+    protocol()
+    redirects()
+    terminal()
+    accept()
+    queries()
