@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use wwz::archive::inflate::Inflater;
+use wwz::archive::inflate::{Compressed, CrcMismatch, Inflater};
 use wwz::archive::Archive;
 use wwz::zip::format::{METHOD_DEFLATED, METHOD_ZSTD};
 
@@ -38,7 +38,7 @@ fn archive() -> &'static (Arc<Archive>, File) {
             .expect("open the scratch archive");
         let _ = std::fs::remove_file(&path);
         let writer = file.try_clone().expect("dup the scratch archive");
-        let archive = Archive::from_file(file).expect("the scratch archive indexes");
+        let archive = Archive::from_file(file, &path).expect("the scratch archive indexes");
         (Arc::new(archive), writer)
     })
 }
@@ -62,7 +62,32 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let len = stream.len() as u64;
-    let new = || Inflater::new(Arc::clone(archive), method, DATA_AT, len, size);
+    let member = |crc32| Compressed {
+        method,
+        offset: DATA_AT,
+        len,
+        size,
+        crc32,
+    };
+    // The decoded bytes' CRC-32 is checked at the end: learn it from a first
+    // pass (the mismatch names it), so the passes below check the real one.
+    let crc32 = {
+        let mut probe = Inflater::new(Arc::clone(archive), member(0), None);
+        let mut scratch = vec![0u8; 64 * 1024];
+        loop {
+            match probe.read(&mut scratch) {
+                Ok(0) => break 0,
+                Ok(_) => {}
+                Err(e) => {
+                    break e
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<CrcMismatch>())
+                        .map_or(0, |m| m.actual)
+                }
+            }
+        }
+    };
+    let new = || Inflater::new(Arc::clone(archive), member(crc32), None);
 
     // Read it all, `chunk` bytes at a time.
     let mut buf = vec![0u8; chunk.max(64 * 1024)];
