@@ -6,8 +6,10 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
+use crate::content::coding::Coding;
 use crate::tool::write::MAX_ALIGN;
 
 /// `--align auto`: members at least this large are page-aligned…
@@ -83,22 +85,26 @@ pub enum Deflate {
     Always,
 }
 
-/// A precompressed sibling's coding (`--precompress`).
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Coding {
-    Br,
-    Zstd,
-    Gz,
-}
+/// The codings `--precompress` offers, in the order `--help` lists them and
+/// siblings follow their member in the archive. Fixed here, not taken from
+/// [`Coding::ALL`] (an order of preference, free to change): the archive's
+/// bytes must not.
+pub(super) const SIBLING_CODINGS: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
 
-impl Coding {
-    /// The suffix of the sibling's name.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Coding::Br => ".br",
-            Coding::Zstd => ".zst",
-            Coding::Gz => ".gz",
-        }
+/// `--precompress` values are the siblings' suffixes without the dot: `br`,
+/// `zstd`, `gz` (not the `gzip` token), listed in `--help`, the man page and
+/// the completions as the possible values.
+impl ValueEnum for Coding {
+    fn value_variants<'a>() -> &'a [Self] {
+        &SIBLING_CODINGS
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(match self {
+            Coding::Br => "br",
+            Coding::Zstd => "zstd",
+            Coding::Gzip => "gz",
+        }))
     }
 }
 
@@ -201,5 +207,20 @@ mod tests {
             .filter(|i| is_resync_point(format!("d/f{i}.txt").as_bytes()))
             .count();
         assert!((250..650).contains(&n), "{n}");
+    }
+
+    /// `--precompress` takes exactly `br`, `zstd`, `gz` (a user contract).
+    #[test]
+    fn precompress_values() {
+        let names: Vec<_> = Coding::value_variants()
+            .iter()
+            .filter_map(|c| c.to_possible_value())
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        assert_eq!(names, ["br", "zstd", "gz"]);
+        assert_eq!(Coding::from_str("gz", false), Ok(Coding::Gzip));
+        assert_eq!(Coding::from_str("zstd", false), Ok(Coding::Zstd));
+        assert!(Coding::from_str("gzip", false).is_err());
+        assert!(Coding::from_str("zst", false).is_err());
     }
 }

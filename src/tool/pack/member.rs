@@ -8,9 +8,10 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
-use super::args::{deflate_candidate, is_text, saves, Align, Coding, Deflate, PackArgs};
+use super::args::{deflate_candidate, is_text, saves, Align, Deflate, PackArgs, SIBLING_CODINGS};
 use super::walk::Item;
 use super::Summary;
+use crate::content::coding::Coding;
 use crate::tool::compress::{self, Deflater};
 use crate::tool::write::{Member, Writer};
 use crate::tool::Error;
@@ -27,10 +28,10 @@ fn ut_field(mtime: i64) -> [u8; 9] {
     [0x55, 0x54, 5, 0, 1, a, b, c, d]
 }
 
-fn base_member<'a>(name: &'a str, mtime: i64, ut: &'a [u8; 9], mode: u32) -> Member<'a> {
+fn base_member<'a>(name: &'a [u8], mtime: i64, ut: &'a [u8; 9], mode: u32) -> Member<'a> {
     let (dos_date, dos_time) = crate::util::time::unix_to_dos(mtime);
     Member {
-        name: name.as_bytes(),
+        name,
         flags: FLAG_UTF8,
         method: METHOD_STORED,
         dos_date,
@@ -51,7 +52,7 @@ fn base_member<'a>(name: &'a str, mtime: i64, ut: &'a [u8; 9], mode: u32) -> Mem
 
 pub(super) fn add_dir(w: &mut Writer, item: &Item, mtime: i64, align: Align) -> Result<(), Error> {
     let ut = ut_field(mtime);
-    let mut m = base_member(&item.name, mtime, &ut, 0o040_755);
+    let mut m = base_member(item.name.as_bytes(), mtime, &ut, 0o040_755);
     // MS-DOS directory attribute, as Info-ZIP sets it.
     m.external_attrs |= 0x10;
     m.align = Some(align.for_member(item.name.as_bytes(), 0));
@@ -119,7 +120,7 @@ pub(super) struct Done {
     crc32: u32,
     /// The deflated data, when the member is to be deflated.
     deflated: Option<Vec<u8>>,
-    /// Precompressed siblings, in `Coding` order.
+    /// Precompressed siblings, in [`SIBLING_CODINGS`] order.
     siblings: Vec<(Coding, Vec<u8>)>,
 }
 
@@ -129,7 +130,7 @@ pub(super) fn read_and_compress(
     mut file: &File,
     size: u64,
     args: &PackArgs,
-    names: &HashSet<&str>,
+    names: &HashSet<&[u8]>,
     deflater: &mut Deflater,
 ) -> Result<Done, Error> {
     let path = &item.path;
@@ -193,21 +194,21 @@ pub(super) fn add_siblings(
     crc32: u32,
     baseline: u64,
     args: &PackArgs,
-    names: &HashSet<&str>,
+    names: &HashSet<&[u8]>,
     deflater: &mut Deflater,
     out: &mut Vec<(Coding, Vec<u8>)>,
 ) -> Result<(), Error> {
-    let mut codings = args.precompress.clone();
-    codings.sort_unstable();
-    codings.dedup();
+    let codings = SIBLING_CODINGS
+        .into_iter()
+        .filter(|c| args.precompress.contains(c));
     for coding in codings {
-        if names.contains(format!("{}{}", item.name, coding.suffix()).as_str()) {
+        if names.contains(sibling_name(item, coding).as_slice()) {
             continue;
         }
         let bytes = match coding {
             Coding::Br => compress::brotli(data),
             Coding::Zstd => compress::zstd(data),
-            Coding::Gz => deflater.gzip(data, crc32),
+            Coding::Gzip => deflater.gzip(data, crc32),
         }
         .map_err(Error::io(&item.path, "compress"))?;
         if saves(bytes.len(), baseline) {
@@ -215,6 +216,11 @@ pub(super) fn add_siblings(
         }
     }
     Ok(())
+}
+
+/// `NAME.br`, `NAME.zst` or `NAME.gz` for the file `NAME`.
+fn sibling_name(item: &Item, coding: Coding) -> Vec<u8> {
+    [item.name.as_bytes(), coding.suffix()].concat()
 }
 
 /// Writes one file (with its siblings), compressed or streamed stored.
@@ -231,7 +237,7 @@ pub(super) fn add_file(
     let mtime = args.mtime.unwrap_or(file_mtime);
     let perm = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
     let ut = ut_field(mtime);
-    let mut m = base_member(&item.name, mtime, &ut, 0o100_000 | perm);
+    let mut m = base_member(item.name.as_bytes(), mtime, &ut, 0o100_000 | perm);
     m.size = size;
     summary.bytes += size;
     let done = match body {
@@ -264,13 +270,13 @@ pub(super) fn add_file(
         }
     }
     for (coding, bytes) in &done.siblings {
-        let name = format!("{}{}", item.name, coding.suffix());
+        let name = sibling_name(item, *coding);
         let mut s = base_member(&name, mtime, &ut, 0o100_644);
         let len = bytes.len() as u64;
         s.crc32 = crc32fast::hash(bytes);
         s.size = len;
         s.compressed_size = len;
-        s.align = Some(args.align.for_member(name.as_bytes(), len));
+        s.align = Some(args.align.for_member(&name, len));
         let at = w.begin(&s)?;
         w.write(bytes)?;
         w.end(&s, at)?;

@@ -44,7 +44,7 @@ pub(super) fn write_items(
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, NonZeroUsize::get);
     // A sibling is never made over a file of the tree with the sibling's name.
-    let names: HashSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+    let names: HashSet<&[u8]> = items.iter().map(|i| i.name.as_bytes()).collect();
     let ctx = Context {
         items,
         args,
@@ -83,7 +83,7 @@ pub(super) fn write_items(
 struct Context<'a> {
     items: &'a [Item],
     args: &'a PackArgs,
-    names: &'a HashSet<&'a str>,
+    names: &'a HashSet<&'a [u8]>,
     exclude: &'a [(u64, u64)],
     flow: Flow,
     /// Items prepared ahead of the next one to write.
