@@ -2,15 +2,15 @@
 //!
 //! How a run goes, top to bottom:
 //!
-//! 1. [`args`]: the command line, and the policy it sets: which files are
+//! 1. `args`: the command line, and the policy it sets: which files are
 //!    compressed, what counts as text, how stored data is aligned.
-//! 2. [`pack`] opens OUT's temporary twin and [`walk`]s DIR into a list of
+//! 2. [`pack`] opens OUT's temporary twin and `walk`s DIR into a list of
 //!    items, directories and files in the order they will be written.
-//! 3. [`pipeline`]: `--jobs` workers take items in order within a bounded
+//! 3. `pipeline`: `--jobs` workers take items in order within a bounded
 //!    window, open, read and compress them; whichever holds the next item in
 //!    order writes it (and the ready ones after it), so reading and writing
 //!    overlap and the archive does not depend on timing.
-//! 4. [`member`]: what a worker makes of a file (data, CRC-32, deflated data,
+//! 4. `member`: what a worker makes of a file (data, CRC-32, deflated data,
 //!    siblings), and the headers the writer assembles around it.
 //! 5. [`pack`] finishes the archive (central directory, index), fsyncs it and
 //!    renames it over OUT; [`run`] prints the summary line.
@@ -25,7 +25,7 @@
 //!   number of threads.
 //! - `--precompress br,zstd,gz` adds stored siblings `NAME.br`, `NAME.zst`,
 //!   `NAME.gz` after a text-like member where they save ≥ 10 % over what the
-//!   archive already offers for it (see [`member::add_siblings`]).
+//!   archive already offers for it (see `member::add_siblings`).
 //! - Times: each file's mtime (UT extra field + DOS time as UTC), or one time
 //!   for all from `--mtime` / `SOURCE_DATE_EPOCH`. Permissions become 0644 or
 //!   0755 (any execute bit); no owners, no access times.
