@@ -10,7 +10,7 @@
 //! record declares); and data whose CRC-32 (after inflating or decoding, for
 //! compressed members) matches (`--fast` skips this).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::read::{declared_alignment, read_local, Directory};
+use super::read::{declared_alignment, read_local, Central, Directory, Local};
 use super::{display_name, printable};
 use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
 use crate::site::redirects;
@@ -146,173 +146,45 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 }
 
 /// Checks one archive; `align` is the alignment every stored member must have.
+/// The archive-wide checks come first (a failure there ends the check), then
+/// each member's, then the ones across members and the site's.
 pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
     let mut report = Report {
         members: 0,
         index: "absent",
         problems: Vec::new(),
     };
-    let whole = |report: &mut Report, problem: String| {
-        report.problems.push(Problem {
-            member: None,
-            problem,
-        })
+    let file = match open_servable(path) {
+        Ok(file) => file,
+        Err(problem) => return report.with(Problem::whole(problem)),
     };
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            whole(&mut report, format!("cannot open: {e}"));
-            return report;
-        }
-    };
-    match Index::build(&file) {
-        Ok(_) => {}
-        // The member checks below name the members that overlap.
-        Err(IndexError::OverlappingMembers { .. }) => {}
-        Err(e) => {
-            whole(&mut report, format!("not servable: {e}"));
-            return report;
-        }
-    }
-    report.index = match crate::zip::EndOfCentralDirectory::read(&file)
-        .map(|end| crate::zip::packed::probe(&file, &end))
-    {
-        Ok(crate::zip::packed::Found::Valid(_)) => "valid",
-        Ok(crate::zip::packed::Found::Stale) => "stale",
-        _ => "absent",
-    };
+    report.index = packed_index(&file);
     let dir = match Directory::read(&file, path) {
         Ok(d) => d,
-        Err(e) => {
-            whole(&mut report, e.to_string());
-            return report;
-        }
+        Err(e) => return report.with(Problem::whole(e.to_string())),
     };
     report.members = dir.members.len();
-    let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(dir.members.len());
+    let mut seen = HashSet::with_capacity(dir.members.len());
     // (start, end, member index) of each member's header and data.
     let mut ranges: Vec<(u64, u64, usize)> = Vec::with_capacity(dir.members.len());
     let align = u64::from(align.max(1));
     for (i, m) in dir.members.iter().enumerate() {
-        let mut problems = Vec::new();
-        let mut add = |p: String| problems.push(p);
-        if let Some(p) = member_name_problem(&m.name) {
-            add(p);
-        }
-        if seen.insert(&m.name, i).is_some() {
-            add("duplicate name (another member has the same name)".into());
-        }
-        let encrypted = m.flags & FLAG_ENCRYPTED != 0;
-        if encrypted {
-            add("encrypted (wwz cannot serve it)".into());
-        }
-        let supported =
-            m.method == METHOD_STORED || m.method == METHOD_DEFLATED || m.method == METHOD_ZSTD;
-        if !supported {
-            add(format!(
-                "unsupported compression method {} (only 0, stored, 8, deflated, and 93, zstd, are served)",
-                m.method
-            ));
-        }
-        if m.method == METHOD_STORED && m.compressed_size != m.size {
-            add(format!(
-                "stored, but its compressed size {} differs from its size {}",
-                m.compressed_size, m.size
-            ));
-        }
+        let mut problems = name_problems(m, &mut seen);
+        problems.extend(method_problems(m));
         match read_local(&file, m.local_offset) {
-            Err(e) => add(format!("{e} ({})", m.local_offset)),
+            Err(e) => problems.push(format!("{e} ({})", m.local_offset)),
             Ok(local) => {
-                if local.name != m.name {
-                    add(format!(
-                        "local header name \"{}\" differs from the central directory's",
-                        printable(&display_name(&local.name))
-                    ));
-                }
-                if local.method != m.method {
-                    add(format!(
-                        "local header method {} differs from the central directory's {}",
-                        local.method, m.method
-                    ));
-                }
-                if (local.flags ^ m.flags) & FLAG_ENCRYPTED != 0 {
-                    add("local header encryption flag differs from the central directory's".into());
-                }
-                if local.flags & FLAG_DATA_DESCRIPTOR == 0 {
-                    if local.crc32 != m.crc32 {
-                        add(format!(
-                            "local header CRC-32 {:08x} differs from the central directory's {:08x}",
-                            local.crc32, m.crc32
-                        ));
-                    }
-                    if (local.compressed_size, local.size) != (m.compressed_size, m.size) {
-                        add(format!(
-                            "local header sizes {}/{} (compressed/uncompressed) differ from the \
-                             central directory's {}/{}",
-                            local.compressed_size, local.size, m.compressed_size, m.size
-                        ));
-                    }
-                }
-                let data_end = local.data_offset.checked_add(m.compressed_size);
-                let in_file = match data_end {
-                    Some(end) if end <= dir.cd_offset => true,
-                    Some(end) if end <= dir.file_len => {
-                        add(format!(
-                            "data ({}..{end}) runs into the central directory at {}",
-                            local.data_offset, dir.cd_offset
-                        ));
-                        false
-                    }
-                    _ => {
-                        add(format!(
-                            "data runs past the end of the file ({} + {} > {} bytes)",
-                            local.data_offset, m.compressed_size, dir.file_len
-                        ));
-                        false
-                    }
-                };
-                if let Some(end) = data_end {
+                problems.extend(local_header_problems(m, &local));
+                if let Some(end) = local.data_offset.checked_add(m.compressed_size) {
                     ranges.push((m.local_offset, end, i));
                 }
-                if m.method == METHOD_ZSTD && m.compressed_size > 0 {
-                    let mut head = [0u8; 18];
-                    let n = usize::try_from(m.compressed_size).unwrap_or(18).min(18);
-                    let window = head.get_mut(..n).and_then(|h| {
-                        std::os::unix::fs::FileExt::read_exact_at(&file, h, local.data_offset)
-                            .ok()
-                            .and_then(|()| zstd_frame_window(h))
-                    });
-                    match window {
-                        None => add("zstd member does not start with a zstd frame".into()),
-                        Some(w) if w > 1 << ZSTD_DECODE_WINDOW_LOG_MAX => add(format!(
-                            "zstd window of {} MiB: wwz decodes at most {} MiB",
-                            w >> 20,
-                            (1u64 << ZSTD_DECODE_WINDOW_LOG_MAX) >> 20
-                        )),
-                        Some(_) => {}
-                    }
-                }
-                if m.method == METHOD_STORED {
-                    if local.data_offset % align != 0 {
-                        add(format!(
-                            "stored data at offset {} is not aligned to {align}",
-                            local.data_offset
-                        ));
-                    }
-                    if let Some(d) = declared_alignment(&local.extra) {
-                        if local.data_offset % u64::from(d) != 0 {
-                            add(format!(
-                                "stored data at offset {} is not aligned to the {d} its \
-                                 alignment record declares",
-                                local.data_offset
-                            ));
-                        }
-                    }
-                }
-                if !fast && in_file && supported && !encrypted {
-                    if let Some(p) = verify_data(&file, local.data_offset, m) {
-                        add(p);
-                    }
+                let placement = placement_problem(m, &local, &dir);
+                let in_file = placement.is_none();
+                problems.extend(placement);
+                problems.extend(zstd_window_problem(&file, m, &local));
+                problems.extend(alignment_problems(m, &local, align));
+                if !fast && in_file && readable(m) {
+                    problems.extend(verify_data(&file, local.data_offset, m));
                 }
             }
         }
@@ -324,7 +196,196 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
                 problem,
             }));
     }
-    // Overlaps: in offset order, each member must start after every earlier one ends.
+    report.problems.extend(overlap_problems(ranges, &dir));
+    report.problems.extend(site_problems(path));
+    report
+}
+
+impl Report {
+    /// The report, ended by `problem`.
+    fn with(mut self, problem: Problem) -> Report {
+        self.problems.push(problem);
+        self
+    }
+}
+
+impl Problem {
+    /// A problem of the archive as a whole.
+    fn whole(problem: String) -> Problem {
+        Problem {
+            member: None,
+            problem,
+        }
+    }
+}
+
+/// Opens the archive and builds wwz's own index of it: a problem if the
+/// server could not serve it. Overlapping members are let through: the
+/// member checks name them.
+fn open_servable(path: &Path) -> Result<File, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    match Index::build(&file) {
+        Ok(_) | Err(IndexError::OverlappingMembers { .. }) => Ok(file),
+        Err(e) => Err(format!("not servable: {e}")),
+    }
+}
+
+/// The index `wwz pack` writes before the directory: "valid", "stale" or "absent".
+fn packed_index(file: &File) -> &'static str {
+    match crate::zip::EndOfCentralDirectory::read(file)
+        .map(|end| crate::zip::packed::probe(file, &end))
+    {
+        Ok(crate::zip::packed::Found::Valid(_)) => "valid",
+        Ok(crate::zip::packed::Found::Stale) => "stale",
+        _ => "absent",
+    }
+}
+
+/// The member's name: unsafe to serve, or the same as an earlier member's.
+fn name_problems<'a>(m: &'a Central, seen: &mut HashSet<&'a [u8]>) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(p) = member_name_problem(&m.name) {
+        problems.push(p);
+    }
+    if !seen.insert(&m.name) {
+        problems.push("duplicate name (another member has the same name)".into());
+    }
+    problems
+}
+
+/// Whether wwz can decode the member's data: not encrypted, a method it serves.
+fn readable(m: &Central) -> bool {
+    m.flags & FLAG_ENCRYPTED == 0 && supported_method(m.method)
+}
+
+fn supported_method(method: u16) -> bool {
+    method == METHOD_STORED || method == METHOD_DEFLATED || method == METHOD_ZSTD
+}
+
+/// Encryption, the compression method, and a stored member's sizes.
+fn method_problems(m: &Central) -> Vec<String> {
+    let mut problems = Vec::new();
+    if m.flags & FLAG_ENCRYPTED != 0 {
+        problems.push("encrypted (wwz cannot serve it)".into());
+    }
+    if !supported_method(m.method) {
+        problems.push(format!(
+            "unsupported compression method {} (only 0, stored, 8, deflated, and 93, zstd, are served)",
+            m.method
+        ));
+    }
+    if m.method == METHOD_STORED && m.compressed_size != m.size {
+        problems.push(format!(
+            "stored, but its compressed size {} differs from its size {}",
+            m.compressed_size, m.size
+        ));
+    }
+    problems
+}
+
+/// Where the local header disagrees with the central directory: name,
+/// method, encryption, and CRC-32 and sizes unless a data descriptor carries them.
+fn local_header_problems(m: &Central, local: &Local) -> Vec<String> {
+    let mut problems = Vec::new();
+    if local.name != m.name {
+        problems.push(format!(
+            "local header name \"{}\" differs from the central directory's",
+            printable(&display_name(&local.name))
+        ));
+    }
+    if local.method != m.method {
+        problems.push(format!(
+            "local header method {} differs from the central directory's {}",
+            local.method, m.method
+        ));
+    }
+    if (local.flags ^ m.flags) & FLAG_ENCRYPTED != 0 {
+        problems.push("local header encryption flag differs from the central directory's".into());
+    }
+    if local.flags & FLAG_DATA_DESCRIPTOR == 0 {
+        if local.crc32 != m.crc32 {
+            problems.push(format!(
+                "local header CRC-32 {:08x} differs from the central directory's {:08x}",
+                local.crc32, m.crc32
+            ));
+        }
+        if (local.compressed_size, local.size) != (m.compressed_size, m.size) {
+            problems.push(format!(
+                "local header sizes {}/{} (compressed/uncompressed) differ from the \
+                 central directory's {}/{}",
+                local.compressed_size, local.size, m.compressed_size, m.size
+            ));
+        }
+    }
+    problems
+}
+
+/// The member's data must lie in the file, before the central directory.
+fn placement_problem(m: &Central, local: &Local, dir: &Directory) -> Option<String> {
+    match local.data_offset.checked_add(m.compressed_size) {
+        Some(end) if end <= dir.cd_offset => None,
+        Some(end) if end <= dir.file_len => Some(format!(
+            "data ({}..{end}) runs into the central directory at {}",
+            local.data_offset, dir.cd_offset
+        )),
+        _ => Some(format!(
+            "data runs past the end of the file ({} + {} > {} bytes)",
+            local.data_offset, m.compressed_size, dir.file_len
+        )),
+    }
+}
+
+/// A zstd member must start with a frame whose window wwz can decode.
+fn zstd_window_problem(file: &File, m: &Central, local: &Local) -> Option<String> {
+    if m.method != METHOD_ZSTD || m.compressed_size == 0 {
+        return None;
+    }
+    let mut head = [0u8; 18];
+    let n = usize::try_from(m.compressed_size).unwrap_or(18).min(18);
+    let window = head.get_mut(..n).and_then(|h| {
+        std::os::unix::fs::FileExt::read_exact_at(file, h, local.data_offset)
+            .ok()
+            .and_then(|()| zstd_frame_window(h))
+    });
+    match window {
+        None => Some("zstd member does not start with a zstd frame".into()),
+        Some(w) if w > 1 << ZSTD_DECODE_WINDOW_LOG_MAX => Some(format!(
+            "zstd window of {} MiB: wwz decodes at most {} MiB",
+            w >> 20,
+            (1u64 << ZSTD_DECODE_WINDOW_LOG_MAX) >> 20
+        )),
+        Some(_) => None,
+    }
+}
+
+/// A stored member's data must start at a multiple of `align` and of what
+/// its alignment record (0xD935) declares.
+fn alignment_problems(m: &Central, local: &Local, align: u64) -> Vec<String> {
+    let mut problems = Vec::new();
+    if m.method != METHOD_STORED {
+        return problems;
+    }
+    if local.data_offset % align != 0 {
+        problems.push(format!(
+            "stored data at offset {} is not aligned to {align}",
+            local.data_offset
+        ));
+    }
+    if let Some(d) = declared_alignment(&local.extra) {
+        if local.data_offset % u64::from(d) != 0 {
+            problems.push(format!(
+                "stored data at offset {} is not aligned to the {d} its \
+                 alignment record declares",
+                local.data_offset
+            ));
+        }
+    }
+    problems
+}
+
+/// Members whose header or data overlap: in offset order, each member must
+/// start after every earlier one ends. `ranges` holds (start, end, member index).
+fn overlap_problems(mut ranges: Vec<(u64, u64, usize)>, dir: &Directory) -> Vec<Problem> {
     ranges.sort_unstable();
     let mut furthest: Option<(u64, usize)> = None;
     let mut overlaps = Vec::new();
@@ -338,15 +399,14 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
             furthest = Some((end, i));
         }
     }
-    for (i, j) in overlaps {
-        let name = |k: usize| dir.members.get(k).map(|m| display_name(&m.name));
-        report.problems.push(Problem {
+    let name = |k: usize| dir.members.get(k).map(|m| display_name(&m.name));
+    overlaps
+        .into_iter()
+        .map(|(i, j)| Problem {
             member: name(i),
             problem: format!("overlaps member {}", name(j).unwrap_or_default()),
-        });
-    }
-    report.problems.extend(site_problems(path));
-    report
+        })
+        .collect()
 }
 
 /// What a static site in the archive would trip over, judged by the code
@@ -408,7 +468,7 @@ fn site_problems(path: &Path) -> Vec<Problem> {
 
 /// Recomputes a member's CRC-32 (inflating if deflated); a problem if it or
 /// the size disagrees with the directory.
-fn verify_data(file: &File, data_offset: u64, m: &super::read::Central) -> Option<String> {
+fn verify_data(file: &File, data_offset: u64, m: &Central) -> Option<String> {
     let raw = RangeReader {
         src: file,
         pos: data_offset,

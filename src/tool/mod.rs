@@ -6,7 +6,7 @@
 //! - [`check`]: is an archive servable and safe? One line per problem.
 //! - [`ls`]: one line (or JSON object) per member.
 //!
-//! [`write`] is the aligned zip writer `pack` and `align` share; [`read`]
+//! [`write`](mod@write) is the aligned zip writer `pack` and `align` share; [`read`]
 //! reads a whole central directory and local headers for `align`, `check`
 //! and `ls` (the server's [`crate::zip::Index`] keeps less).
 
