@@ -52,11 +52,11 @@ struct Slots {
     bytes: usize,
     clock: u64,
     /// Opens under way, by full path: whoever wants the same version waits.
-    pending: hashbrown::HashMap<PathBuf, Arc<Pending>>,
+    pending: hashbrown::HashMap<PathBuf, Arc<PendingOpen>>,
 }
 
 /// One open under way, and its outcome for the requests that wait for it.
-struct Pending {
+struct PendingOpen {
     /// The version (as `stat` saw it) being opened: a request that sees
     /// another one does not wait for this.
     identity: Identity,
@@ -64,7 +64,7 @@ struct Pending {
     done: Condvar,
 }
 
-impl Pending {
+impl PendingOpen {
     /// Waits for the outcome (on a thread that may block, see [`off_the_event_loop`]).
     fn wait(&self) -> Result<Arc<Archive>, OpenError> {
         let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
@@ -90,7 +90,7 @@ impl Pending {
 struct Leading<'a> {
     cache: &'a Cache,
     path: PathBuf,
-    pending: Arc<Pending>,
+    pending: Arc<PendingOpen>,
 }
 
 impl Drop for Leading<'_> {
@@ -268,7 +268,7 @@ impl Cache {
             match slots.pending.get(&path) {
                 Some(p) if p.identity == identity => Err(Arc::clone(p)),
                 _ => {
-                    let pending = Arc::new(Pending {
+                    let pending = Arc::new(PendingOpen {
                         identity,
                         outcome: Mutex::new(None),
                         done: Condvar::new(),
@@ -471,7 +471,7 @@ mod tests {
         let meta = std::fs::metadata(dir.path().join("a.wwz")).unwrap();
         let cache = Cache::new(4, Duration::from_secs(1));
         let path = dir.path().join("a.wwz");
-        let pending = Arc::new(Pending {
+        let pending = Arc::new(PendingOpen {
             identity: Identity::of(&meta),
             outcome: Mutex::new(None),
             done: Condvar::new(),

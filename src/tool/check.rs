@@ -235,8 +235,8 @@ fn packed_index(file: &File) -> &'static str {
     match crate::zip::EndOfCentralDirectory::read(file)
         .map(|end| crate::zip::packed::probe(file, &end))
     {
-        Ok(crate::zip::packed::Found::Valid(_)) => "valid",
-        Ok(crate::zip::packed::Found::Stale) => "stale",
+        Ok(crate::zip::packed::PackedState::Valid(_)) => "valid",
+        Ok(crate::zip::packed::PackedState::Stale) => "stale",
         _ => "absent",
     }
 }

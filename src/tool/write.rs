@@ -69,7 +69,7 @@ pub struct Member<'a> {
 }
 
 /// The local header written last and not yet ended.
-struct Pending {
+struct PendingMember {
     header_offset: u64,
     crc32: u32,
 }
@@ -84,7 +84,7 @@ pub struct Writer {
     flushed: u64,
     central: Vec<u8>,
     entries: u64,
-    pending: Option<Pending>,
+    pending: Option<PendingMember>,
 }
 
 fn put16(v: &mut Vec<u8>, x: u16) {
@@ -259,7 +259,7 @@ impl Writer {
         h.extend_from_slice(m.name);
         h.extend_from_slice(&extra);
         self.write(&h)?;
-        self.pending = Some(Pending {
+        self.pending = Some(PendingMember {
             header_offset,
             crc32: m.crc32,
         });

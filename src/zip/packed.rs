@@ -52,7 +52,7 @@ const BITS: u8 = SIBLINGS | IS_SIBLING | ENCRYPTED;
 
 /// What [`probe`] found before the central directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Found {
+pub enum PackedState {
     /// No trailer: not written by `wwz pack` (or removed by a rewrite).
     Absent,
     /// A trailer, but for another directory, or a block that does not check out.
@@ -62,13 +62,13 @@ pub enum Found {
 }
 
 /// Whether the archive carries an index for its directory (for `wwz check`).
-pub fn probe<R: ReadAt + ?Sized>(src: &R, end: &EndOfCentralDirectory) -> Found {
+pub fn probe<R: ReadAt + ?Sized>(src: &R, end: &EndOfCentralDirectory) -> PackedState {
     if read_trailer(src, end.cd_offset).is_none() {
-        return Found::Absent;
+        return PackedState::Absent;
     }
     match load(src, end) {
-        Some(index) => Found::Valid(index.entries().len() as u64),
-        None => Found::Stale,
+        Some(index) => PackedState::Valid(index.entries().len() as u64),
+        None => PackedState::Stale,
     }
 }
 
@@ -342,9 +342,9 @@ mod tests {
         let plain = archive(&refs);
         let (zip, _) = with_block(&plain);
         let end = EndOfCentralDirectory::read(&zip[..]).unwrap();
-        assert_eq!(probe(&zip[..], &end), Found::Valid(m.len() as u64));
+        assert_eq!(probe(&zip[..], &end), PackedState::Valid(m.len() as u64));
         let end_plain = EndOfCentralDirectory::read(&plain[..]).unwrap();
-        assert_eq!(probe(&plain[..], &end_plain), Found::Absent);
+        assert_eq!(probe(&plain[..], &end_plain), PackedState::Absent);
         let loaded = load(&zip[..], &end).unwrap();
         let built = directory::build(&zip[..], &end).unwrap();
         assert_eq!(loaded.len(), built.len());
@@ -389,7 +389,7 @@ mod tests {
         let end = EndOfCentralDirectory::read(&zip[..]).unwrap();
         let name_at = end.cd_offset as usize + format::CENTRAL_LEN;
         zip[name_at] = b'x'; // "d0/p0.html" -> "x0/p0.html" in the directory only
-        assert_eq!(probe(&zip[..], &end), Found::Stale);
+        assert_eq!(probe(&zip[..], &end), PackedState::Stale);
         let index = Index::build(&zip[..]).unwrap();
         assert!(index.get(b"x0/p0.html").is_some());
         assert!(index.get(b"d0/p0.html").is_none());

@@ -39,14 +39,14 @@ struct Made {
 }
 
 #[derive(Default)]
-struct Shared {
+struct HeldState {
     made: Mutex<Made>,
     ready: Condvar,
     /// The client went away: the scan stops at its next step.
     gone: AtomicBool,
 }
 
-impl Shared {
+impl HeldState {
     fn lock(&self) -> MutexGuard<'_, Made> {
         self.made.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -65,7 +65,7 @@ impl Shared {
     }
 }
 
-impl Drop for Shared {
+impl Drop for HeldState {
     fn drop(&mut self) {
         let made = self.made.get_mut().unwrap_or_else(|e| e.into_inner());
         let left: usize = made.pieces.iter().map(Vec::len).sum();
@@ -74,14 +74,14 @@ impl Drop for Shared {
 }
 
 /// The page of a search running on its own thread, as a [`Produce`]r.
-pub(crate) struct Held(Arc<Shared>);
+pub(crate) struct Held(Arc<HeldState>);
 
 impl Held {
     /// Starts `make()`'s producer on a thread of its own, run to its end
     /// whatever the client does (unless it goes away). `make` runs there too:
     /// listing the members to search is work over the whole index.
     pub(crate) fn start<P: Produce>(make: impl FnOnce() -> P + Send + 'static) -> io::Result<Held> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(HeldState::default());
         let theirs = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("wwz-search".into())
@@ -90,7 +90,7 @@ impl Held {
     }
 }
 
-fn run<P: Produce>(make: impl FnOnce() -> P, shared: &Shared) {
+fn run<P: Produce>(make: impl FnOnce() -> P, shared: &HeldState) {
     let mut producer = Some(make());
 
     while let Some(p) = producer.as_mut() {

@@ -61,7 +61,7 @@ pub(super) fn add_dir(w: &mut Writer, item: &Item, mtime: i64, align: Align) -> 
 }
 
 /// An item of a batch, opened.
-pub(super) enum Source {
+pub(super) enum MemberSource {
     Dir(i64),
     File {
         file: File,
@@ -72,9 +72,9 @@ pub(super) enum Source {
     Skip,
 }
 
-pub(super) fn open(item: &Item, exclude: &[(u64, u64)]) -> Result<Source, Error> {
+pub(super) fn open(item: &Item, exclude: &[(u64, u64)]) -> Result<MemberSource, Error> {
     if let Some(mtime) = item.dir_mtime {
-        return Ok(Source::Dir(mtime));
+        return Ok(MemberSource::Dir(mtime));
     }
     let path = &item.path;
     let file = File::open(path).map_err(Error::io(path, "open"))?;
@@ -86,10 +86,10 @@ pub(super) fn open(item: &Item, exclude: &[(u64, u64)]) -> Result<Source, Error>
         ));
     }
     if exclude.contains(&(meta.dev(), meta.ino())) {
-        return Ok(Source::Skip);
+        return Ok(MemberSource::Skip);
     }
     let size = meta.len();
-    Ok(Source::File { file, meta, size })
+    Ok(MemberSource::File { file, meta, size })
 }
 
 /// An item prepared by a worker.
@@ -100,7 +100,7 @@ pub(super) enum Ready {
         mtime: i64,
         mode: u32,
         size: u64,
-        body: Body,
+        body: MemberBytes,
     },
     /// The output itself.
     Skip,
@@ -108,7 +108,7 @@ pub(super) enum Ready {
 
 /// A file's data: read (and compressed) by a worker, or left for the writer
 /// to stream from the file (large stored files).
-pub(super) enum Body {
+pub(super) enum MemberBytes {
     Read(Done),
     Stream(File),
 }
@@ -229,7 +229,7 @@ pub(super) fn add_file(
     w: &mut Writer,
     item: &Item,
     args: &PackArgs,
-    body: Body,
+    body: MemberBytes,
     (file_mtime, mode): (i64, u32),
     size: u64,
     summary: &mut Summary,
@@ -241,8 +241,8 @@ pub(super) fn add_file(
     m.size = size;
     summary.bytes += size;
     let done = match body {
-        Body::Read(done) => done,
-        Body::Stream(mut file) => {
+        MemberBytes::Read(done) => done,
+        MemberBytes::Stream(mut file) => {
             // A large stored file: streamed from the file into the archive.
             m.compressed_size = size;
             m.align = Some(args.align.for_member(item.name.as_bytes(), size));

@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use super::args::{compressible, PackArgs};
-use super::member::{add_dir, add_file, open, read_and_compress, Body, Ready, Source};
+use super::member::{add_dir, add_file, open, read_and_compress, MemberBytes, MemberSource, Ready};
 use super::walk::Item;
 use super::Summary;
 use crate::tool::compress::Deflater;
@@ -45,14 +45,14 @@ pub(super) fn write_items(
         .map_or(1, NonZeroUsize::get);
     // A sibling is never made over a file of the tree with the sibling's name.
     let names: HashSet<&[u8]> = items.iter().map(|i| i.name.as_bytes()).collect();
-    let ctx = Context {
+    let ctx = PackRun {
         items,
         args,
         names: &names,
         exclude,
         flow: Flow::default(),
         queue: Mutex::default(),
-        sink: Mutex::new(Sink {
+        sink: Mutex::new(Output {
             w,
             summary: Summary::default(),
             failed: None,
@@ -66,7 +66,7 @@ pub(super) fn write_items(
         handles.into_iter().any(|h| h.join().is_err())
     });
     let written = ctx.lock_queue().next;
-    let Sink { w, summary, failed } = ctx
+    let Output { w, summary, failed } = ctx
         .sink
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner);
@@ -80,7 +80,7 @@ pub(super) fn write_items(
 }
 
 /// What the workers and the writer share.
-struct Context<'a> {
+struct PackRun<'a> {
     items: &'a [Item],
     args: &'a PackArgs,
     names: &'a HashSet<&'a [u8]>,
@@ -89,7 +89,7 @@ struct Context<'a> {
     /// Items prepared ahead of the next one to write.
     queue: Mutex<Queue>,
     /// The archive being written: held by the worker writing.
-    sink: Mutex<Sink>,
+    sink: Mutex<Output>,
     progress: Option<&'a indicatif::ProgressBar>,
 }
 
@@ -101,7 +101,7 @@ struct Queue {
     early: HashMap<usize, Result<Ready, Error>>,
 }
 
-struct Sink {
+struct Output {
     w: Writer,
     summary: Summary,
     /// The first error in the walk's order; writing stops there.
@@ -192,7 +192,7 @@ impl Drop for StopOnPanic<'_> {
     }
 }
 
-impl Context<'_> {
+impl PackRun<'_> {
     /// A worker: prepares items until none is left or writing stopped, and
     /// writes what is ready in order. An item's error is queued like its
     /// result, so the first error in the walk's order is the one reported,
@@ -260,11 +260,11 @@ impl Context<'_> {
     }
 
     /// Writes item `i`; returns the bytes of file data it held in memory.
-    fn write(&self, sink: &mut Sink, i: usize, ready: Ready) -> Result<u64, Error> {
+    fn write(&self, sink: &mut Output, i: usize, ready: Ready) -> Result<u64, Error> {
         let Some(item) = self.items.get(i) else {
             return Ok(0);
         };
-        let Sink { w, summary, .. } = sink;
+        let Output { w, summary, .. } = sink;
         if let Some(bar) = self.progress {
             bar.inc(1);
             bar.set_message(format!("{} MB", summary.bytes >> 20));
@@ -282,7 +282,7 @@ impl Context<'_> {
                 size,
                 body,
             } => {
-                let held = if matches!(body, Body::Read(_)) {
+                let held = if matches!(body, MemberBytes::Read(_)) {
                     size
                 } else {
                     0
@@ -303,9 +303,9 @@ impl Context<'_> {
         deflater: &mut Option<Deflater>,
     ) -> Result<Option<Ready>, Error> {
         let (file, meta, size) = match open(item, self.exclude)? {
-            Source::Dir(mtime) => return Ok(Some(Ready::Dir(mtime))),
-            Source::Skip => return Ok(Some(Ready::Skip)),
-            Source::File { file, meta, size } => (file, meta, size),
+            MemberSource::Dir(mtime) => return Ok(Some(Ready::Dir(mtime))),
+            MemberSource::Skip => return Ok(Some(Ready::Skip)),
+            MemberSource::File { file, meta, size } => (file, meta, size),
         };
         let args = self.args;
         let body = if compressible(args, &item.name, size) || size <= READ_MAX {
@@ -313,11 +313,11 @@ impl Context<'_> {
                 return Ok(None);
             }
             let deflater = deflater.get_or_insert_with(|| Deflater::new(args.best));
-            Body::Read(read_and_compress(
+            MemberBytes::Read(read_and_compress(
                 item, &file, size, args, self.names, deflater,
             )?)
         } else {
-            Body::Stream(file)
+            MemberBytes::Stream(file)
         };
         Ok(Some(Ready::File {
             mtime: meta.mtime(),
