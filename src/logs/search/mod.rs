@@ -52,8 +52,9 @@ mod scan;
 mod tests;
 
 use print::Print;
+use print::Stop;
 pub use query::SearchQuery;
-use scan::{Scan, Slot, Stop};
+use scan::{Scan, Slot};
 pub use scan::{BYTE_BUDGET, MAX_MATCHES, MAX_SEARCHES, TIME_BUDGET};
 
 /// The search page for `dir` (empty for the root, else ending in `/`).

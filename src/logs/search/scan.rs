@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use regex::bytes::Regex;
 
-use super::print::{Print, SearchSummary, Stopped};
+use super::print::{Print, SearchSummary, Stop, Stopped};
 use super::query::SearchQuery;
 use crate::archive::reader::MemberReader;
 use crate::archive::Archive;
@@ -62,25 +62,6 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         ACTIVE.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The budget that stopped a search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stop {
-    Matches,
-    Bytes,
-    Time,
-}
-
-impl Stop {
-    /// Its name on the page and in JSON's `stopped`.
-    pub(crate) fn budget(self) -> &'static str {
-        match self {
-            Stop::Matches => "matches",
-            Stop::Bytes => "bytes",
-            Stop::Time => "time",
-        }
     }
 }
 

@@ -12,7 +12,6 @@
 use regex::bytes::Regex;
 
 use super::query::SearchQuery;
-use super::scan::Stop;
 
 mod html;
 mod json;
@@ -71,5 +70,24 @@ pub(crate) fn printer(query: &SearchQuery, title: &str) -> Box<dyn Print> {
         Box::new(Json::new(query))
     } else {
         Box::new(Html::new(query, title))
+    }
+}
+
+/// The budget that stopped a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Matches,
+    Bytes,
+    Time,
+}
+
+impl Stop {
+    /// Its name on the page and in JSON's `stopped`.
+    pub(crate) fn budget(self) -> &'static str {
+        match self {
+            Stop::Matches => "matches",
+            Stop::Bytes => "bytes",
+            Stop::Time => "time",
+        }
     }
 }
