@@ -219,11 +219,10 @@ impl Value<'_> {
             Value::Text(s) => {
                 let start = out.len();
                 out.extend_from_slice(s.as_bytes());
-                // CR, LF and NUL are what could end or split a header line;
-                // memchr finds them with vector compares (this runs for every
-                // header sent), and only then is the value scrubbed of every
-                // control byte.
-                if memchr::memchr3(b'\r', b'\n', 0, s.as_bytes()).is_some() {
+                // A control byte (CR, LF, NUL above all) could end or split the
+                // header line: found eight bytes at a time (this runs for every
+                // header sent), and only then is the value scrubbed.
+                if has_control(s.as_bytes()) {
                     for b in out.iter_mut().skip(start).filter(|b| !is_field_byte(**b)) {
                         *b = b' ';
                     }
@@ -252,6 +251,24 @@ impl Value<'_> {
             Value::ETag(etag) => etag.push(out),
         }
     }
+}
+
+/// Whether any byte of `s` is below 0x20 (tab included: the scrub keeps
+/// it). Eight bytes at a time: a byte below 0x20 is one whose subtraction
+/// of 0x20 borrows into its high bit while that bit was clear.
+fn has_control(s: &[u8]) -> bool {
+    const LOW: u64 = 0x2020_2020_2020_2020;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        if x.wrapping_sub(LOW) & !x & HIGH != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| b < 0x20)
 }
 
 /// Whether `b` may stand in a field value: anything but the ASCII controls,
@@ -313,6 +330,19 @@ mod tests {
             head.starts_with("Location: ./x.wwz/\r\nStatus: 301 Moved Permanently\r\n"),
             "{head}"
         );
+    }
+
+    #[test]
+    fn control_bytes_are_found_anywhere() {
+        assert!(!has_control(b""));
+        assert!(!has_control("public, max-age=0, must-revalidate ü".as_bytes()));
+        for at in 0..20 {
+            for bad in [b'\r', b'\n', 0, 0x1f, b'\t'] {
+                let mut v = vec![b'a'; 20];
+                v[at] = bad;
+                assert!(has_control(&v), "{bad:#x} at {at}");
+            }
+        }
     }
 
     #[test]
