@@ -335,7 +335,9 @@ mod tests {
     #[test]
     fn control_bytes_are_found_anywhere() {
         assert!(!has_control(b""));
-        assert!(!has_control("public, max-age=0, must-revalidate ü".as_bytes()));
+        assert!(!has_control(
+            "public, max-age=0, must-revalidate ü".as_bytes()
+        ));
         for at in 0..20 {
             for bad in [b'\r', b'\n', 0, 0x1f, b'\t'] {
                 let mut v = vec![b'a'; 20];

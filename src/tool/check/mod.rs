@@ -7,10 +7,14 @@
 //! data descriptor carries them); data inside the file, before the central
 //! directory and overlapping no other member; stored data aligned (to
 //! `--align`, 4 by default as `zipalign -c 4` checks, and to what its 0xD935
-//! record declares); and data whose CRC-32 (after inflating or decoding, for
-//! compressed members) matches (`--fast` skips this).
+//! record declares); data whose CRC-32 (after inflating or decoding, for
+//! compressed members) matches, and precompressed siblings (`NAME.br`,
+//! `NAME.zst`, `NAME.gz`) that decode to exactly `NAME` (`--fast` skips
+//! both); and no symbolic-link members ([`siblings`]).
 
-use std::collections::HashSet;
+mod siblings;
+
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,7 @@ use clap::Args;
 use super::read::{declared_alignment, read_local, Central, Directory, Local};
 use super::{display_name, printable};
 use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
+use crate::content::coding::Coding;
 use crate::site::redirects;
 use crate::util::json::json_str;
 use crate::zip::format::{
@@ -167,10 +172,13 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
     let mut seen = HashSet::with_capacity(dir.members.len());
     // (start, end, member index) of each member's header and data.
     let mut ranges: Vec<(u64, u64, usize)> = Vec::with_capacity(dir.members.len());
+    // Where each member's data starts, for the sibling checks after the walk.
+    let mut data_at: Vec<Option<u64>> = vec![None; dir.members.len()];
     let align = u64::from(align.max(1));
     for (i, m) in dir.members.iter().enumerate() {
         let mut problems = name_problems(m, &mut seen);
         problems.extend(method_problems(m));
+        problems.extend(siblings::symlink_problem(m));
         match read_local(&file, m.local_offset) {
             Err(e) => problems.push(format!("{e} ({})", m.local_offset)),
             Ok(local) => {
@@ -180,6 +188,9 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
                 }
                 let placement = placement_problem(m, &local, &dir);
                 let in_file = placement.is_none();
+                if let Some(slot) = data_at.get_mut(i) {
+                    *slot = in_file.then_some(local.data_offset);
+                }
                 problems.extend(placement);
                 problems.extend(zstd_window_problem(&file, m, &local));
                 problems.extend(alignment_problems(m, &local, align));
@@ -196,9 +207,37 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
                 problem,
             }));
     }
+    if !fast {
+        report
+            .problems
+            .extend(sibling_problems(&file, &dir, &data_at));
+    }
     report.problems.extend(overlap_problems(ranges, &dir));
     report.problems.extend(site_problems(path));
     report
+}
+
+/// Every precompressed sibling whose member exists, decoded and compared
+/// with it.
+fn sibling_problems(file: &File, dir: &Directory, data_at: &[Option<u64>]) -> Vec<Problem> {
+    let by_name: HashMap<&[u8], &Central> =
+        dir.members.iter().map(|m| (m.name.as_slice(), m)).collect();
+    let mut problems = Vec::new();
+    for (m, at) in dir.members.iter().zip(data_at) {
+        let (Some((base_name, coding)), Some(at)) = (Coding::split_sibling(&m.name), at) else {
+            continue;
+        };
+        let Some(base) = by_name.get(base_name) else {
+            continue;
+        };
+        if let Some(problem) = siblings::sibling_problem(file, m, *at, coding, base) {
+            problems.push(Problem {
+                member: Some(display_name(&m.name)),
+                problem,
+            });
+        }
+    }
+    problems
 }
 
 impl Report {
