@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::common::nginx::{Diagnostics, Nginx};
 use crate::common::{self, *};
@@ -449,6 +450,12 @@ fn json_str_field(text: &str, key: &str) -> Option<String> {
 }
 
 /// Searches with `q` from `dir` and follows continue links, collecting (member, line) hits.
+/// How long a search may take: wwz stops it at its time budget (then says
+/// where to continue); on top of that, a busy machine's margin for the answer.
+fn search_limit() -> Duration {
+    wwz::logs::search::TIME_BUDGET + patience(WAIT)
+}
+
 fn search_all(port: u16, base: &str, q: &str) -> (Vec<(String, u64)>, usize) {
     let mut hits = Vec::new();
     let mut next = format!("{base}?q={q}&format=json");
@@ -456,7 +463,7 @@ fn search_all(port: u16, base: &str, q: &str) -> (Vec<(String, u64)>, usize) {
     loop {
         pages += 1;
         assert!(pages < 200, "too many continue pages");
-        let r = curl_get(port, &next, &[]);
+        let r = curl_get_within(port, &next, &[], search_limit());
         assert_eq!(r.status, 200, "{next}");
         let text = String::from_utf8_lossy(&r.body).into_owned();
         let v: serde_json::Value =
@@ -552,10 +559,11 @@ fn ci_logs_view_and_search_through_nginx() {
         let (sub, _) = search_all(port, &format!("/{archive}/jobs/001/"), "needle-");
         assert_eq!(sub, vec![("step-100.log".to_string(), 7)]);
         // A search with more than 1,000 matching lines stops, says why, and continues.
-        let first = curl_get(
+        let first = curl_get_within(
             port,
             &format!("/{archive}/jobs/?q=compiling&format=json"),
             &[],
+            search_limit(),
         );
         let text = String::from_utf8_lossy(&first.body).into_owned();
         assert_eq!(
@@ -571,7 +579,12 @@ fn ci_logs_view_and_search_through_nginx() {
         dedup.dedup();
         assert_eq!(dedup.len(), all.len(), "a continued search repeats no line");
         // HTML: the match marked, linked to the view's line.
-        let html = curl_get(port, &format!("/{archive}/?q=needle-2900"), &[]);
+        let html = curl_get_within(
+            port,
+            &format!("/{archive}/?q=needle-2900"),
+            &[],
+            search_limit(),
+        );
         let page = String::from_utf8_lossy(&html.body);
         assert!(
             page.contains("href=\"./jobs/029/step-2900.log?view#L7\""),
