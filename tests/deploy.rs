@@ -71,6 +71,7 @@ struct Conn {
 impl Conn {
     fn new(addr: &Addr) -> Conn {
         let c = Client::connect(addr);
+        stretch_timeouts(&c.stream);
         Conn {
             stream: c.stream,
             buf: Vec::new(),
@@ -116,6 +117,21 @@ impl Conn {
             }
             let mut chunk = [0u8; 65536];
             match self.stream.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // A read that times out met a server that neither answered
+                // nor closed: a stall, which must fail, not pass as a close.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    panic!(
+                        "request {id} for {uri}: neither an answer nor a close within the \
+                         read timeout ({e}; {} bytes of a record buffered)",
+                        self.buf.len()
+                    )
+                }
                 Ok(0) | Err(_) => {
                     got_any |= !self.buf.is_empty();
                     return if got_any {
