@@ -79,7 +79,7 @@ fn listing_renders_in_chromium_with_escaped_names_and_working_links() {
             .unwrap_or_else(|| panic!("no link showing {name:?} in {links:?}"));
         // Following the link gets that member's bytes.
         let body = Command::new(require_tool("curl", "curl"))
-            .args(["-s", "-f", "--max-time", "5", url])
+            .args(["-s", "-f", "--max-time", &max_time(patience(WAIT)), url])
             .output()
             .unwrap();
         assert!(body.status.success(), "{url} does not resolve");
@@ -99,7 +99,7 @@ fn listing_renders_in_chromium_with_escaped_names_and_working_links() {
                 "-w",
                 "%{http_code}",
                 "--max-time",
-                "5",
+                &max_time(patience(WAIT)),
                 url,
             ])
             .output()

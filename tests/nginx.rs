@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::common::nginx::{Diagnostics, Nginx};
 use crate::common::{self, *};
@@ -449,6 +450,49 @@ fn json_str_field(text: &str, key: &str) -> Option<String> {
 }
 
 /// Searches with `q` from `dir` and follows continue links, collecting (member, line) hits.
+/// How long a search may take: wwz stops it at its time budget (then says
+/// where to continue); on top of that, a busy machine's margin for the answer.
+fn search_limit() -> Duration {
+    wwz::logs::search::TIME_BUDGET + patience(WAIT)
+}
+
+/// The pages of the search `base` + `query` (JSON or HTML), following wwz's
+/// `continue` link while a page stopped at the time budget: a busy machine
+/// reads less within the budget, and wwz says where to go on. Ends with the
+/// first page that completed or stopped for another reason.
+fn search_past_time_budget(port: u16, base: &str, query: &str) -> Vec<String> {
+    let mut pages = Vec::new();
+    let mut next = format!("{base}{query}");
+    loop {
+        assert!(pages.len() < 200, "too many continue pages");
+        let r = curl_get_within(port, &next, &[], search_limit());
+        assert_eq!(r.status, 200, "{next}");
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        let cont = if let Some((_, rest)) =
+            text.split_once("<strong class=\"stop\">Stopped at the time budget</strong>")
+        {
+            let href = rest
+                .split_once("<a class=\"cont\" href=\"")
+                .and_then(|(_, h)| h.split_once('"'))
+                .unwrap_or_else(|| panic!("no continue link after a time stop: {text}"))
+                .0;
+            Some(href.replace("&amp;", "&"))
+        } else if json_str_field(&text, "stopped").as_deref() == Some("time") {
+            json_str_field(&text, "continue")
+        } else {
+            None
+        };
+        pages.push(text);
+        match cont {
+            Some(c) => {
+                eprintln!("{next}: stopped at the time budget, continuing with {c}");
+                next = format!("{base}{c}");
+            }
+            None => return pages,
+        }
+    }
+}
+
 fn search_all(port: u16, base: &str, q: &str) -> (Vec<(String, u64)>, usize) {
     let mut hits = Vec::new();
     let mut next = format!("{base}?q={q}&format=json");
@@ -456,7 +500,7 @@ fn search_all(port: u16, base: &str, q: &str) -> (Vec<(String, u64)>, usize) {
     loop {
         pages += 1;
         assert!(pages < 200, "too many continue pages");
-        let r = curl_get(port, &next, &[]);
+        let r = curl_get_within(port, &next, &[], search_limit());
         assert_eq!(r.status, 200, "{next}");
         let text = String::from_utf8_lossy(&r.body).into_owned();
         let v: serde_json::Value =
@@ -552,14 +596,14 @@ fn ci_logs_view_and_search_through_nginx() {
         let (sub, _) = search_all(port, &format!("/{archive}/jobs/001/"), "needle-");
         assert_eq!(sub, vec![("step-100.log".to_string(), 7)]);
         // A search with more than 1,000 matching lines stops, says why, and continues.
-        let first = curl_get(
+        let pages = search_past_time_budget(
             port,
-            &format!("/{archive}/jobs/?q=compiling&format=json"),
-            &[],
+            &format!("/{archive}/jobs/"),
+            "?q=compiling&format=json",
         );
-        let text = String::from_utf8_lossy(&first.body).into_owned();
+        let text = pages.last().unwrap();
         assert_eq!(
-            json_str_field(&text, "stopped").as_deref(),
+            json_str_field(text, "stopped").as_deref(),
             Some("matches"),
             "{text}"
         );
@@ -571,8 +615,8 @@ fn ci_logs_view_and_search_through_nginx() {
         dedup.dedup();
         assert_eq!(dedup.len(), all.len(), "a continued search repeats no line");
         // HTML: the match marked, linked to the view's line.
-        let html = curl_get(port, &format!("/{archive}/?q=needle-2900"), &[]);
-        let page = String::from_utf8_lossy(&html.body);
+        let page =
+            search_past_time_budget(port, &format!("/{archive}/"), "?q=needle-2900").concat();
         assert!(
             page.contains("href=\"./jobs/029/step-2900.log?view#L7\""),
             "{page}"

@@ -2,9 +2,9 @@
 //! (`--sendfile-min`): byte for byte the same as `writev` from the mapping,
 //! through real nginx and a direct FastCGI client (unix and TCP), whole and
 //! in ranges that cross record boundaries, in archives made by `wwz pack` and
-//! by `zip -0`; the CGI front into a pipe; and an archive cut under a response
-//! being read slowly, which ends that response short while the process
-//! serves on.
+//! by `zip -0`; the CGI front into a pipe (strace shows sendfile carried the
+//! body); and an archive cut under a response being read slowly, which ends
+//! that response short while the process serves on.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -251,14 +251,61 @@ fn large_members_are_identical_with_and_without_sendfile() {
     assert!(through_nginx[0] == seen[0]);
 }
 
+/// The sendfile(2) calls in an `strace -f -y` log: (output descriptor,
+/// input descriptor, bytes sent or the error), each descriptor with the path
+/// strace resolved (`3<pipe:[123]>`, `4</…/big-zip.wwz>`). A call another
+/// thread interrupted in the log (`<unfinished …>`, then `<… resumed>`) is
+/// put back together.
+fn sendfile_calls(trace: &str) -> Vec<(String, String, Result<u64, String>)> {
+    let mut unfinished: std::collections::HashMap<&str, &str> = Default::default();
+    let mut calls = Vec::new();
+    for line in trace.lines() {
+        let (pid, rest) = line.split_once(' ').unwrap_or(("", line));
+        let rest = rest.trim_start();
+        let whole;
+        let call = if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
+            unfinished.insert(pid, head);
+            continue;
+        } else if let Some((_, tail)) = rest.split_once(" resumed>") {
+            whole = format!("{}{tail}", unfinished.remove(pid).unwrap_or_default());
+            whole.as_str()
+        } else {
+            rest
+        };
+        let Some(args) = call.strip_prefix("sendfile(") else {
+            continue;
+        };
+        let mut fds = args.splitn(3, ", ");
+        let out = fds.next().unwrap_or_default().to_owned();
+        let input = fds.next().unwrap_or_default().to_owned();
+        let result = call
+            .rsplit_once(") = ")
+            .map(|(_, r)| r.trim())
+            .unwrap_or("?");
+        let result = result.parse::<u64>().map_err(|_| result.to_owned());
+        calls.push((out, input, result));
+    }
+    calls
+}
+
 /// The CGI front sends large pieces with sendfile(2) into its stdout, a
-/// pipe here: whole and ranged bodies as they are.
+/// pipe here: whole and ranged bodies as they are. Run under strace: with
+/// sendfile on, every body byte goes out in sendfile calls from the archive
+/// into the pipe (only the head and multipart separators are written); with
+/// it off, there is no sendfile call at all. (The status page's counter
+/// would prove nothing here: a CGI process answers one request and exits.)
 #[test]
 fn cgi_sends_large_members_into_a_pipe() {
     let (site, big, _) = big_site();
+    let strace = require_tool("strace", "strace");
     for min in ["1", "0"] {
-        for (range, parts) in ranges(&big) {
-            let mut cmd = Command::new(wwz_bin());
+        for (i, (range, parts)) in ranges(&big).into_iter().enumerate() {
+            let trace_path = site.path(&format!("cgi-{min}-{i}.strace"));
+            let mut cmd = Command::new(&strace);
+            cmd.args(["-f", "-qq", "-y", "-e", "trace=/^sendfile", "-o"])
+                .arg(&trace_path)
+                .arg("--")
+                .arg(wwz_bin());
             cmd.env_clear()
                 .env("WWZ_SENDFILE_MIN", min)
                 .stdin(Stdio::null());
@@ -268,16 +315,69 @@ fn cgi_sends_large_members_into_a_pipe() {
             if let Some(r) = &range {
                 cmd.env("HTTP_RANGE", r);
             }
-            let out = cmd.output().expect("run wwz as CGI");
+            let out = cmd.output().expect("run wwz as CGI under strace");
             assert!(
                 out.status.success(),
-                "{}",
+                "wwz as CGI under strace failed (if strace says ptrace is not \
+                 permitted, run the tests where it is, e.g. docker --cap-add SYS_PTRACE): {}",
                 String::from_utf8_lossy(&out.stderr)
             );
+            let what = format!("CGI {range:?} min {min}");
             let (status, _, body) = parse_cgi(&out.stdout);
-            check_body(&format!("CGI {range:?} min {min}"), status, &body, &parts);
+            check_body(&what, status, &body, &parts);
+
+            let trace = std::fs::read_to_string(&trace_path).expect("the strace log");
+            let calls = sendfile_calls(&trace);
+            if min == "0" {
+                assert!(calls.is_empty(), "{what}: sendfile with it off:\n{trace}");
+                continue;
+            }
+            let mut sent = 0;
+            for (out_fd, in_fd, result) in &calls {
+                assert!(
+                    out_fd.contains("<pipe:[") && in_fd.ends_with("/big-zip.wwz>"),
+                    "{what}: a sendfile from {in_fd} to {out_fd}, not from the archive into \
+                     stdout:\n{trace}"
+                );
+                sent += result
+                    .as_ref()
+                    .unwrap_or_else(|e| panic!("{what}: sendfile failed ({e}):\n{trace}"));
+            }
+            let body_bytes: usize = parts.iter().map(|p| p.len()).sum();
+            assert_eq!(
+                sent,
+                body_bytes as u64,
+                "{what}: {} sendfile calls sent {sent} of the body's {body_bytes} bytes:\n{trace}",
+                calls.len()
+            );
         }
     }
+}
+
+/// Bytes waiting in `c`'s receive queue (FIONREAD).
+fn queued(c: &Client) -> usize {
+    let Stream::Unix(s) = &c.stream else {
+        unreachable!("a unix socket")
+    };
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which is valid.
+    let rc = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(s), libc::FIONREAD, &mut n) };
+    assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+    usize::try_from(n).unwrap()
+}
+
+/// Waits until wwz has filled `c`'s socket and waits on it: bytes are
+/// queued and their number has stopped changing (wwz sends as long as
+/// there is room, so a queue that stays put is one wwz cannot add to).
+fn wait_until_socket_full(c: &Client) {
+    let mut last = (0, std::time::Instant::now());
+    wait_until("wwz to fill the socket and wait on it", WAIT, || {
+        let now = queued(c);
+        if now != last.0 {
+            last = (now, std::time::Instant::now());
+        }
+        now > 0 && last.1.elapsed() >= Duration::from_millis(50)
+    });
 }
 
 /// An archive cut (truncated in place) while a large response is sent from
@@ -313,7 +413,7 @@ fn archive_cut_mid_sendfile_ends_that_response_short() {
         assert_eq!(rec.kind, kind::STDOUT);
         got += rec.content.len();
     }
-    std::thread::sleep(Duration::from_millis(200));
+    wait_until_socket_full(&c);
     let f = std::fs::File::options().write(true).open(&archive).unwrap();
     f.set_len(1024 * 1024).unwrap();
     drop(f);

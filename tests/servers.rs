@@ -736,11 +736,13 @@ fn haproxy_mpxs(options: &str) {
     let out_dir = site.path("mpxs");
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut cmd = Command::new(require_tool("curl", "curl"));
+    // 64 fetches of at most 200 KiB each, 32 at a time.
+    let limit = max_time(patience(Duration::from_secs(20)));
     cmd.args([
         "-s",
         "-S",
         "--max-time",
-        "20",
+        &limit,
         "--parallel",
         "--parallel-max",
         "32",

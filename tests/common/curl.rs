@@ -2,7 +2,9 @@
 
 use std::process::Command;
 
-use super::{find_header, require_tool, Site};
+use std::time::Duration;
+
+use super::{find_header, patience, require_tool, Site, WAIT};
 
 /// A response as printed by `curl -s -i`.
 #[derive(Debug, Clone)]
@@ -65,10 +67,24 @@ pub fn url_encode_path(path: &str) -> String {
     out
 }
 
-/// `curl -s -i ARGS http://127.0.0.1:PORT/PATH` (the path sent as is).
+/// curl's `--max-time` for `limit`, in whole seconds (at least one).
+pub fn max_time(limit: Duration) -> String {
+    limit.as_secs_f64().ceil().max(1.0).to_string()
+}
+
+/// `curl -s -i ARGS http://127.0.0.1:PORT/PATH` (the path sent as is), for a
+/// request a server answers with little work: it may take [`WAIT`] stretched
+/// by the load.
 pub fn curl_get(port: u16, path: &str, args: &[&str]) -> HttpResponse {
+    curl_get_within(port, path, args, patience(WAIT))
+}
+
+/// [`curl_get`] for a request that may take the server up to `limit` (a
+/// search runs up to its time budget): curl gives up after `limit`.
+pub fn curl_get_within(port: u16, path: &str, args: &[&str], limit: Duration) -> HttpResponse {
     let out = Command::new(require_tool("curl", "curl"))
-        .args(["-s", "-S", "-i", "--path-as-is", "--max-time", "10"])
+        .args(["-s", "-S", "-i", "--path-as-is", "--max-time"])
+        .arg(max_time(limit))
         .args(args)
         .arg(format!("http://127.0.0.1:{port}{path}"))
         .output()
@@ -89,16 +105,13 @@ pub fn curl_fetch_all(site: &Site, port: u16, archive: &str, args: &[&str]) {
     let out_dir = site.path(&format!("fetched-{tag}-{port}"));
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut cmd = Command::new(require_tool("curl", "curl"));
-    cmd.args([
-        "-s",
-        "-S",
-        "--path-as-is",
-        "--fail-early",
-        "--max-time",
-        "10",
-    ])
-    .args(args)
-    .args(["-w", "%{http_code} %{size_download}\\n"]);
+    // The sample files are small (the largest 200 KiB): a second each.
+    let files = u32::try_from(site.files.len()).unwrap();
+    let limit = patience(WAIT + Duration::from_secs(1) * files);
+    cmd.args(["-s", "-S", "--path-as-is", "--fail-early", "--max-time"])
+        .arg(max_time(limit))
+        .args(args)
+        .args(["-w", "%{http_code} %{size_download}\\n"]);
     for (i, (rel, _)) in site.files.iter().enumerate() {
         let url = format!(
             "http://127.0.0.1:{port}/{}/{}",

@@ -59,36 +59,87 @@ pub fn require_tool(tool: &str, package: &str) -> PathBuf {
     );
 }
 
-/// Waits until `cond` holds, polling it every few milliseconds; fails the test
-/// with `what` (and the output of `diagnose`) after `limit`. The one way tests
-/// wait for something another process does: a socket, a pid file, a log line,
-/// a connection closed, a counter grown.
+/// The most a busy machine is allowed to stretch a wait: past this many times
+/// its allowance on an idle machine, whatever is awaited is taken as broken.
+pub const MAX_LOAD_FACTOR: f64 = 4.0;
+
+/// How much slower than an idle machine this one is now: the 1-minute load
+/// average per online CPU, between 1 and [`MAX_LOAD_FACTOR`]. The tests run
+/// two at a time beside whatever else the machine does (a build, say), and
+/// every process they wait for competes for the same cores.
+pub fn load_factor() -> f64 {
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as f64;
+    (load / cpus).clamp(1.0, MAX_LOAD_FACTOR)
+}
+
+/// `allowance` (what a wait may take on an idle machine) stretched by the
+/// machine's load now: what a deadline for another process's work should be.
+pub fn patience(allowance: Duration) -> Duration {
+    allowance.mul_f64(load_factor())
+}
+
+/// Waits until `cond` holds, polling it; fails the test with `what` (and the
+/// output of `diagnose`) once it has not held for `allowance` stretched by the
+/// load (see [`poll`]). The one way tests wait for something another process
+/// does: a socket, a pid file, a log line, a connection closed, a counter
+/// grown.
 pub fn wait_until_or(
     what: &str,
-    limit: Duration,
+    allowance: Duration,
     cond: impl FnMut() -> bool,
     diagnose: impl Fn() -> String,
 ) {
+    let start = Instant::now();
     assert!(
-        poll(limit, cond),
-        "timed out after {limit:?} waiting for {what}{}",
+        poll(allowance, cond),
+        "timed out after {:?} (an allowance of {allowance:?}, load factor {:.1}) waiting for {what}{}",
+        start.elapsed(),
+        load_factor(),
         diagnose()
     );
 }
 
-/// Polls `cond` every few milliseconds until it holds (true) or `limit` has
-/// passed (false).
-pub fn poll(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+/// Polls `cond` until it holds (true) or the wait is over (false): over once
+/// `allowance` has passed *and* `allowance` times the load factor (read again
+/// at each poll past the allowance, so load that rises during the wait
+/// counts) has passed, so at most [`MAX_LOAD_FACTOR`] times `allowance`.
+/// The interval starts at a millisecond and doubles up to 50 ms: short waits
+/// end promptly, and a long one does not take CPU from the process it waits for.
+pub fn poll(allowance: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
+    let mut interval = Duration::from_millis(1);
     loop {
         if cond() {
             return true;
         }
-        if start.elapsed() >= limit {
+        let elapsed = start.elapsed();
+        if elapsed >= allowance && elapsed >= patience(allowance) {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(interval);
+        interval = (interval * 2).min(Duration::from_millis(50));
     }
+}
+
+/// Sets `stream`'s read and write timeouts to [`WAIT`] stretched by the load
+/// now: how long one read may wait for the server's next bytes (or a write
+/// for room) before the test fails. [`Client::connect`] sets [`WAIT`] itself.
+pub fn stretch_timeouts(stream: &Stream) {
+    let limit = Some(patience(WAIT));
+    let set = match stream {
+        Stream::Unix(s) => s
+            .set_read_timeout(limit)
+            .and_then(|()| s.set_write_timeout(limit)),
+        Stream::Tcp(s) => s
+            .set_read_timeout(limit)
+            .and_then(|()| s.set_write_timeout(limit)),
+    };
+    set.expect("set socket timeouts");
 }
 
 /// [`wait_until_or`] with nothing more to say on failure.

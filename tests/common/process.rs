@@ -196,8 +196,11 @@ impl Wwz {
         Wwz { proc, addr }
     }
 
+    /// A client whose reads and writes wait [`WAIT`] stretched by the load.
     pub fn client(&self) -> Client {
-        Client::connect(&self.addr)
+        let c = Client::connect(&self.addr);
+        super::stretch_timeouts(&c.stream);
+        c
     }
 
     /// Asserts the server still runs and still answers a plain GET.

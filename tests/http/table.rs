@@ -145,6 +145,12 @@ pub enum BodyIs {
     Brotli(Vec<u8>),
     Zstd(Vec<u8>),
     Json(Vec<&'static str>),
+    /// A JSON listing: its `path`, and exactly these entries in this order,
+    /// each (name, size) with `None` for a directory.
+    JsonListing(&'static str, Vec<(&'static str, Option<usize>)>),
+    /// An HTML listing whose entries are exactly these names (a directory's
+    /// with its slash), in this order.
+    Listed(Vec<&'static str>),
     Any,
 }
 
@@ -247,6 +253,7 @@ pub fn run(t: &mut dyn Target, cases: Vec<Case>) {
                     }
                 }
             }
+            BodyIs::JsonListing(..) | BodyIs::Listed(_) => {}
             BodyIs::Contains(parts) | BodyIs::Json(parts) => {
                 let text = String::from_utf8_lossy(&reply.body);
                 for p in parts {
@@ -254,6 +261,15 @@ pub fn run(t: &mut dyn Target, cases: Vec<Case>) {
                         problems.push(format!("body lacks {p:?}"));
                     }
                 }
+            }
+        }
+        if let BodyIs::JsonListing(path, entries) = &c.body {
+            problems.extend(json_listing_problems(&reply.body, path, entries));
+        }
+        if let BodyIs::Listed(names) = &c.body {
+            let got = listed_names(&reply.body);
+            if &got != names {
+                problems.push(format!("listed {got:?} (want {names:?})"));
             }
         }
         if let BodyIs::Json(_) = &c.body {
@@ -287,6 +303,72 @@ pub fn run(t: &mut dyn Target, cases: Vec<Case>) {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// The size of `extra.wwz`'s member `name`; `None` for its directory `odd`.
+fn extra_size(name: &str) -> Option<usize> {
+    (name != "odd").then(|| {
+        extra_members()
+            .into_iter()
+            .find(|(n, ..)| *n == name)
+            .unwrap_or_else(|| panic!("no member {name} in extra.wwz"))
+            .1
+            .len()
+    })
+}
+
+/// How a JSON listing differs from `path` with `entries` (see [`BodyIs::JsonListing`]).
+fn json_listing_problems(
+    body: &[u8],
+    path: &str,
+    entries: &[(&str, Option<usize>)],
+) -> Vec<String> {
+    let v: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return vec![format!("body is not valid JSON: {e}")],
+    };
+    let mut problems = Vec::new();
+    if v["path"] != path {
+        problems.push(format!("path {} (want {path:?})", v["path"]));
+    }
+    let Some(got) = v["entries"].as_array() else {
+        return vec![format!("no entries array in {v}")];
+    };
+    let got: Vec<(String, String, Option<u64>)> = got
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or("?").to_owned(),
+                e["type"].as_str().unwrap_or("?").to_owned(),
+                e["size"].as_u64(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, Option<u64>)> = entries
+        .iter()
+        .map(|(name, size)| {
+            let kind = if size.is_some() { "file" } else { "directory" };
+            ((*name).to_owned(), kind.to_owned(), size.map(|s| s as u64))
+        })
+        .collect();
+    if got != want {
+        problems.push(format!("entries {got:?} (want {want:?})"));
+    }
+    problems
+}
+
+/// The names an HTML listing shows, in order: the text of each row's first
+/// link (`<tr…><td><a href="…">NAME</a>`), which is the entry's name.
+fn listed_names(body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body);
+    text.split("<tr")
+        .skip(1)
+        .filter_map(|row| {
+            let cell = row.split_once("<td><a href=\"")?.1;
+            let name = cell.split_once("\">")?.1.split_once("</a>")?.0;
+            Some(name.to_owned())
+        })
+        .collect()
 }
 
 /// The ETag `uri` answers with (200), for `Accept-Encoding: accept_encoding`.
@@ -457,7 +539,11 @@ pub fn conformance(t: &mut dyn Target) -> Vec<Case> {
             206,
         )
         .req("RANGE", "bytes=0-9")
-        .req("IF_RANGE", tag.clone()),
+        .req("IF_RANGE", tag.clone())
+        .has("Content-Range", format!("bytes 0-9/{log_len}"))
+        .has("Content-Length", "10")
+        .has("ETag", tag.clone())
+        .body(BodyIs::Exact(log[..10].to_vec())),
         case(
             "If-Range with an old ETag → 200 whole",
             &u("logs/build.txt"),
@@ -472,7 +558,10 @@ pub fn conformance(t: &mut dyn Target) -> Vec<Case> {
             206,
         )
         .req("RANGE", "bytes=0-9")
-        .req("IF_RANGE", lm),
+        .req("IF_RANGE", lm)
+        .has("Content-Range", format!("bytes 0-9/{log_len}"))
+        .has("Content-Length", "10")
+        .body(BodyIs::Exact(log[..10].to_vec())),
         case("Range is ignored on HEAD", &u("logs/build.txt"), 200)
             .method("HEAD")
             .req("RANGE", "bytes=0-9")
@@ -614,17 +703,84 @@ pub fn conformance(t: &mut dyn Target) -> Vec<Case> {
             "\"type\":\"file\"",
             "\"size\":5000",
         ])),
-        case("listing as JSON with Accept", "/site.wwz/", 200)
+        case("listing as JSON with Accept", "/site.wwz/logs/", 200)
             .req("ACCEPT", "application/json")
-            .body(BodyIs::Any),
+            .has("Content-Type", "application/json; charset=utf-8")
+            .body(BodyIs::JsonListing(
+                "/site.wwz/logs/",
+                vec![
+                    ("big.txt", Some(sample("logs/big.txt").len())),
+                    ("build.txt", Some(log_len)),
+                ],
+            )),
+        // A directory with its index.html is that page, whatever Accept
+        // says: only a directory without one is listed.
+        case(
+            "Accept: application/json where index.html exists → the page",
+            "/site.wwz/",
+            200,
+        )
+        .req("ACCEPT", "application/json")
+        .has("Content-Type", "text/html; charset=utf-8")
+        .body(BodyIs::Exact(sample("index.html"))),
         case(
             "root listing of an archive without index.html",
             "/extra.wwz/",
             200,
         )
         .body(BodyIs::Contains(vec!["odd/", "Makefile"])),
-        case("directories come before files", "/site.wwz/docs/deep/", 200)
-            .body(BodyIs::Contains(vec!["nested/"])),
+        case(
+            "a directory with one subdirectory",
+            "/site.wwz/docs/deep/",
+            200,
+        )
+        .body(BodyIs::Listed(vec!["../", "nested/"])),
+        // Directories first, then files, each by name in byte order
+        // (upper case before lower case).
+        case("directories come before files", "/extra.wwz/", 200).body(BodyIs::Listed(vec![
+            "odd/",
+            "LICENSE",
+            "Makefile",
+            "bz.txt",
+            "core",
+            "data.json",
+            "data.xml",
+            "fix.diff",
+            "fix.patch",
+            "logo.svg",
+            "mod.wasm",
+            "notes.md",
+            "pic.png",
+            "run.log",
+            "t.csv",
+            "test.out",
+            "xz.txt",
+        ])),
+        case("the same order in JSON", "/extra.wwz/?format=json", 200).body(BodyIs::JsonListing(
+            "/extra.wwz/",
+            [
+                "odd",
+                "LICENSE",
+                "Makefile",
+                "bz.txt",
+                "core",
+                "data.json",
+                "data.xml",
+                "fix.diff",
+                "fix.patch",
+                "logo.svg",
+                "mod.wasm",
+                "notes.md",
+                "pic.png",
+                "run.log",
+                "t.csv",
+                "test.out",
+                "xz.txt",
+            ]
+            .into_iter()
+            .map(|name| (name, extra_size(name)))
+            .collect(),
+        )),
         case("missing directory → 404", "/site.wwz/nope/", 404),
         // MIME types.
         case(
