@@ -108,7 +108,7 @@ fn cgi_fcgi_gets_exact_bytes_and_headers() {
         ],
     );
     assert_eq!(status, 405);
-    assert_eq!(find_header(&headers, "Allow"), Some("GET, HEAD"));
+    assert_eq!(find_header(&headers, "Allow"), Some("GET, HEAD, OPTIONS"));
 }
 
 /// Starts `spawn-fcgi -n <socket args> -- <argv…>` and waits for the socket.

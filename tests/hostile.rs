@@ -1465,3 +1465,48 @@ with zipfile.ZipFile(sys.argv[1] + "/big.wwz", "w", zipfile.ZIP_STORED) as z:
         "{served_meanwhile} requests served before the listing's first record"
     );
 }
+
+/// A site's configuration files are read by wwz but never served: `/_redirects`
+/// and `/_headers` answer 404 (with the site's 404 page), the root listing
+/// and a search leave them out, while a member of that name below the root
+/// is ordinary content.
+#[test]
+fn configuration_files_are_not_content() {
+    let site = Site::new();
+    zip_files(
+        &site.docroot.join("conf.wwz"),
+        &[
+            ("404.html", b"<p>not here</p>\n".as_slice()),
+            ("page.txt", b"needle in a page\n".as_slice()),
+            ("_redirects", b"/old /page.txt 301\n# needle\n".as_slice()),
+            ("_headers", b"/*\n  X-Needle: 1\n".as_slice()),
+            ("docs/_redirects", b"needle, just a file\n".as_slice()),
+        ],
+    );
+    let w = Wwz::start(&site, Transport::Unix, &[]);
+    let get = |uri: &str| w.client().get(1, false, &nginx_params(&site, "GET", uri));
+    for uri in ["/conf.wwz/_redirects", "/conf.wwz/_headers"] {
+        let r = get(uri);
+        assert_eq!(r.status, 404, "{uri}: {r:?}");
+        assert_eq!(r.body, b"<p>not here</p>\n", "{uri}: the site's 404 page");
+    }
+    // The rules still apply.
+    assert_eq!(get("/conf.wwz/old").status, 301);
+    // Below the root the name is an ordinary member.
+    let r = get("/conf.wwz/docs/_redirects");
+    assert_eq!((r.status, &r.body[..]), (200, &b"needle, just a file\n"[..]));
+
+    let listing = get("/conf.wwz/?format=json");
+    assert_eq!(listing.status, 200);
+    let text = String::from_utf8_lossy(&listing.body).into_owned();
+    assert!(text.contains("page.txt"), "{text}");
+    assert!(!text.contains("_redirects") && !text.contains("_headers"), "{text}");
+    let html = String::from_utf8_lossy(&get("/conf.wwz/").body).into_owned();
+    assert!(html.contains("page.txt") && !html.contains("_redirects"), "{html}");
+
+    let found = get("/conf.wwz/?q=needle&format=json");
+    let found = String::from_utf8_lossy(&found.body).into_owned();
+    assert!(found.contains("page.txt"), "{found}");
+    assert!(found.contains("docs/_redirects"), "{found}");
+    assert!(!found.contains("\"_redirects") && !found.contains("_headers"), "{found}");
+}

@@ -490,12 +490,27 @@ fn head_sends_headers_only() {
     assert!(h.body.is_empty());
 }
 
+/// OPTIONS says what a resource allows (204, no body); a CORS preflight
+/// needs it to succeed.
+#[test]
+fn options_answers_204_with_allow() {
+    let site = Site::new();
+    let wwz = Wwz::start(&site, Transport::Unix, &[]);
+    let mut c = wwz.client();
+    for (id, uri) in [(1, "/site.wwz/index.html"), (2, "/site.wwz/"), (3, "/site.wwz/nope")] {
+        let r = c.get(id, true, &nginx_params(&site, "OPTIONS", uri));
+        assert_eq!(r.status, 204, "{uri}: {r:?}");
+        assert_eq!(r.header("Allow"), "GET, HEAD, OPTIONS", "{uri}");
+        assert!(r.body.is_empty(), "{uri}");
+    }
+}
+
 #[test]
 fn other_methods_get_405() {
     let site = Site::new();
     let wwz = Wwz::start(&site, Transport::Unix, &[]);
     let mut c = wwz.client();
-    for (i, m) in ["POST", "PUT", "DELETE", "OPTIONS", "get"]
+    for (i, m) in ["POST", "PUT", "DELETE", "PATCH", "get"]
         .into_iter()
         .enumerate()
     {
@@ -511,7 +526,7 @@ fn other_methods_get_405() {
         c.send(&bytes);
         let r = c.read_reply(id);
         assert_eq!(r.status, 405, "{m}: {r:?}");
-        assert_eq!(r.header("Allow"), "GET, HEAD");
+        assert_eq!(r.header("Allow"), "GET, HEAD, OPTIONS");
     }
     let r = c.get(9, true, &get(&site, "/site.wwz/index.html"));
     assert_eq!(r.body, site.file("index.html"));

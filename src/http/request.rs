@@ -12,6 +12,8 @@ use super::{Param, Params};
 pub enum Method {
     Get,
     Head,
+    /// Answered 204 with the methods wwz allows.
+    Options,
     /// Anything else: answered 405.
     Other,
 }
@@ -79,6 +81,7 @@ impl<'a> Request<'a> {
         let method = match params.param(Param::RequestMethod).unwrap_or(b"GET") {
             b"GET" => Method::Get,
             b"HEAD" => Method::Head,
+            b"OPTIONS" => Method::Options,
             _ => Method::Other,
         };
         let target = Target {

@@ -4,7 +4,7 @@
 //!
 //! 1. **Request**: parsed once ([`Request::parse`]): method, target, query,
 //!    conditions, `Range`, `Accept-Encoding`.
-//! 2. **Method**: GET and HEAD; anything else is 405.
+//! 2. **Method**: GET and HEAD; OPTIONS is 204 with `Allow`; anything else is 405.
 //! 3. **Status page**: `--status-path` answers before any archive is opened.
 //! 4. **Route** ([`crate::http::route`]): docroot, archive and member path;
 //!    a hostile path is 400.
@@ -73,6 +73,9 @@ impl Default for Options {
 pub const DEFAULT_CACHE_CONTROL: &str = "public, max-age=0, must-revalidate";
 pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
+/// The methods every resource allows: reading, and asking what it allows.
+const ALLOW: &str = "GET, HEAD, OPTIONS";
+
 /// Everything a request needs: configuration and the shared archive cache.
 pub struct Service {
     /// `--docroot`; when `None`, each request's DOCUMENT_ROOT.
@@ -129,11 +132,20 @@ impl Service {
 
     /// Steps 2 and 3: the method, the status page.
     fn answer(&self, req: &Request<'_>) -> Response {
-        if req.method == Method::Other {
-            return Response {
-                allow: Some("GET, HEAD"),
-                ..Response::error(Status::MethodNotAllowed)
-            };
+        match req.method {
+            Method::Get | Method::Head => {}
+            Method::Options => {
+                return Response {
+                    allow: Some(ALLOW),
+                    ..Response::new(Status::NoContent)
+                }
+            }
+            Method::Other => {
+                return Response {
+                    allow: Some(ALLOW),
+                    ..Response::error(Status::MethodNotAllowed)
+                }
+            }
         }
         match self.status_path {
             Some(path) if req.target.path_is(path) => {

@@ -46,10 +46,8 @@ impl Service {
     /// sorts every name, so it runs off the event loop.
     fn find<'a>(&self, ctx: &'a Ctx<'_>, path: &'a str) -> Found<'a> {
         let index = ctx.archive.index();
-        if !path.is_empty() && !path.ends_with('/') {
-            if let Some(entry) = index.get(path.as_bytes()) {
-                return Found::Member(Cow::Borrowed(path), entry);
-            }
+        if let Some(found) = lookup::exact(index, path) {
+            return found;
         }
         super::off_loop::run(|| lookup::find(index, path, self.clean_urls, true))
     }

@@ -10,7 +10,7 @@ use crate::http::request::Format;
 use crate::http::{Request, Response, Status};
 use crate::logs::{search, view as log_view};
 use crate::pages::listing::{self, Place};
-use crate::zip::Entry;
+use crate::zip::{Child, Entry};
 
 /// What answers a request.
 pub(super) enum View<'a> {
@@ -63,9 +63,13 @@ impl Service {
     /// A directory's listing or search; 404 where it is not a directory,
     /// 403 where listings are off.
     fn listing(&self, ctx: &Ctx<'_>, dir: &str, search: bool) -> Response {
-        let Some(children) = ctx.archive.index().children(dir.as_bytes()) else {
+        let Some(mut children) = ctx.archive.index().children(dir.as_bytes()) else {
             return self.error_page(ctx, Status::NotFound);
         };
+        // The site's configuration files (at its root) are not content.
+        if dir.is_empty() {
+            children.retain(|c| !matches!(c, Child::File(name, _) if crate::site::is_config(name)));
+        }
         if !self.listing {
             return self.error_page(ctx, Status::Forbidden);
         }

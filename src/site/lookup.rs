@@ -24,6 +24,16 @@ pub enum Found<'a> {
     Nothing,
 }
 
+/// The member `path` names exactly (never a directory, never the site's
+/// configuration files): the hot path of every lookup, one hash probe.
+pub fn exact<'a>(index: &'a Index, path: &'a str) -> Option<Found<'a>> {
+    if path.is_empty() || path.ends_with('/') || super::is_config(path.as_bytes()) {
+        return None;
+    }
+    let entry = index.get(path.as_bytes())?;
+    Some(Found::Member(Cow::Borrowed(path), entry))
+}
+
 /// Resolves `path` (a member path, no leading `/`). `clean_urls` tries
 /// `PATH.html`; `may_redirect` is false for the target of a rewrite, which
 /// must not be answered by a redirect, so a directory is served directly.
@@ -34,9 +44,12 @@ pub fn find<'a>(
     may_redirect: bool,
 ) -> Found<'a> {
     let is_dir = path.is_empty() || path.ends_with('/');
+    if super::is_config(path.as_bytes()) {
+        return Found::Nothing;
+    }
     if !is_dir {
-        if let Some(entry) = index.get(path.as_bytes()) {
-            return Found::Member(Cow::Borrowed(path), entry);
+        if let Some(found) = exact(index, path) {
+            return found;
         }
         if clean_urls {
             let page = format!("{path}.html");

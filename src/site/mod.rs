@@ -14,6 +14,15 @@ pub mod redirects;
 
 use redirects::Redirects;
 
+/// The site's configuration files: read by wwz, never served (as Netlify and
+/// Cloudflare Pages never serve theirs), and left out of listings.
+pub const CONFIG_FILES: [&str; 2] = ["_headers", "_redirects"];
+
+/// Whether member `name` (a path in the archive) is a configuration file.
+pub fn is_config(name: &[u8]) -> bool {
+    CONFIG_FILES.iter().any(|c| c.as_bytes() == name)
+}
+
 /// The rules a site's archive carries at its root.
 #[derive(Debug, Default)]
 pub struct Rules {

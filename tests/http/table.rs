@@ -820,7 +820,7 @@ pub fn conformance(t: &mut dyn Target) -> Vec<Case> {
         // Errors.
         case("405 with Allow", &u("style.css"), 405)
             .method("POST")
-            .has("Allow", "GET, HEAD"),
+            .has("Allow", "GET, HEAD, OPTIONS"),
         case("404 names no server path", &u("missing.txt"), 404)
             .body(BodyIs::Exact(b"Not Found\n".to_vec())),
     ]

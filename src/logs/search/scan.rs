@@ -135,7 +135,10 @@ impl Scan {
             .enumerate()
             .filter_map(|(i, e)| {
                 let name = index.name_of(e);
-                (name.starts_with(dir.as_bytes()) && !name.ends_with(b"/"))
+                let searched = name.starts_with(dir.as_bytes())
+                    && !name.ends_with(b"/")
+                    && !crate::site::is_config(name);
+                searched
                     .then(|| (String::from_utf8_lossy(name).into_owned(), i))
             })
             .collect();
