@@ -1494,19 +1494,31 @@ fn configuration_files_are_not_content() {
     assert_eq!(get("/conf.wwz/old").status, 301);
     // Below the root the name is an ordinary member.
     let r = get("/conf.wwz/docs/_redirects");
-    assert_eq!((r.status, &r.body[..]), (200, &b"needle, just a file\n"[..]));
+    assert_eq!(
+        (r.status, &r.body[..]),
+        (200, &b"needle, just a file\n"[..])
+    );
 
     let listing = get("/conf.wwz/?format=json");
     assert_eq!(listing.status, 200);
     let text = String::from_utf8_lossy(&listing.body).into_owned();
     assert!(text.contains("page.txt"), "{text}");
-    assert!(!text.contains("_redirects") && !text.contains("_headers"), "{text}");
+    assert!(
+        !text.contains("_redirects") && !text.contains("_headers"),
+        "{text}"
+    );
     let html = String::from_utf8_lossy(&get("/conf.wwz/").body).into_owned();
-    assert!(html.contains("page.txt") && !html.contains("_redirects"), "{html}");
+    assert!(
+        html.contains("page.txt") && !html.contains("_redirects"),
+        "{html}"
+    );
 
     let found = get("/conf.wwz/?q=needle&format=json");
     let found = String::from_utf8_lossy(&found.body).into_owned();
     assert!(found.contains("page.txt"), "{found}");
     assert!(found.contains("docs/_redirects"), "{found}");
-    assert!(!found.contains("\"_redirects") && !found.contains("_headers"), "{found}");
+    assert!(
+        !found.contains("\"_redirects") && !found.contains("_headers"),
+        "{found}"
+    );
 }

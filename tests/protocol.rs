@@ -497,7 +497,11 @@ fn options_answers_204_with_allow() {
     let site = Site::new();
     let wwz = Wwz::start(&site, Transport::Unix, &[]);
     let mut c = wwz.client();
-    for (id, uri) in [(1, "/site.wwz/index.html"), (2, "/site.wwz/"), (3, "/site.wwz/nope")] {
+    for (id, uri) in [
+        (1, "/site.wwz/index.html"),
+        (2, "/site.wwz/"),
+        (3, "/site.wwz/nope"),
+    ] {
         let r = c.get(id, true, &nginx_params(&site, "OPTIONS", uri));
         assert_eq!(r.status, 204, "{uri}: {r:?}");
         assert_eq!(r.header("Allow"), "GET, HEAD, OPTIONS", "{uri}");

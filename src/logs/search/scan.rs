@@ -138,8 +138,7 @@ impl Scan {
                 let searched = name.starts_with(dir.as_bytes())
                     && !name.ends_with(b"/")
                     && !crate::site::is_config(name);
-                searched
-                    .then(|| (String::from_utf8_lossy(name).into_owned(), i))
+                searched.then(|| (String::from_utf8_lossy(name).into_owned(), i))
             })
             .collect();
         members.sort_unstable();
