@@ -460,6 +460,8 @@ fn off_the_event_loop<T>(work: impl FnOnce() -> T) -> T {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
 
     /// A leader that ends without an outcome (it unwound) leaves no pending

@@ -210,6 +210,8 @@ impl Drop for Handle {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
 
     #[test]

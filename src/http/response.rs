@@ -288,6 +288,8 @@ pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
 
     #[test]

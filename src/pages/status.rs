@@ -315,6 +315,8 @@ fn openmetrics(figures: &[Figure], start_secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
 
     fn ask(cache: &Cache, query: &[u8]) -> Response {

@@ -131,6 +131,8 @@ fn error_page_probed<'i>(
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     // unwrap here acts on archives the tests build themselves.
     use std::io::Write;
 

@@ -406,6 +406,8 @@ fn encode_into(out: &mut String, s: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
 
     fn rules(text: &str) -> Redirects {

@@ -186,6 +186,8 @@ fn copy_member(
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     #[test]
     fn align_default_is_auto() {
         use clap::Parser;

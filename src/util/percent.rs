@@ -136,6 +136,8 @@ fn hex_val(b: u8) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
 
     #[test]

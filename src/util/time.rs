@@ -128,6 +128,8 @@ pub fn to_minute(t: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
     use std::time::Duration;
 

@@ -280,6 +280,8 @@ pub fn zstd_frame_window(h: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
 
     #[test]

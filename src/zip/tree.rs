@@ -95,6 +95,8 @@ impl Index {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
     use crate::zip::testing::archive;
 

@@ -1,5 +1,8 @@
 //! The streaming decoder's tests: output, bounds, CRC, checkpoints.
 
+// unwrap/expect here act on inputs the tests build themselves, never on
+// bytes from the network or an archive in service: a failure is the test's.
+
 use super::zstd_memory::ZSTD_WINDOW_LOG_MIN;
 use super::*;
 use std::process::Command;

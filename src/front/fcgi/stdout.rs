@@ -148,6 +148,8 @@ impl Outgoing {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
 
     /// The bytes `out` stands for, with mapped segments drawn from `mapping`.

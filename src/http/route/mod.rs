@@ -240,6 +240,8 @@ fn url_path<'a>(params: &Target<'a>, docroot: &Path) -> Result<(Cow<'a, [u8]>, b
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
     use crate::http::{Params, Request};
 

@@ -394,6 +394,8 @@ impl Scan {
 
 #[cfg(test)]
 mod tests {
+    // unwrap/expect here act on inputs the tests build themselves, never on
+    // bytes from the network or an archive in service: a failure is the test's.
     use super::*;
     use crate::logs::search::print::printer;
 

@@ -5,6 +5,9 @@
 //! continuation. Written before the search was split into a searcher and
 //! printers, to prove the split changed no byte.
 
+// unwrap/expect here act on inputs the tests build themselves, never on
+// bytes from the network or an archive in service: a failure is the test's.
+
 use std::io::Write as _;
 
 use crate::archive::Archive;
