@@ -751,17 +751,7 @@ data[:4] = b"XX\x03\x04"          # 404.html's local header, first in the file
 open(d + "/broken.wwz", "wb").write(data)
 sys.stdout.write(page.decode())
 "#;
-    let out = Command::new(require_tool("python3", "python3"))
-        .args(["-c", script])
-        .arg(&site.docroot)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let page = out.stdout;
+    let page = python_in(&site.docroot, script);
     let w = Wwz::start(&site, Transport::Unix, &[]);
 
     let r = site_get(&w, &site, "deflated.wwz", "/nope");
@@ -807,16 +797,7 @@ with zipfile.ZipFile(sys.argv[1] + "/crlf.wwz", "w", zipfile.ZIP_STORED) as z:
         b"/nul https://example.org/\0Set-Cookie:rule=1 302\n"
         b"/host/:x https://:x.example.org/ 302\n")
 "#;
-    let out = Command::new(require_tool("python3", "python3"))
-        .args(["-c", script])
-        .arg(&site.docroot)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_in(&site.docroot, script);
     site
 }
 
@@ -1399,16 +1380,7 @@ with zipfile.ZipFile(sys.argv[1] + "/big.wwz", "w", zipfile.ZIP_STORED) as z:
     for i in range(200000):
         z.writestr("big/m%06d.log" % i, b"")
 "#;
-    let out = Command::new(require_tool("python3", "python3"))
-        .args(["-c", script])
-        .arg(&site.docroot)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_in(&site.docroot, script);
     let w = Wwz::start(
         &site,
         Transport::Unix,

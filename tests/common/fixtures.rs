@@ -278,3 +278,20 @@ pub fn site_archives(site: &Site) -> Vec<(&'static str, Vec<u8>)> {
     }
     files
 }
+
+/// Runs a Python script with `dir` as its one argument (where it writes the
+/// archives it makes) and returns what it printed; a failing script fails
+/// the test with its stderr.
+pub fn python_in(dir: &Path, script: &str) -> Vec<u8> {
+    let out = Command::new(require_tool("python3", "python3"))
+        .args(["-c", script])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
