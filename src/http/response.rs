@@ -90,6 +90,9 @@ pub struct Response {
     pub location: Option<String>,
     pub allow: Option<&'static str>,
     pub accept_ranges: bool,
+    /// Headers the site's `_headers` or the operator's `--header` add, sent
+    /// after wwz's own; empty (no allocation) on most responses.
+    pub extra: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     pub body: Body,
 }
 
@@ -108,6 +111,7 @@ impl Response {
             location: None,
             allow: None,
             accept_ranges: false,
+            extra: Vec::new(),
             body: Body::Empty,
         }
     }
@@ -155,7 +159,7 @@ impl Response {
 
     /// Every header but `Status` and `Location`, in the order they are sent;
     /// the one list of what a response says, for every front.
-    pub fn each_header(&self, mut each: impl FnMut(&'static str, Value<'_>)) {
+    pub fn each_header(&self, mut each: impl FnMut(&str, Value<'_>)) {
         if let Some(mime) = &self.content_type {
             each("Content-Type", Value::Text(mime));
         }
@@ -187,6 +191,9 @@ impl Response {
             each("Accept-Ranges", Value::Text("bytes"));
         }
         each("X-Content-Type-Options", Value::Text("nosniff"));
+        for (name, value) in &self.extra {
+            each(name, Value::Text(value));
+        }
     }
 }
 
