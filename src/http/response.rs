@@ -376,7 +376,7 @@ mod tests {
              X-Content-Type-Options: nosniff\r\n\r\n"
         );
         let mut names = Vec::new();
-        r.each_header(|name, _| names.push(name));
+        r.each_header(|name, _| names.push(name.to_owned()));
         assert_eq!(names, ["Content-Type", "X-Content-Type-Options"]);
     }
 
