@@ -153,6 +153,13 @@ pub struct ServeArgs {
     #[arg(long, env = "WWZ_NO_CLEAN_URLS", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_clean_urls: bool,
 
+    /// Add this header to every response (repeatable; in WWZ_HEADERS, one
+    /// per line). A site's `_headers` may set the same header for its
+    /// paths, and then wins. Not for headers wwz sets itself
+    /// (Content-Length, ETag, …); use --cache-control for Cache-Control.
+    #[arg(long = "header", env = "WWZ_HEADERS", value_name = "'NAME: VALUE'", value_delimiter = '\n', value_parser = operator_header)]
+    pub headers: Vec<Option<(String, String)>>,
+
     /// Answer a status page (text; `?json`; `?openmetrics`) for requests of
     /// exactly this path, e.g. `/wwz-status`. Off by default; expose it to
     /// trusted clients only.
@@ -280,7 +287,21 @@ fn options(args: &ServeArgs) -> Options {
         status_path: args.status_path.clone(),
         error_pages: args.error_pages == "on",
         clean_urls: !args.no_clean_urls,
+        headers: args.headers.iter().flatten().cloned().collect(),
     }
+}
+
+/// `--header 'Name: value'`, checked as `_headers` lines are; a blank line
+/// of WWZ_HEADERS is none.
+fn operator_header(line: &str) -> Result<Option<(String, String)>, String> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let (name, value) = crate::http::header::parse_line(line)?;
+    if name.eq_ignore_ascii_case("Cache-Control") {
+        return Err("use --cache-control for Cache-Control".into());
+    }
+    Ok(Some((name, value)))
 }
 
 fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {

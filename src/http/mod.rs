@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod conditional;
+pub mod header;
 pub mod multipart;
 pub mod negotiate;
 pub mod params;

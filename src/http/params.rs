@@ -24,10 +24,14 @@ pub enum Param {
     HttpIfUnmodifiedSince,
     WwzArchive,
     WwzPrefix,
+    HttpHost,
+    HttpOrigin,
+    HttpAccessControlRequestMethod,
+    HttpAccessControlRequestHeaders,
 }
 
 impl Param {
-    pub const ALL: [Param; 18] = [
+    pub const ALL: [Param; 22] = [
         Param::RequestMethod,
         Param::DocumentRoot,
         Param::ScriptFilename,
@@ -46,6 +50,10 @@ impl Param {
         Param::HttpIfUnmodifiedSince,
         Param::WwzArchive,
         Param::WwzPrefix,
+        Param::HttpHost,
+        Param::HttpOrigin,
+        Param::HttpAccessControlRequestMethod,
+        Param::HttpAccessControlRequestHeaders,
     ];
 
     /// The CGI name (RFC 3875; `WWZ_*` are ours).
@@ -69,6 +77,10 @@ impl Param {
             Param::HttpIfUnmodifiedSince => "HTTP_IF_UNMODIFIED_SINCE",
             Param::WwzArchive => "WWZ_ARCHIVE",
             Param::WwzPrefix => "WWZ_PREFIX",
+            Param::HttpHost => "HTTP_HOST",
+            Param::HttpOrigin => "HTTP_ORIGIN",
+            Param::HttpAccessControlRequestMethod => "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+            Param::HttpAccessControlRequestHeaders => "HTTP_ACCESS_CONTROL_REQUEST_HEADERS",
         }
     }
 }

@@ -74,6 +74,14 @@ pub struct Request<'a> {
     /// `Range`, for GET only (RFC 9110 §14.2: HEAD answers as a plain GET would).
     pub range: Option<&'a [u8]>,
     pub if_range: Option<&'a [u8]>,
+    /// `Host`, for `_headers` rules written with one.
+    pub host: Option<&'a str>,
+    /// `Origin`, for a CORS answer that depends on it.
+    pub origin: Option<&'a str>,
+    /// `Access-Control-Request-Method` and `-Headers`: with `Origin`, an
+    /// OPTIONS request is a CORS preflight.
+    pub cors_method: Option<&'a [u8]>,
+    pub cors_headers: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -130,7 +138,16 @@ impl<'a> Request<'a> {
                 .param(Param::HttpRange)
                 .filter(|h| !h.is_empty() && method == Method::Get),
             if_range: params.param(Param::HttpIfRange),
+            host: text(params.param(Param::HttpHost)),
+            origin: text(params.param(Param::HttpOrigin)),
+            cors_method: params.param(Param::HttpAccessControlRequestMethod),
+            cors_headers: text(params.param(Param::HttpAccessControlRequestHeaders)),
         }
+    }
+
+    /// A CORS preflight: OPTIONS with `Origin` and `Access-Control-Request-Method`.
+    pub fn is_preflight(&self) -> bool {
+        self.method == Method::Options && self.origin.is_some() && self.cors_method.is_some()
     }
 
     /// A HEAD request: the answer's headers without its body.
@@ -142,4 +159,11 @@ impl<'a> Request<'a> {
     pub fn query_to_keep(&self) -> Option<&'a [u8]> {
         self.raw_query.filter(|q| !q.is_empty())
     }
+}
+
+/// A header's value as text, when it is UTF-8 and not empty.
+fn text(value: Option<&[u8]>) -> Option<&str> {
+    value
+        .filter(|v| !v.is_empty())
+        .and_then(|v| std::str::from_utf8(v).ok())
 }

@@ -160,8 +160,13 @@ impl Response {
     /// Every header but `Status` and `Location`, in the order they are sent;
     /// the one list of what a response says, for every front.
     pub fn each_header(&self, mut each: impl FnMut(&str, Value<'_>)) {
+        // A header the site or operator set replaces wwz's own of that name
+        // (`Vary` arrives merged already); only names they may set are checked.
+        let own = |name: &str| !self.extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         if let Some(mime) = &self.content_type {
-            each("Content-Type", Value::Text(mime));
+            if own("Content-Type") {
+                each("Content-Type", Value::Text(mime));
+            }
         }
         if let Some(len) = self.content_length {
             each("Content-Length", Value::Number(len));
@@ -173,10 +178,14 @@ impl Response {
             each("Content-Encoding", Value::Text(enc));
         }
         if let Some(cc) = self.cache_control {
-            each("Cache-Control", Value::Text(cc));
+            if own("Cache-Control") {
+                each("Cache-Control", Value::Text(cc));
+            }
         }
         if let Some(vary) = self.vary {
-            each("Vary", Value::Text(vary));
+            if own("Vary") {
+                each("Vary", Value::Text(vary));
+            }
         }
         if let Some(allow) = self.allow {
             each("Allow", Value::Text(allow));
@@ -190,10 +199,51 @@ impl Response {
         if self.accept_ranges {
             each("Accept-Ranges", Value::Text("bytes"));
         }
-        each("X-Content-Type-Options", Value::Text("nosniff"));
+        if own("X-Content-Type-Options") {
+            each("X-Content-Type-Options", Value::Text("nosniff"));
+        }
         for (name, value) in &self.extra {
             each(name, Value::Text(value));
         }
+    }
+
+    /// Adds `name: value` from a site's `_headers` or the operator's
+    /// `--header`, after wwz's own headers: one of the same name gives way,
+    /// except `Vary`, whose names are merged with wwz's. The caller has
+    /// checked the name may be set ([`super::header::refuse`]).
+    pub fn add_header(&mut self, name: Cow<'static, str>, value: Cow<'static, str>) {
+        if name.eq_ignore_ascii_case("Vary") {
+            self.add_vary(&value);
+            return;
+        }
+        self.extra.push((name, value));
+    }
+
+    /// Merges the field names in `names` into this response's `Vary`.
+    pub fn add_vary(&mut self, names: &str) {
+        let mut merged: Vec<&str> = Vec::new();
+        let mut existing = String::new();
+        if let Some(at) = self
+            .extra
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case("Vary"))
+        {
+            existing = self.extra.remove(at).1.into_owned();
+        } else if let Some(own) = self.vary {
+            existing = own.to_owned();
+        }
+        for name in existing.split(',').chain(names.split(',')) {
+            let name = name.trim();
+            if !name.is_empty() && !merged.iter().any(|m| m.eq_ignore_ascii_case(name)) {
+                merged.push(name);
+            }
+        }
+        let value = if merged.contains(&"*") {
+            "*".to_owned()
+        } else {
+            merged.join(", ")
+        };
+        self.extra.push((Cow::Borrowed("Vary"), Cow::Owned(value)));
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! 1. **Request**: parsed once ([`Request::parse`]): method, target, query,
 //!    conditions, `Range`, `Accept-Encoding`.
-//! 2. **Method**: GET and HEAD; OPTIONS is 204 with `Allow`; anything else is 405.
+//! 2. **Method**: GET and HEAD; OPTIONS is 204 with `Allow` (a CORS
+//!    preflight goes on to step 12); anything else is 405.
 //! 3. **Status page**: `--status-path` answers before any archive is opened.
 //! 4. **Route** ([`crate::http::route`]): docroot, archive and member path;
 //!    a hostile path is 400.
@@ -20,7 +21,11 @@
 //! 10. **Range** ([`member`]): 206, 416, several ranges as multipart.
 //! 11. **Body** ([`member`]): what the front sends: mapped bytes (zero copy),
 //!     gzip framing around mapped bytes, or a decoding stream.
+//! 12. **Headers** ([`headers`]): what the site's `_headers` adds to what it
+//!     serves, and the operator's `--header` to every response; a CORS
+//!     preflight (OPTIONS with `Origin`) is answered from them after step 5.
 
+mod headers;
 mod member;
 mod off_loop;
 mod representation;
@@ -53,6 +58,8 @@ pub struct Options {
     pub error_pages: bool,
     /// `PATH` finds `PATH.html` when `PATH` is not a member.
     pub clean_urls: bool,
+    /// `--header`: added to every response (a site's `_headers` may replace one).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -64,6 +71,7 @@ impl Default for Options {
             status_path: None,
             error_pages: true,
             clean_urls: true,
+            headers: Vec::new(),
         }
     }
 }
@@ -87,6 +95,7 @@ pub struct Service {
     status_path: Option<&'static str>,
     error_pages: bool,
     clean_urls: bool,
+    headers: &'static [(String, String)],
 }
 
 /// What the steps after routing share about one request.
@@ -115,13 +124,17 @@ impl Service {
             status_path: opts.status_path.map(leak),
             error_pages: opts.error_pages,
             clean_urls: opts.clean_urls,
+            headers: Box::leak(opts.headers.into_boxed_slice()),
         }
     }
 
     /// Answers one request (step 1: the request is parsed here, once).
     pub fn respond<P: Params + ?Sized>(&self, params: &P) -> Response {
         let req = Request::parse(params);
-        let resp = self.answer(&req);
+        let mut resp = self.answer(&req);
+        if !self.headers.is_empty() {
+            self.add_operator_headers(&req, &mut resp);
+        }
         STATS.response(resp.status.code());
         if req.is_head() {
             resp.without_body()
@@ -134,6 +147,7 @@ impl Service {
     fn answer(&self, req: &Request<'_>) -> Response {
         match req.method {
             Method::Get | Method::Head => {}
+            Method::Options if req.is_preflight() => return self.get(req),
             Method::Options => {
                 return Response {
                     allow: Some(ALLOW),
@@ -189,6 +203,9 @@ impl Service {
             cache_control,
             head: req.is_head(),
         };
+        if req.is_preflight() {
+            return self.preflight(&ctx, ALLOW);
+        }
         self.site(&ctx)
     }
 }

@@ -87,6 +87,13 @@ impl Service {
     /// mistakes the error for the page. Never a 5xx: a page that is too big,
     /// encrypted, broken or not acceptable gives the built-in page.
     pub(super) fn error_page(&self, ctx: &Ctx<'_>, status: Status) -> Response {
+        let mut resp = self.site_error_page(ctx, status);
+        // The headers of the URL asked for, not of the page that answers.
+        self.add_site_headers(ctx, &mut resp);
+        resp
+    }
+
+    fn site_error_page(&self, ctx: &Ctx<'_>, status: Status) -> Response {
         if !self.error_pages {
             return Response::error(status);
         }

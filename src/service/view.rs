@@ -45,7 +45,11 @@ impl<'a> View<'a> {
 impl Service {
     pub(super) fn view(&self, ctx: &Ctx<'_>, view: View<'_>) -> Response {
         match view {
-            View::Member { name, entry } => member::respond(ctx, name, entry),
+            View::Member { name, entry } => {
+                let mut resp = member::respond(ctx, name, entry);
+                self.add_site_headers(ctx, &mut resp);
+                resp
+            }
             View::Log { name, entry } => log_view::page(
                 ctx.archive,
                 name,
@@ -111,7 +115,7 @@ impl Service {
                 "text/html; charset=utf-8",
             ),
         };
-        Response {
+        let mut resp = Response {
             content_type: Some(Cow::Borrowed(content_type)),
             content_length: Some(body.len() as u64),
             cache_control: Some(ctx.cache_control),
@@ -122,6 +126,8 @@ impl Service {
                 Body::Owned(body.into_bytes())
             },
             ..Response::new(Status::Ok)
-        }
+        };
+        self.add_site_headers(ctx, &mut resp);
+        resp
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::archive::Archive;
 use crate::log;
 
+pub mod headers;
 pub mod lookup;
 pub mod redirects;
 
@@ -28,6 +29,8 @@ pub fn is_config(name: &[u8]) -> bool {
 pub struct Rules {
     /// `_redirects` (none if absent, too large or unreadable).
     pub redirects: Redirects,
+    /// `_headers` (none if absent, too large or unreadable).
+    pub headers: headers::Headers,
 }
 
 /// The rules of `archive`'s site, parsed the first time they are asked for
@@ -35,6 +38,7 @@ pub struct Rules {
 pub fn rules(archive: &Arc<Archive>) -> &Rules {
     static NONE: Rules = Rules {
         redirects: Redirects::EMPTY,
+        headers: headers::Headers::EMPTY,
     };
     archive.derived(read_rules).unwrap_or(&NONE)
 }
@@ -42,6 +46,7 @@ pub fn rules(archive: &Arc<Archive>) -> &Rules {
 fn read_rules(archive: &Arc<Archive>) -> Rules {
     Rules {
         redirects: read_redirects(archive),
+        headers: headers::Headers::default(),
     }
 }
 

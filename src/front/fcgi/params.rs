@@ -102,6 +102,10 @@ fn slot(name: &[u8]) -> Option<Param> {
         b"HTTP_IF_UNMODIFIED_SINCE" => Param::HttpIfUnmodifiedSince,
         b"WWZ_ARCHIVE" => Param::WwzArchive,
         b"WWZ_PREFIX" => Param::WwzPrefix,
+        b"HTTP_HOST" => Param::HttpHost,
+        b"HTTP_ORIGIN" => Param::HttpOrigin,
+        b"HTTP_ACCESS_CONTROL_REQUEST_METHOD" => Param::HttpAccessControlRequestMethod,
+        b"HTTP_ACCESS_CONTROL_REQUEST_HEADERS" => Param::HttpAccessControlRequestHeaders,
         _ => return None,
     })
 }
