@@ -30,7 +30,7 @@ use crate::common::{self, *};
 // ---------------------------------------------------------------------------
 
 /// `tools/servers/NAME` with the placeholders replaced, in order.
-fn recipe(name: &str, subst: &[(&str, String)]) -> String {
+pub(crate) fn recipe(name: &str, subst: &[(&str, String)]) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tools/servers")
         .join(name);
@@ -43,7 +43,7 @@ fn recipe(name: &str, subst: &[(&str, String)]) -> String {
     text
 }
 
-fn s(p: &Path) -> String {
+pub(crate) fn s(p: &Path) -> String {
     p.to_str().expect("UTF-8 temp path").to_owned()
 }
 
@@ -59,7 +59,7 @@ fn chmod(path: &Path, mode: u32) {
 
 /// A site Apache's `www-data` can read: the temp dir opened up, a copy of the
 /// binary it can execute.
-fn open_site() -> (Site, PathBuf) {
+pub(crate) fn open_site() -> (Site, PathBuf) {
     let site = Site::new();
     chmod(site.dir.path(), 0o755);
     let bin_dir = site.path("bin");
@@ -71,9 +71,9 @@ fn open_site() -> (Site, PathBuf) {
 }
 
 /// A web server started by a test: its own process group, logs shown on failure.
-struct Server {
+pub(crate) struct Server {
     proc: Proc,
-    port: u16,
+    pub(crate) port: u16,
     logs: Vec<(String, PathBuf)>,
 }
 
@@ -131,7 +131,7 @@ impl Drop for Server {
 }
 
 /// Shows wwz's stderr when a test fails.
-struct ShowOnFailure(Vec<(String, PathBuf)>);
+pub(crate) struct ShowOnFailure(Vec<(String, PathBuf)>);
 
 impl Drop for ShowOnFailure {
     fn drop(&mut self) {
@@ -152,7 +152,7 @@ fn unix_sock(wwz: &Wwz) -> PathBuf {
 }
 
 /// A wwz daemon on a unix socket that `www-data` may connect to.
-fn daemon(site: &Site, extra: &[&str]) -> (Wwz, PathBuf, ShowOnFailure) {
+pub(crate) fn daemon(site: &Site, extra: &[&str]) -> (Wwz, PathBuf, ShowOnFailure) {
     let wwz = Wwz::start(site, Transport::Unix, extra);
     let sock = unix_sock(&wwz);
     chmod(&sock, 0o666);
@@ -166,7 +166,7 @@ const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
 
 /// Writes a minimal Apache config (event MPM, foreground-friendly paths in
 /// `dir`) around `body`, checks it with `apache2 -t` and starts Apache.
-fn start_apache(site: &Site, name: &str, body: &str) -> Server {
+pub(crate) fn start_apache(site: &Site, name: &str, body: &str) -> Server {
     let apache = require_tool("apache2", "apache2");
     assert!(
         Path::new(APACHE_MODULES).join("mod_mpm_event.so").is_file(),
@@ -797,7 +797,7 @@ fn caddy_fastcgi_transport() {
 }
 
 /// Caddy running the recipe `name` (docroot, socket and port substituted), offline.
-fn start_caddy(site: &Site, name: &str, sock: &Path) -> Server {
+pub(crate) fn start_caddy(site: &Site, name: &str, sock: &Path) -> Server {
     let caddy = require_tool("caddy", "caddy");
     let dir = site.path("caddy");
     std::fs::create_dir_all(&dir).unwrap();

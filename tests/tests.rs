@@ -27,4 +27,5 @@ mod protocol;
 mod release;
 mod sendfile;
 mod servers;
+mod sites;
 mod tool;
