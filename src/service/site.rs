@@ -88,8 +88,11 @@ impl Service {
     /// encrypted, broken or not acceptable gives the built-in page.
     pub(super) fn error_page(&self, ctx: &Ctx<'_>, status: Status) -> Response {
         let mut resp = self.site_error_page(ctx, status);
-        // The headers of the URL asked for, not of the page that answers.
+        // The headers of the URL asked for, not of the page that answers;
+        // but never its caching: a year meant for an asset must not pin a 404.
         self.add_site_headers(ctx, &mut resp);
+        resp.extra
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("Cache-Control"));
         resp
     }
 
