@@ -153,6 +153,14 @@ pub struct ServeArgs {
     #[arg(long, env = "WWZ_NO_CLEAN_URLS", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_clean_urls: bool,
 
+    /// Isolate archive members a browser would run scripts in (HTML, SVG,
+    /// XML): `Content-Security-Policy: sandbox …`, as Jenkins sends on
+    /// archived artifacts, so an untrusted job's page cannot run scripts or
+    /// reach other archives under the host. wwz's own pages (listings, log
+    /// view, search, reports) are never sandboxed.
+    #[arg(long, env = "WWZ_SANDBOX", value_parser = clap::builder::BoolishValueParser::new())]
+    pub sandbox: bool,
+
     /// Add this header to every response (repeatable; in WWZ_HEADERS, one
     /// per line). A site's `_headers` may set the same header for its
     /// paths, and then wins. Not for headers wwz sets itself
@@ -288,6 +296,7 @@ fn options(args: &ServeArgs) -> Options {
         error_pages: args.error_pages == "on",
         clean_urls: !args.no_clean_urls,
         headers: args.headers.iter().flatten().cloned().collect(),
+        sandbox: args.sandbox,
     }
 }
 

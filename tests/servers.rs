@@ -948,6 +948,7 @@ fn docs_quote_the_tested_recipes() {
         "lighttpd-site.conf",
         "Caddyfile-site",
         "nginx-status.conf",
+        "nginx-ci.conf",
         "apache-status.conf",
     ] {
         let text = std::fs::read_to_string(root.join("tools/servers").join(name)).unwrap();

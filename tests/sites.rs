@@ -547,3 +547,109 @@ fn chromium_content_security_policy_from_headers() {
     let dom = dom_of(&site, &url("strict"));
     assert_eq!(result(&dom), None, "the inline script ran: {dom}");
 }
+
+/// `--sandbox`: an HTML artifact's inline script does not run (and runs
+/// without the option); an SVG gets the policy too; wwz's own pages
+/// (listing, log view) never get it and still work.
+#[test]
+fn chromium_sandbox_stops_an_artifacts_scripts() {
+    let site = Site::new();
+    let page = reporting_page("'ran'");
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>";
+    zip_files(
+        &site.docroot.join("run.wwz"),
+        &[
+            ("report/index.html", &page),
+            ("report/chart.svg", svg),
+            ("logs/build.log", b"\x1b[31merror\x1b[0m: it broke\nok\n"),
+        ],
+    );
+    let (_plain, plain_port) = start_preview(&site, &[]);
+    let (_boxed, boxed_port) = start_preview(&site, &["--sandbox"]);
+    let url = |port: u16, path: &str| format!("http://127.0.0.1:{port}/run.wwz/{path}");
+    assert_eq!(
+        result(&dom_of(&site, &url(plain_port, "report/"))),
+        Some("ran")
+    );
+    let dom = dom_of(&site, &url(boxed_port, "report/"));
+    assert_eq!(result(&dom), None, "the script ran in the sandbox: {dom}");
+
+    let csp = |port: u16, path: &str| {
+        let r = curl_get(port, &format!("/run.wwz/{path}"), &[]);
+        assert_eq!(r.status, 200, "{path}");
+        all(&r, "Content-Security-Policy")
+    };
+    for path in ["report/index.html", "report/chart.svg"] {
+        let policies = csp(boxed_port, path);
+        assert!(
+            policies.len() == 1 && policies[0].starts_with("sandbox;"),
+            "{path}: {policies:?}"
+        );
+        assert!(csp(plain_port, path).is_empty(), "{path}");
+    }
+    for path in [
+        "logs/build.log",
+        "logs/build.log?view",
+        "logs/",
+        "logs/?q=broke",
+    ] {
+        assert!(csp(boxed_port, path).is_empty(), "{path} sandboxed");
+    }
+    // wwz's own pages render as without the option.
+    for port in [plain_port, boxed_port] {
+        let dom = dom_of(&site, &url(port, "logs/build.log?view"));
+        assert!(dom.contains("it broke"), "{dom}");
+        let dom = dom_of(&site, &url(port, "logs/"));
+        assert!(dom.contains("build.log"), "{dom}");
+    }
+}
+
+/// `tools/servers/nginx-ci.conf`: each job's archive on a host of its own,
+/// named from the `Host`; with `--sandbox`, its HTML is sandboxed.
+#[test]
+fn ci_artifacts_on_an_origin_per_job() {
+    let site = Site::new();
+    std::fs::create_dir_all(site.docroot.join("jobs")).unwrap();
+    for job in ["1234", "99"] {
+        let page = format!("<!doctype html><title>job {job}</title>\n");
+        zip_files(
+            &site.docroot.join(format!("jobs/{job}.wwz")),
+            &[
+                ("report/index.html", page.as_bytes()),
+                ("build.log", b"ok\n"),
+            ],
+        );
+    }
+    let (_wwz, sock, _show) = daemon(&site, &["--sandbox"]);
+    let port = free_port();
+    let conf = site.path("nginx-ci.conf");
+    std::fs::write(
+        &conf,
+        recipe(
+            "nginx-ci.conf",
+            &[
+                ("127.0.0.1:8080", format!("127.0.0.1:{port}")),
+                ("/srv/www", s(&site.docroot)),
+            ],
+        ),
+    )
+    .unwrap();
+    let upstream = format!(
+        "upstream wwz {{ server unix:{}; }}\n    include {};",
+        s(&sock),
+        s(&conf)
+    );
+    let _nginx = crate::common::nginx::start_with_upstream(&site, &upstream, "");
+    for job in ["1234", "99"] {
+        let host = format!("Host: {job}.artifacts.example.org");
+        let r = curl_get(port, "/report/", &["-H", &host]);
+        assert_eq!(r.status, 200, "{job}: {:?}", r.headers);
+        assert!(String::from_utf8_lossy(&r.body).contains(&format!("job {job}")));
+        assert!(one(&r, "Content-Security-Policy", job).starts_with("sandbox;"));
+        let r = curl_get(port, "/", &["-H", &host]);
+        assert_eq!(r.status, 200, "{job}: the listing");
+        assert!(all(&r, "Content-Security-Policy").is_empty());
+    }
+    let r = curl_get(port, "/report/", &["-H", "Host: 7.artifacts.example.org"]);
+    assert_eq!(r.status, 404, "a job without an archive");
+}

@@ -149,6 +149,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn active_types_run_scripts() {
+        for t in [
+            "text/html; charset=utf-8",
+            "application/xhtml+xml",
+            "image/svg+xml",
+            "application/xml",
+            "text/xml; charset=utf-8",
+            "application/rss+xml",
+        ] {
+            assert!(is_active(t), "{t}");
+        }
+        for t in [
+            "text/plain; charset=utf-8",
+            "application/json",
+            "image/png",
+            "text/css",
+        ] {
+            assert!(!is_active(t), "{t}");
+        }
+    }
+
+    #[test]
     fn the_fast_path_agrees_with_the_tables() {
         for ext in [
             "html", "css", "js", "png", "svg", "json", "jpg", "woff2", "txt", "log",
@@ -216,4 +238,19 @@ mod tests {
         assert!(!looks_like_text(b"\xff\xfe\xfd garbage"));
         assert!(looks_like_text(b""));
     }
+}
+
+/// Whether a browser may run scripts in a document of this Content-Type:
+/// HTML, and XML of any kind (XHTML, SVG, or any XML naming an XSLT
+/// stylesheet, which may write HTML).
+pub fn is_active(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let is = |t: &str| essence.eq_ignore_ascii_case(t);
+    is("text/html")
+        || is("text/xml")
+        || is("application/xml")
+        || is("text/xsl")
+        || essence
+            .get(essence.len().saturating_sub(4)..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case("+xml"))
 }

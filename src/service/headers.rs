@@ -35,6 +35,22 @@ impl Service {
         }
     }
 
+    /// The sandbox policy on a member a browser would run scripts in, with
+    /// `--sandbox`. Sent as a header of its own, after the site's: a second
+    /// policy only narrows what the first allows, so `_headers` cannot lift it.
+    pub(super) fn add_sandbox(&self, resp: &mut Response) {
+        let active = resp
+            .content_type
+            .as_deref()
+            .is_some_and(crate::content::mime::is_active);
+        if self.sandbox && active {
+            resp.extra.push((
+                Cow::Borrowed("Content-Security-Policy"),
+                Cow::Borrowed(super::SANDBOX),
+            ));
+        }
+    }
+
     /// The operator's `--header`s, where the site did not set the same one.
     pub(super) fn add_operator_headers(&self, req: &Request<'_>, resp: &mut Response) {
         for (name, value) in self.headers {

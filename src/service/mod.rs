@@ -60,6 +60,8 @@ pub struct Options {
     pub clean_urls: bool,
     /// `--header`: added to every response (a site's `_headers` may replace one).
     pub headers: Vec<(String, String)>,
+    /// `--sandbox`: members a browser would run scripts in get [`SANDBOX`].
+    pub sandbox: bool,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             error_pages: true,
             clean_urls: true,
             headers: Vec::new(),
+            sandbox: false,
         }
     }
 }
@@ -80,6 +83,14 @@ impl Default for Options {
 /// rename shows at once, and revalidation costs a bodiless 304.
 pub const DEFAULT_CACHE_CONTROL: &str = "public, max-age=0, must-revalidate";
 pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+/// `--sandbox`: an archive member runs as a page of no origin (no cookies,
+/// no storage, no access to other archives under the host) and without
+/// scripts, forms or popups; its own styles, images and fonts still load,
+/// so an HTML report still looks as it should. As Jenkins' default for
+/// archived artifacts, with inline styles allowed (most reports use them).
+pub const SANDBOX: &str = "sandbox; default-src 'none'; img-src 'self' data:; \
+                           style-src 'self' 'unsafe-inline'; font-src 'self' data:; media-src 'self'";
 
 /// The methods every resource allows: reading, and asking what it allows.
 const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -96,6 +107,7 @@ pub struct Service {
     error_pages: bool,
     clean_urls: bool,
     headers: &'static [(String, String)],
+    sandbox: bool,
 }
 
 /// What the steps after routing share about one request.
@@ -125,6 +137,7 @@ impl Service {
             error_pages: opts.error_pages,
             clean_urls: opts.clean_urls,
             headers: Box::leak(opts.headers.into_boxed_slice()),
+            sandbox: opts.sandbox,
         }
     }
 

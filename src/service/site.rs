@@ -93,6 +93,7 @@ impl Service {
         self.add_site_headers(ctx, &mut resp);
         resp.extra
             .retain(|(name, _)| !name.eq_ignore_ascii_case("Cache-Control"));
+        self.add_sandbox(&mut resp);
         resp
     }
 

@@ -48,6 +48,7 @@ impl Service {
             View::Member { name, entry } => {
                 let mut resp = member::respond(ctx, name, entry);
                 self.add_site_headers(ctx, &mut resp);
+                self.add_sandbox(&mut resp);
                 resp
             }
             View::Log { name, entry } => log_view::page(
