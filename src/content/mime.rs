@@ -142,6 +142,21 @@ fn is_text(mime: &str) -> bool {
         )
 }
 
+/// Whether a browser may run scripts in a document of this Content-Type:
+/// HTML, and XML of any kind (XHTML, SVG, or any XML naming an XSLT
+/// stylesheet, which may write HTML).
+pub fn is_active(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let is = |t: &str| essence.eq_ignore_ascii_case(t);
+    is("text/html")
+        || is("text/xml")
+        || is("application/xml")
+        || is("text/xsl")
+        || essence
+            .get(essence.len().saturating_sub(4)..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case("+xml"))
+}
+
 #[cfg(test)]
 mod tests {
     // unwrap/expect here act on inputs the tests build themselves, never on
@@ -238,19 +253,4 @@ mod tests {
         assert!(!looks_like_text(b"\xff\xfe\xfd garbage"));
         assert!(looks_like_text(b""));
     }
-}
-
-/// Whether a browser may run scripts in a document of this Content-Type:
-/// HTML, and XML of any kind (XHTML, SVG, or any XML naming an XSLT
-/// stylesheet, which may write HTML).
-pub fn is_active(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    let is = |t: &str| essence.eq_ignore_ascii_case(t);
-    is("text/html")
-        || is("text/xml")
-        || is("application/xml")
-        || is("text/xsl")
-        || essence
-            .get(essence.len().saturating_sub(4)..)
-            .is_some_and(|tail| tail.eq_ignore_ascii_case("+xml"))
 }
