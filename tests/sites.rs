@@ -234,7 +234,7 @@ fn check_headers(port: u16, prefix: &str) {
     assert_eq!(one(&r, "X-Short", &url), "yes");
 
     // The first 100 rules count.
-    let (r, url) = get("/gen/10.txt", &[]);
+    let (r, url) = get("/gen/10.html", &[]);
     assert!(
         all(&r, "X-Gen").is_empty(),
         "{url}: a rule for /gen/10 only"
