@@ -40,6 +40,8 @@ use crate::http::route::{route, Route, RouteError};
 use crate::http::{Params, Request, Response, Status};
 use crate::log;
 use crate::pages::status;
+pub use crate::site::policy::HtmlHandling;
+use crate::site::policy::Policy;
 use crate::stats::STATS;
 
 /// How responses are shaped; from the command line.
@@ -62,6 +64,8 @@ pub struct Options {
     pub headers: Vec<(String, String)>,
     /// `--sandbox`: members a browser would run scripts in get [`SANDBOX`].
     pub sandbox: bool,
+    /// The URL policy: where pages answer and where their other URLs redirect.
+    pub html_handling: HtmlHandling,
 }
 
 impl Default for Options {
@@ -75,6 +79,7 @@ impl Default for Options {
             clean_urls: true,
             headers: Vec::new(),
             sandbox: false,
+            html_handling: HtmlHandling::default(),
         }
     }
 }
@@ -105,9 +110,9 @@ pub struct Service {
     listing: bool,
     status_path: Option<&'static str>,
     error_pages: bool,
-    clean_urls: bool,
     headers: &'static [(String, String)],
     sandbox: bool,
+    policy: Policy,
 }
 
 /// What the steps after routing share about one request.
@@ -135,9 +140,12 @@ impl Service {
             listing: opts.listing,
             status_path: opts.status_path.map(leak),
             error_pages: opts.error_pages,
-            clean_urls: opts.clean_urls,
             headers: Box::leak(opts.headers.into_boxed_slice()),
             sandbox: opts.sandbox,
+            policy: Policy {
+                mode: opts.html_handling,
+                clean_urls: opts.clean_urls,
+            },
         }
     }
 
