@@ -830,3 +830,200 @@ fn chromium_receives_br_from_a_packed_site() {
         &log[..log.len().min(3000)]
     );
 }
+
+// --- The URL policy (--html-handling) --------------------------------------
+
+/// The request path a relative `location` leads to from `path` (no query),
+/// as a client resolves it (RFC 3986 §5.2): `./` and `../` segments first.
+fn follow_location(path: &str, location: &str) -> String {
+    assert!(
+        location.starts_with("./") || location.starts_with("../"),
+        "{path}: Location {location:?} is not a relative reference"
+    );
+    let mut dirs: Vec<&str> = path.split('/').collect();
+    dirs.pop();
+    let mut rest = location;
+    loop {
+        if let Some(r) = rest.strip_prefix("./") {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("../") {
+            assert!(
+                dirs.len() > 1,
+                "{path}: {location} goes above the host's root"
+            );
+            dirs.pop();
+            rest = r;
+        } else {
+            break;
+        }
+    }
+    format!("{}/{rest}", dirs.join("/"))
+}
+
+/// What a URL of the policy site must answer.
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    /// 200 with this member.
+    Page(&'static str),
+    /// 200 with the directory's listing.
+    Listing,
+    /// 301 to this relative reference, which answers 200 with this member
+    /// (`None`: a listing).
+    To(&'static str, Option<&'static str>),
+    /// 404 with the site's 404.html.
+    Missing,
+}
+
+/// The policy site: a root index, a page, a directory's index page, a 404 page.
+const POLICY_SITE: [(&str, &str); 4] = [
+    ("index.html", "<!doctype html><title>home</title>\n"),
+    ("page.html", "<!doctype html><title>page</title>\n"),
+    ("dir/index.html", "<!doctype html><title>dir</title>\n"),
+    ("404.html", "<!doctype html><title>missing</title>\n"),
+];
+
+fn policy_page(name: &str) -> &'static [u8] {
+    POLICY_SITE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, body)| body.as_bytes())
+        .unwrap_or_else(|| panic!("no page {name}"))
+}
+
+/// Checks one answer against `want`: status, Location exactly (with the
+/// query kept), body; a redirect is followed once and must answer directly.
+fn check_policy_answer(port: u16, path: &str, query: &str, want: Want) {
+    let url = format!("{path}{query}");
+    let r = curl_get(port, &url, &[]);
+    let is_listing = |r: &HttpResponse| {
+        let html = String::from_utf8_lossy(&r.body);
+        r.status == 200
+            && r.header("Content-Type").starts_with("text/html")
+            && html.contains("index.html")
+            && !POLICY_SITE.iter().any(|(_, body)| html == *body)
+    };
+    match want {
+        Want::Page(name) => {
+            assert_eq!(r.status, 200, "{url}: {:?}", r.headers);
+            assert_eq!(r.opt_header("Location"), None, "{url}");
+            assert!(r.body == policy_page(name), "{url}: body is not {name}");
+        }
+        Want::Listing => assert!(is_listing(&r), "{url}: not a listing: {r:?}"),
+        Want::Missing => {
+            assert_eq!(r.status, 404, "{url}: {:?}", r.headers);
+            assert!(r.body == policy_page("404.html"), "{url}");
+        }
+        Want::To(location, then) => {
+            assert_eq!(r.status, 301, "{url}: {:?}", r.headers);
+            let expected = format!("{location}{query}");
+            assert_eq!(r.opt_header("Location"), Some(&expected[..]), "{url}");
+            let next = format!("{}{query}", follow_location(path, location));
+            let n = curl_get(port, &next, &[]);
+            assert_eq!(
+                n.status, 200,
+                "{url} → {next}: a second redirect or an error: {:?}",
+                n.headers
+            );
+            match then {
+                Some(name) => assert!(n.body == policy_page(name), "{url} → {next}: not {name}"),
+                None => assert!(is_listing(&n), "{url} → {next}: not a listing"),
+            }
+        }
+    }
+}
+
+/// Where a daemon's site is mounted, its arguments and its environment.
+type Mount = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+/// Every case of docs/servers.md's URL-policy table, in every mode, through
+/// nginx: one wwz daemon per mode (one configured by `WWZ_HTML_HANDLING`),
+/// each site mounted under a prefix and the default also at the host's root,
+/// plus the default with `--no-clean-urls`.
+#[test]
+fn html_handling_table() {
+    use Want::*;
+    let site = Site::new();
+    let files: Vec<(&str, &[u8])> = POLICY_SITE
+        .iter()
+        .map(|(n, b)| (*n, b.as_bytes()))
+        .collect();
+    zip_files(&site.docroot.join("policy.wwz"), &files);
+    let modes: [Mount; 5] = [
+        ("/auto", &["--html-handling", "auto-trailing-slash"], &[]),
+        ("/force", &["--html-handling", "force-trailing-slash"], &[]),
+        (
+            "/drop",
+            &[],
+            &[("WWZ_HTML_HANDLING", "drop-trailing-slash")],
+        ),
+        ("/none", &["--html-handling", "none"], &[]),
+        ("/noclean", &["--no-clean-urls"], &[]),
+    ];
+    let daemons: Vec<Wwz> = modes
+        .iter()
+        .map(|(_, args, env)| Wwz::start_env(&site, Transport::Unix, args, env))
+        .collect();
+    let mut upstream = String::new();
+    let mut server = String::new();
+    for (i, ((prefix, _, _), wwz)) in modes.iter().zip(&daemons).enumerate() {
+        let Addr::Unix(sock) = &wwz.addr else {
+            unreachable!()
+        };
+        upstream.push_str(&format!(
+            "upstream wwz{i} {{ server unix:{}; }}\n    ",
+            sock.display()
+        ));
+        server.push_str(&format!(
+            "location ~ ^{prefix}(/|$) {{\n            include fastcgi_params;\n            \
+             fastcgi_param WWZ_ARCHIVE policy.wwz;\n            \
+             fastcgi_param WWZ_PREFIX {prefix};\n            fastcgi_pass wwz{i};\n        }}\n        "
+        ));
+    }
+    // The default mode at the host's root too.
+    server.push_str(
+        "location / {\n            include fastcgi_params;\n            \
+         fastcgi_param WWZ_ARCHIVE policy.wwz;\n            fastcgi_pass wwz0;\n        }",
+    );
+    let nginx = common::nginx::start_with_upstream(&site, &upstream, &server);
+    let mut logs = vec![("nginx error log", nginx.error_log.clone())];
+    logs.extend(
+        daemons
+            .iter()
+            .map(|w| ("wwz stderr", w.proc.stderr_path.clone())),
+    );
+    let _diag = Diagnostics(logs);
+
+    let page = Some("page.html");
+    let dir = Some("dir/index.html");
+    #[rustfmt::skip]
+    let table: &[(&str, [Want; 5])] = &[
+        // path               auto                   force                    drop                   none                   auto, --no-clean-urls
+        ("/",                 [Page("index.html"),   Page("index.html"),      Page("index.html"),    Listing,               Page("index.html")]),
+        ("/index",            [Page("index.html"),   To("./", Some("index.html")), To("./", Some("index.html")), Missing, Missing]),
+        ("/index.html",       [Page("index.html"),   To("./", Some("index.html")), To("./", Some("index.html")), Page("index.html"), Page("index.html")]),
+        ("/page",             [Page("page.html"),    To("./page/", page),     Page("page.html"),     Missing,               Missing]),
+        ("/page/",            [To("../page", page),  Page("page.html"),       To("../page", page),   Missing,               Missing]),
+        ("/page.html",        [Page("page.html"),    To("./page/", page),     To("./page", page),    Page("page.html"),     Page("page.html")]),
+        ("/page/index",       [To("../page", page),  To("./", page),          To("../page", page),   Missing,               Missing]),
+        ("/page/index.html",  [To("../page", page),  To("./", page),          To("../page", page),   Missing,               Missing]),
+        ("/dir",              [To("./dir/", dir),    To("./dir/", dir),       Page("dir/index.html"), To("./dir/", None),   To("./dir/", dir)]),
+        ("/dir/",             [Page("dir/index.html"), Page("dir/index.html"), To("../dir", dir),    Listing,               Page("dir/index.html")]),
+        ("/dir.html",         [To("./dir/", dir),    To("./dir/", dir),       To("./dir", dir),      Missing,               Missing]),
+        ("/dir/index",        [Page("dir/index.html"), To("./", dir),         To("../dir", dir),     Missing,               Missing]),
+        ("/dir/index.html",   [Page("dir/index.html"), To("./", dir),         To("../dir", dir),     Page("dir/index.html"), Page("dir/index.html")]),
+        ("/nope",             [Missing,              Missing,                 Missing,               Missing,               Missing]),
+    ];
+    for (path, wants) in table {
+        for ((prefix, _, _), want) in modes.iter().zip(wants) {
+            let url = format!("{prefix}{path}");
+            check_policy_answer(nginx.port, &url, "", *want);
+            check_policy_answer(nginx.port, &url, "?x=1&y=%20", *want);
+        }
+        // The default mode at the host's root answers as under a prefix.
+        check_policy_answer(nginx.port, path, "?x=1", wants[0]);
+    }
+}
