@@ -3,7 +3,7 @@
 //! module of its own:
 //!
 //! 1. **Request**: parsed once ([`Request::parse`]): method, target, query,
-//!    conditions, `Range`, `Accept-Encoding`.
+//!    conditions, `Range`, `Accept-Encoding`, `Accept` (JSON, Markdown).
 //! 2. **Method**: GET and HEAD; OPTIONS is 204 with `Allow` (a CORS
 //!    preflight goes on to step 12); anything else is 405.
 //! 3. **Status page**: `--status-path` answers before any archive is opened.
@@ -11,10 +11,12 @@
 //!    a hostile path is 400.
 //! 5. **Archive** ([`Cache`]): opened, mapped, indexed, revalidated against renames.
 //! 6. **Site** ([`site`]): `_redirects` rules that apply before lookup; the
-//!    member, index page, clean URL or directory the path names
-//!    ([`crate::site::lookup`]); rules that apply after it; the site's own
+//!    member, index page, clean URL or directory the path names, or the
+//!    redirect the URL policy makes ([`crate::site::lookup`],
+//!    [`crate::site::policy`]); rules that apply after it; the site's own
 //!    error pages.
-//! 7. **View** ([`view`]): what answers: the member, its log view, a listing, a search.
+//! 7. **View** ([`view`]): what answers: the member (a page's Markdown twin
+//!    when `Accept` prefers it), its log view, a listing, a search.
 //! 8. **Representation** ([`representation`]): identity, a precompressed
 //!    sibling, gzip passthrough or decoded on the way out, and its ETag.
 //! 9. **Preconditions** ([`member`]): 304 and 412 in RFC 9110 §13.2.2's order.
