@@ -1027,3 +1027,172 @@ fn html_handling_table() {
         check_policy_answer(nginx.port, path, "?x=1", wants[0]);
     }
 }
+
+// --- Markdown for agents ----------------------------------------------------
+
+/// Pages with Markdown twins through nginx, at the host's root and under
+/// `/docs` (the one-site recipe): `Accept` chooses the representation,
+/// q-values honoured; `Content-Type`, `Vary`, the `Link` to the twin, an
+/// ETag per representation and a 304 for each; the twin's gzip sibling; a
+/// page without a twin and a log view unchanged.
+#[test]
+fn markdown_negotiation() {
+    let site = Site::new();
+    let page_md = "# page\n\nThe page, in Markdown.\n".repeat(20);
+    let page_md_gz = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(page_md.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let files: [(&str, &[u8]); 7] = [
+        ("page.html", b"<!doctype html><title>page</title>\n"),
+        ("page.md", page_md.as_bytes()),
+        ("page.md.gz", &page_md_gz),
+        ("dir/index.html", b"<!doctype html><title>dir</title>\n"),
+        ("dir/index.md", b"# dir\n"),
+        ("alone.html", b"<!doctype html><title>alone</title>\n"),
+        ("404.html", b"<!doctype html><title>missing</title>\n"),
+    ];
+    let body = |name: &str| files.iter().find(|(n, _)| *n == name).unwrap().1.to_vec();
+    for archive in ["site.wwz", "docs.wwz"] {
+        zip_files(&site.docroot.join(archive), &files);
+    }
+    let wwz = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &wwz.addr else {
+        unreachable!()
+    };
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-site.conf");
+    let nginx = common::nginx::start(&site, sock, true, &format!("include {};", recipe.display()));
+    let _diag = Diagnostics(vec![
+        ("nginx error log", nginx.error_log.clone()),
+        ("wwz stderr", wwz.proc.stderr_path.clone()),
+    ]);
+    let port = nginx.port;
+    let get = |path: &str, headers: &[&str]| {
+        let mut args = Vec::new();
+        for h in headers {
+            args.extend(["-H", h]);
+        }
+        curl_get(port, path, &args)
+    };
+    const NO_ACCEPT: &str = "Accept:";
+    let link = |href: &str| format!("<{href}>; rel=\"alternate\"; type=\"text/markdown\"");
+
+    for prefix in ["", "/docs"] {
+        // (URL, the page, its twin, the Link's reference)
+        let pages = [
+            ("/page", "page.html", "page.md", "./page.md"),
+            ("/page.html", "page.html", "page.md", "./page.md"),
+            ("/dir/", "dir/index.html", "dir/index.md", "./index.md"),
+            ("/dir/index", "dir/index.html", "dir/index.md", "./index.md"),
+            (
+                "/dir/index.html",
+                "dir/index.html",
+                "dir/index.md",
+                "./index.md",
+            ),
+        ];
+        for (path, html, md, href) in pages {
+            let url = format!("{prefix}{path}");
+            for (accept, wants_md) in [
+                ("Accept: text/markdown", true),
+                ("Accept: text/markdown;q=0.5, text/html", false),
+                ("Accept: */*", false),
+                (NO_ACCEPT, false),
+                ("Accept: text/markdown, text/html;q=0.9", true),
+            ] {
+                let r = get(&url, &[accept]);
+                assert_eq!(r.status, 200, "{url} {accept}: {:?}", r.headers);
+                assert_eq!(
+                    r.header("Vary"),
+                    "Accept, Accept-Encoding",
+                    "{url} {accept}"
+                );
+                if wants_md {
+                    assert_eq!(r.header("Content-Type"), "text/markdown; charset=utf-8");
+                    assert!(r.body == body(md), "{url} {accept}: not {md}");
+                    assert_eq!(r.opt_header("Link"), None, "{url} {accept}");
+                } else {
+                    assert_eq!(r.header("Content-Type"), "text/html; charset=utf-8");
+                    assert!(r.body == body(html), "{url} {accept}: not {html}");
+                    assert_eq!(
+                        r.opt_header("Link"),
+                        Some(&link(href)[..]),
+                        "{url} {accept}"
+                    );
+                }
+            }
+            // HEAD says what GET would.
+            let h = curl_get(port, &url, &["-I", "-H", "Accept: text/markdown"]);
+            assert_eq!(h.header("Content-Type"), "text/markdown; charset=utf-8");
+            assert_eq!(h.header("Content-Length"), body(md).len().to_string());
+        }
+
+        // An ETag per representation, and a 304 for each.
+        let url = format!("{prefix}/page");
+        let html = get(&url, &[NO_ACCEPT]);
+        let md = get(&url, &["Accept: text/markdown"]);
+        let (html_tag, md_tag) = (html.header("ETag"), md.header("ETag"));
+        assert_ne!(html_tag, md_tag);
+        for (accept, tag, status) in [
+            ("Accept: text/markdown", md_tag, 304),
+            ("Accept: text/html", md_tag, 200),
+            ("Accept: text/html", html_tag, 304),
+            ("Accept: text/markdown", html_tag, 200),
+        ] {
+            let inm = format!("If-None-Match: {tag}");
+            let r = get(&url, &[accept, &inm]);
+            assert_eq!(r.status, status, "{url} {accept} {inm}: {:?}", r.headers);
+            assert_eq!(r.header("Vary"), "Accept, Accept-Encoding");
+            let want_tag = if accept.ends_with("markdown") {
+                md_tag
+            } else {
+                html_tag
+            };
+            assert_eq!(r.header("ETag"), want_tag, "{url} {accept} {inm}");
+            if status == 304 {
+                assert!(r.body.is_empty());
+            }
+        }
+
+        // The twin's gzip sibling, negotiated as for any member.
+        let gz = get(&url, &["Accept: text/markdown", "Accept-Encoding: gzip"]);
+        assert_eq!(gz.status, 200);
+        assert_eq!(gz.header("Content-Encoding"), "gzip");
+        assert_eq!(gz.header("Content-Type"), "text/markdown; charset=utf-8");
+        assert_eq!(gz.header("Vary"), "Accept, Accept-Encoding");
+        assert!(gz.body == page_md_gz, "not page.md.gz");
+        let gz_tag = gz.header("ETag");
+        assert!(gz_tag != md_tag && gz_tag != html_tag, "{gz_tag}");
+        let inm = format!("If-None-Match: {gz_tag}");
+        let again = get(
+            &url,
+            &["Accept: text/markdown", "Accept-Encoding: gzip", &inm],
+        );
+        assert_eq!(again.status, 304, "{:?}", again.headers);
+        assert_eq!(again.header("ETag"), gz_tag);
+
+        // A page without a twin, the twin asked by name, a log view: no negotiation.
+        let alone = get(&format!("{prefix}/alone"), &["Accept: text/markdown"]);
+        assert_eq!(alone.status, 200);
+        assert!(alone.body == body("alone.html"));
+        assert_eq!(alone.opt_header("Link"), None);
+        assert_eq!(alone.opt_header("Vary"), None);
+        let direct = get(&format!("{prefix}/page.md"), &[NO_ACCEPT]);
+        assert!(direct.body == body("page.md"));
+        assert_eq!(
+            direct.header("Content-Type"),
+            "text/markdown; charset=utf-8"
+        );
+        assert_eq!(direct.opt_header("Link"), None);
+        assert_eq!(direct.header("Vary"), "Accept-Encoding");
+        let view = get(
+            &format!("{prefix}/page.html?view"),
+            &["Accept: text/markdown"],
+        );
+        assert_eq!(view.status, 200);
+        assert!(view.header("Content-Type").starts_with("text/html"));
+        assert!(view.body != body("page.md") && view.opt_header("Link").is_none());
+    }
+}
