@@ -154,10 +154,7 @@ pub struct ServeArgs {
     pub no_clean_urls: bool,
 
     /// Where pages answer and where their other URLs redirect, as Cloudflare
-    /// Pages' html_handling: auto-trailing-slash (`/page` for page.html,
-    /// `/dir/` for dir/index.html), force-trailing-slash (`/page/`, `/dir/`),
-    /// drop-trailing-slash (`/page`, `/dir`), none (members at their own
-    /// names only). See docs/servers.md, "URL policy".
+    /// Pages' html_handling (every archive; docs/servers.md, "URL policy").
     #[arg(
         long,
         env = "WWZ_HTML_HANDLING",
@@ -166,6 +163,7 @@ pub struct ServeArgs {
         value_name = "MODE"
     )]
     pub html_handling: HtmlHandling,
+
     /// Isolate archive members a browser would run scripts in (HTML, SVG,
     /// XML): `Content-Security-Policy: sandbox …`, as Jenkins sends on
     /// archived artifacts, so an untrusted job's page cannot run scripts or

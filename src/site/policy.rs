@@ -34,14 +34,15 @@ use crate::util::percent::{self, Keep};
 /// Cloudflare Pages' (Workers static assets') `html_handling` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum HtmlHandling {
-    /// `page` for `page.html`, `dir/` for `dir/index.html`.
+    /// `/page` for page.html, `/dir/` for dir/index.html; other URLs that
+    /// find nothing redirect to them.
     #[default]
     AutoTrailingSlash,
-    /// `page/` and `dir/`.
+    /// `/page/` and `/dir/`; other URLs of a page redirect there.
     ForceTrailingSlash,
-    /// `page` and `dir`.
+    /// `/page` and `/dir`; other URLs of a page redirect there.
     DropTrailingSlash,
-    /// Members at their own names only; a directory URL lists it.
+    /// Members at their own names only: no clean URLs, no index pages.
     None,
 }
 
