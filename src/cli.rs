@@ -14,7 +14,7 @@ use crate::front::listen;
 use crate::front::server::{self, Server};
 use crate::log::{self, Level};
 use crate::service::Service;
-use crate::service::{Options, DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL};
+use crate::service::{HtmlHandling, Options, DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL};
 
 /// `wwz --version`: the crate version and the commit it was built from
 /// (short hash and commit date, or "unknown"; see build.rs).
@@ -152,6 +152,17 @@ pub struct ServeArgs {
     /// Do not look for PATH.html when PATH is not a member.
     #[arg(long, env = "WWZ_NO_CLEAN_URLS", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_clean_urls: bool,
+
+    /// Where pages answer and where their other URLs redirect, as Cloudflare
+    /// Pages' html_handling (every archive; docs/servers.md, "URL policy").
+    #[arg(
+        long,
+        env = "WWZ_HTML_HANDLING",
+        value_enum,
+        default_value = "auto-trailing-slash",
+        value_name = "MODE"
+    )]
+    pub html_handling: HtmlHandling,
 
     /// Isolate archive members a browser would run scripts in (HTML, SVG,
     /// XML): `Content-Security-Policy: sandbox …`, as Jenkins sends on
@@ -295,6 +306,7 @@ fn options(args: &ServeArgs) -> Options {
         status_path: args.status_path.clone(),
         error_pages: args.error_pages == "on",
         clean_urls: !args.no_clean_urls,
+        html_handling: args.html_handling,
         headers: args.headers.iter().flatten().cloned().collect(),
         sandbox: args.sandbox,
     }

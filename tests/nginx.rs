@@ -830,3 +830,369 @@ fn chromium_receives_br_from_a_packed_site() {
         &log[..log.len().min(3000)]
     );
 }
+
+// --- The URL policy (--html-handling) --------------------------------------
+
+/// The request path a relative `location` leads to from `path` (no query),
+/// as a client resolves it (RFC 3986 §5.2): `./` and `../` segments first.
+fn follow_location(path: &str, location: &str) -> String {
+    assert!(
+        location.starts_with("./") || location.starts_with("../"),
+        "{path}: Location {location:?} is not a relative reference"
+    );
+    let mut dirs: Vec<&str> = path.split('/').collect();
+    dirs.pop();
+    let mut rest = location;
+    loop {
+        if let Some(r) = rest.strip_prefix("./") {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("../") {
+            assert!(
+                dirs.len() > 1,
+                "{path}: {location} goes above the host's root"
+            );
+            dirs.pop();
+            rest = r;
+        } else {
+            break;
+        }
+    }
+    format!("{}/{rest}", dirs.join("/"))
+}
+
+/// What a URL of the policy site must answer.
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    /// 200 with this member.
+    Page(&'static str),
+    /// 200 with the directory's listing.
+    Listing,
+    /// 301 to this relative reference, which answers 200 with this member
+    /// (`None`: a listing).
+    To(&'static str, Option<&'static str>),
+    /// 404 with the site's 404.html.
+    Missing,
+}
+
+/// The policy site: a root index, a page, a directory's index page, a 404 page.
+const POLICY_SITE: [(&str, &str); 4] = [
+    ("index.html", "<!doctype html><title>home</title>\n"),
+    ("page.html", "<!doctype html><title>page</title>\n"),
+    ("dir/index.html", "<!doctype html><title>dir</title>\n"),
+    ("404.html", "<!doctype html><title>missing</title>\n"),
+];
+
+fn policy_page(name: &str) -> &'static [u8] {
+    POLICY_SITE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, body)| body.as_bytes())
+        .unwrap_or_else(|| panic!("no page {name}"))
+}
+
+/// Checks one answer against `want`: status, Location exactly (with the
+/// query kept), body; a redirect is followed once and must answer directly.
+fn check_policy_answer(port: u16, path: &str, query: &str, want: Want) {
+    let url = format!("{path}{query}");
+    let r = curl_get(port, &url, &[]);
+    let is_listing = |r: &HttpResponse| {
+        let html = String::from_utf8_lossy(&r.body);
+        r.status == 200
+            && r.header("Content-Type").starts_with("text/html")
+            && html.contains("index.html")
+            && !POLICY_SITE.iter().any(|(_, body)| html == *body)
+    };
+    match want {
+        Want::Page(name) => {
+            assert_eq!(r.status, 200, "{url}: {:?}", r.headers);
+            assert_eq!(r.opt_header("Location"), None, "{url}");
+            assert!(r.body == policy_page(name), "{url}: body is not {name}");
+        }
+        Want::Listing => assert!(is_listing(&r), "{url}: not a listing: {r:?}"),
+        Want::Missing => {
+            assert_eq!(r.status, 404, "{url}: {:?}", r.headers);
+            assert!(r.body == policy_page("404.html"), "{url}");
+        }
+        Want::To(location, then) => {
+            assert_eq!(r.status, 301, "{url}: {:?}", r.headers);
+            let expected = format!("{location}{query}");
+            assert_eq!(r.opt_header("Location"), Some(&expected[..]), "{url}");
+            let next = format!("{}{query}", follow_location(path, location));
+            let n = curl_get(port, &next, &[]);
+            assert_eq!(
+                n.status, 200,
+                "{url} → {next}: a second redirect or an error: {:?}",
+                n.headers
+            );
+            match then {
+                Some(name) => assert!(n.body == policy_page(name), "{url} → {next}: not {name}"),
+                None => assert!(is_listing(&n), "{url} → {next}: not a listing"),
+            }
+        }
+    }
+}
+
+/// Where a daemon's site is mounted, its arguments and its environment.
+type Mount = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+/// Every case of docs/servers.md's URL-policy table, in every mode, through
+/// nginx: one wwz daemon per mode (one configured by `WWZ_HTML_HANDLING`),
+/// each site mounted under a prefix and the default also at the host's root,
+/// plus the default with `--no-clean-urls`.
+#[test]
+fn html_handling_table() {
+    use Want::*;
+    let site = Site::new();
+    let files: Vec<(&str, &[u8])> = POLICY_SITE
+        .iter()
+        .map(|(n, b)| (*n, b.as_bytes()))
+        .collect();
+    zip_files(&site.docroot.join("policy.wwz"), &files);
+    let modes: [Mount; 5] = [
+        ("/auto", &["--html-handling", "auto-trailing-slash"], &[]),
+        ("/force", &["--html-handling", "force-trailing-slash"], &[]),
+        (
+            "/drop",
+            &[],
+            &[("WWZ_HTML_HANDLING", "drop-trailing-slash")],
+        ),
+        ("/none", &["--html-handling", "none"], &[]),
+        ("/noclean", &["--no-clean-urls"], &[]),
+    ];
+    let daemons: Vec<Wwz> = modes
+        .iter()
+        .map(|(_, args, env)| Wwz::start_env(&site, Transport::Unix, args, env))
+        .collect();
+    let mut upstream = String::new();
+    let mut server = String::new();
+    for (i, ((prefix, _, _), wwz)) in modes.iter().zip(&daemons).enumerate() {
+        let Addr::Unix(sock) = &wwz.addr else {
+            unreachable!()
+        };
+        upstream.push_str(&format!(
+            "upstream wwz{i} {{ server unix:{}; }}\n    ",
+            sock.display()
+        ));
+        server.push_str(&format!(
+            "location ~ ^{prefix}(/|$) {{\n            include fastcgi_params;\n            \
+             fastcgi_param WWZ_ARCHIVE policy.wwz;\n            \
+             fastcgi_param WWZ_PREFIX {prefix};\n            fastcgi_pass wwz{i};\n        }}\n        "
+        ));
+    }
+    // The default mode at the host's root too.
+    server.push_str(
+        "location / {\n            include fastcgi_params;\n            \
+         fastcgi_param WWZ_ARCHIVE policy.wwz;\n            fastcgi_pass wwz0;\n        }",
+    );
+    let nginx = common::nginx::start_with_upstream(&site, &upstream, &server);
+    let mut logs = vec![("nginx error log", nginx.error_log.clone())];
+    logs.extend(
+        daemons
+            .iter()
+            .map(|w| ("wwz stderr", w.proc.stderr_path.clone())),
+    );
+    let _diag = Diagnostics(logs);
+
+    let page = Some("page.html");
+    let dir = Some("dir/index.html");
+    #[rustfmt::skip]
+    let table: &[(&str, [Want; 5])] = &[
+        // path               auto                   force                    drop                   none                   auto, --no-clean-urls
+        ("/",                 [Page("index.html"),   Page("index.html"),      Page("index.html"),    Listing,               Page("index.html")]),
+        ("/index",            [Page("index.html"),   To("./", Some("index.html")), To("./", Some("index.html")), Missing, Missing]),
+        ("/index.html",       [Page("index.html"),   To("./", Some("index.html")), To("./", Some("index.html")), Page("index.html"), Page("index.html")]),
+        ("/page",             [Page("page.html"),    To("./page/", page),     Page("page.html"),     Missing,               Missing]),
+        ("/page/",            [To("../page", page),  Page("page.html"),       To("../page", page),   Missing,               Missing]),
+        ("/page.html",        [Page("page.html"),    To("./page/", page),     To("./page", page),    Page("page.html"),     Page("page.html")]),
+        ("/page/index",       [To("../page", page),  To("./", page),          To("../page", page),   Missing,               Missing]),
+        ("/page/index.html",  [To("../page", page),  To("./", page),          To("../page", page),   Missing,               Missing]),
+        ("/dir",              [To("./dir/", dir),    To("./dir/", dir),       Page("dir/index.html"), To("./dir/", None),   To("./dir/", dir)]),
+        ("/dir/",             [Page("dir/index.html"), Page("dir/index.html"), To("../dir", dir),    Listing,               Page("dir/index.html")]),
+        ("/dir.html",         [To("./dir/", dir),    To("./dir/", dir),       To("./dir", dir),      Missing,               Missing]),
+        ("/dir/index",        [Page("dir/index.html"), To("./", dir),         To("../dir", dir),     Missing,               Missing]),
+        ("/dir/index.html",   [Page("dir/index.html"), To("./", dir),         To("../dir", dir),     Page("dir/index.html"), Page("dir/index.html")]),
+        ("/nope",             [Missing,              Missing,                 Missing,               Missing,               Missing]),
+    ];
+    for (path, wants) in table {
+        for ((prefix, _, _), want) in modes.iter().zip(wants) {
+            let url = format!("{prefix}{path}");
+            check_policy_answer(nginx.port, &url, "", *want);
+            check_policy_answer(nginx.port, &url, "?x=1&y=%20", *want);
+        }
+        // The default mode at the host's root answers as under a prefix.
+        check_policy_answer(nginx.port, path, "?x=1", wants[0]);
+    }
+}
+
+// --- Markdown for agents ----------------------------------------------------
+
+/// Pages with Markdown twins through nginx, at the host's root and under
+/// `/docs` (the one-site recipe): `Accept` chooses the representation,
+/// q-values honoured; `Content-Type`, `Vary`, the `Link` to the twin, an
+/// ETag per representation and a 304 for each; the twin's gzip sibling; a
+/// page without a twin and a log view unchanged.
+#[test]
+fn markdown_negotiation() {
+    let site = Site::new();
+    let page_md = "# page\n\nThe page, in Markdown.\n".repeat(20);
+    let page_md_gz = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(page_md.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let files: [(&str, &[u8]); 7] = [
+        ("page.html", b"<!doctype html><title>page</title>\n"),
+        ("page.md", page_md.as_bytes()),
+        ("page.md.gz", &page_md_gz),
+        ("dir/index.html", b"<!doctype html><title>dir</title>\n"),
+        ("dir/index.md", b"# dir\n"),
+        ("alone.html", b"<!doctype html><title>alone</title>\n"),
+        ("404.html", b"<!doctype html><title>missing</title>\n"),
+    ];
+    let body = |name: &str| files.iter().find(|(n, _)| *n == name).unwrap().1.to_vec();
+    for archive in ["site.wwz", "docs.wwz"] {
+        zip_files(&site.docroot.join(archive), &files);
+    }
+    let wwz = Wwz::start(&site, Transport::Unix, &[]);
+    let Addr::Unix(sock) = &wwz.addr else {
+        unreachable!()
+    };
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-site.conf");
+    let nginx = common::nginx::start(&site, sock, true, &format!("include {};", recipe.display()));
+    let _diag = Diagnostics(vec![
+        ("nginx error log", nginx.error_log.clone()),
+        ("wwz stderr", wwz.proc.stderr_path.clone()),
+    ]);
+    let port = nginx.port;
+    let get = |path: &str, headers: &[&str]| {
+        let mut args = Vec::new();
+        for h in headers {
+            args.extend(["-H", h]);
+        }
+        curl_get(port, path, &args)
+    };
+    const NO_ACCEPT: &str = "Accept:";
+    let link = |href: &str| format!("<{href}>; rel=\"alternate\"; type=\"text/markdown\"");
+
+    for prefix in ["", "/docs"] {
+        // (URL, the page, its twin, the Link's reference)
+        let pages = [
+            ("/page", "page.html", "page.md", "./page.md"),
+            ("/page.html", "page.html", "page.md", "./page.md"),
+            ("/dir/", "dir/index.html", "dir/index.md", "./index.md"),
+            ("/dir/index", "dir/index.html", "dir/index.md", "./index.md"),
+            (
+                "/dir/index.html",
+                "dir/index.html",
+                "dir/index.md",
+                "./index.md",
+            ),
+        ];
+        for (path, html, md, href) in pages {
+            let url = format!("{prefix}{path}");
+            for (accept, wants_md) in [
+                ("Accept: text/markdown", true),
+                ("Accept: text/markdown;q=0.5, text/html", false),
+                ("Accept: */*", false),
+                (NO_ACCEPT, false),
+                ("Accept: text/markdown, text/html;q=0.9", true),
+            ] {
+                let r = get(&url, &[accept]);
+                assert_eq!(r.status, 200, "{url} {accept}: {:?}", r.headers);
+                assert_eq!(
+                    r.header("Vary"),
+                    "Accept, Accept-Encoding",
+                    "{url} {accept}"
+                );
+                if wants_md {
+                    assert_eq!(r.header("Content-Type"), "text/markdown; charset=utf-8");
+                    assert!(r.body == body(md), "{url} {accept}: not {md}");
+                    assert_eq!(r.opt_header("Link"), None, "{url} {accept}");
+                } else {
+                    assert_eq!(r.header("Content-Type"), "text/html; charset=utf-8");
+                    assert!(r.body == body(html), "{url} {accept}: not {html}");
+                    assert_eq!(
+                        r.opt_header("Link"),
+                        Some(&link(href)[..]),
+                        "{url} {accept}"
+                    );
+                }
+            }
+            // HEAD says what GET would.
+            let h = curl_get(port, &url, &["-I", "-H", "Accept: text/markdown"]);
+            assert_eq!(h.header("Content-Type"), "text/markdown; charset=utf-8");
+            assert_eq!(h.header("Content-Length"), body(md).len().to_string());
+        }
+
+        // An ETag per representation, and a 304 for each.
+        let url = format!("{prefix}/page");
+        let html = get(&url, &[NO_ACCEPT]);
+        let md = get(&url, &["Accept: text/markdown"]);
+        let (html_tag, md_tag) = (html.header("ETag"), md.header("ETag"));
+        assert_ne!(html_tag, md_tag);
+        for (accept, tag, status) in [
+            ("Accept: text/markdown", md_tag, 304),
+            ("Accept: text/html", md_tag, 200),
+            ("Accept: text/html", html_tag, 304),
+            ("Accept: text/markdown", html_tag, 200),
+        ] {
+            let inm = format!("If-None-Match: {tag}");
+            let r = get(&url, &[accept, &inm]);
+            assert_eq!(r.status, status, "{url} {accept} {inm}: {:?}", r.headers);
+            assert_eq!(r.header("Vary"), "Accept, Accept-Encoding");
+            let want_tag = if accept.ends_with("markdown") {
+                md_tag
+            } else {
+                html_tag
+            };
+            assert_eq!(r.header("ETag"), want_tag, "{url} {accept} {inm}");
+            if status == 304 {
+                assert!(r.body.is_empty());
+            }
+        }
+
+        // The twin's gzip sibling, negotiated as for any member.
+        let gz = get(&url, &["Accept: text/markdown", "Accept-Encoding: gzip"]);
+        assert_eq!(gz.status, 200);
+        assert_eq!(gz.header("Content-Encoding"), "gzip");
+        assert_eq!(gz.header("Content-Type"), "text/markdown; charset=utf-8");
+        assert_eq!(gz.header("Vary"), "Accept, Accept-Encoding");
+        assert!(gz.body == page_md_gz, "not page.md.gz");
+        let gz_tag = gz.header("ETag");
+        assert!(gz_tag != md_tag && gz_tag != html_tag, "{gz_tag}");
+        let inm = format!("If-None-Match: {gz_tag}");
+        let again = get(
+            &url,
+            &["Accept: text/markdown", "Accept-Encoding: gzip", &inm],
+        );
+        assert_eq!(again.status, 304, "{:?}", again.headers);
+        assert_eq!(again.header("ETag"), gz_tag);
+
+        // A page without a twin, the twin asked by name, a log view: no negotiation.
+        let alone = get(&format!("{prefix}/alone"), &["Accept: text/markdown"]);
+        assert_eq!(alone.status, 200);
+        assert!(alone.body == body("alone.html"));
+        assert_eq!(alone.opt_header("Link"), None);
+        assert_eq!(alone.opt_header("Vary"), None);
+        let direct = get(&format!("{prefix}/page.md"), &[NO_ACCEPT]);
+        assert!(direct.body == body("page.md"));
+        assert_eq!(
+            direct.header("Content-Type"),
+            "text/markdown; charset=utf-8"
+        );
+        assert_eq!(direct.opt_header("Link"), None);
+        assert_eq!(direct.header("Vary"), "Accept-Encoding");
+        let view = get(
+            &format!("{prefix}/page.html?view"),
+            &["Accept: text/markdown"],
+        );
+        assert_eq!(view.status, 200);
+        assert!(view.header("Content-Type").starts_with("text/html"));
+        assert!(view.body != body("page.md") && view.opt_header("Link").is_none());
+    }
+}

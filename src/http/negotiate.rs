@@ -8,8 +8,67 @@
 //!
 //! No header means identity only (a deflated member is then inflated, not sent
 //! as gzip): clients that take compression say so.
+//!
+//! [`Media::parse`] reads `Accept` once for the two choices of format wwz
+//! makes: JSON for its own pages, and a page's Markdown twin for agents.
 
 pub use crate::content::coding::Coding;
+
+/// What an `Accept` header asks of wwz's choices of format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Media {
+    /// `application/json` is named first: listings, searches and the status page as JSON.
+    pub json: bool,
+    /// `text/markdown` is preferred to `text/html`: a page's Markdown twin.
+    pub markdown: bool,
+}
+
+impl Media {
+    /// Reads the header without allocating. Markdown is preferred when
+    /// `text/markdown` is named with a q above 0 and at least the q that
+    /// `text/html` gets (by name, else `text/*`, else `*/*`): a client that
+    /// names Markdown asks for it (browsers never do), and a tie goes to it;
+    /// a wildcard alone never gets Markdown. A malformed q-value counts as 1.
+    pub fn parse(header: Option<&[u8]>) -> Media {
+        let Some(header) = header else {
+            return Media::default();
+        };
+        let mut json = false;
+        let (mut markdown, mut html, mut text, mut any) = (None, None, None, None);
+        for (i, item) in header.split(|&b| b == b',').enumerate() {
+            let mut fields = item.split(|&b| b == b';');
+            let range = fields.next().unwrap_or_default().trim_ascii();
+            if i == 0 {
+                json = range.starts_with(b"application/json");
+            }
+            let slot = if range.eq_ignore_ascii_case(b"text/markdown") {
+                &mut markdown
+            } else if range.eq_ignore_ascii_case(b"text/html") {
+                &mut html
+            } else if range.eq_ignore_ascii_case(b"text/*") {
+                &mut text
+            } else if range == b"*/*" {
+                &mut any
+            } else {
+                continue;
+            };
+            let q = fields
+                .filter_map(|f| {
+                    let f = f.trim_ascii();
+                    f.strip_prefix(b"q=").or_else(|| f.strip_prefix(b"Q="))
+                })
+                .find_map(|v| qvalue(v.trim_ascii()))
+                .unwrap_or(1000);
+            // The first mention of a range counts.
+            slot.get_or_insert(q);
+        }
+        let html = html.or(text).or(any).unwrap_or(0);
+        Media {
+            json,
+            markdown: markdown.is_some_and(|q| q > 0 && q >= html),
+        }
+    }
+}
 
 /// The q-values (in thousandths) an `Accept-Encoding` header gives; `None`
 /// where a coding is not named.
@@ -177,6 +236,37 @@ mod tests {
         assert!(!ok("identity;q=0"));
         assert!(!ok("*;q=0"));
         assert!(!ok("br, identity;q=0.000"));
+    }
+
+    #[test]
+    fn markdown_preference() {
+        let md = |h: &str| Media::parse(Some(h.as_bytes())).markdown;
+        assert!(md("text/markdown"));
+        assert!(!md("text/markdown;q=0.5, text/html"));
+        assert!(!md("*/*"));
+        assert!(!Media::parse(None).markdown);
+        assert!(md("text/markdown, text/html;q=0.9"));
+        assert!(md("text/markdown, text/html, */*"));
+        assert!(md("text/html;q=0.8, text/markdown;q=0.9"));
+        assert!(md("Text/Markdown; charset=utf-8; q=0.7, */*;q=0.5"));
+        assert!(!md("text/markdown;q=0.5, text/*"));
+        assert!(!md("text/markdown;q=0"));
+        assert!(!md("text/*"));
+        assert!(!md(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        ));
+        assert!(!md(""));
+        // A malformed q counts as 1, as in Accept-Encoding.
+        assert!(md("text/markdown;q=x, text/html"));
+    }
+
+    #[test]
+    fn json_first() {
+        let json = |h: &str| Media::parse(Some(h.as_bytes())).json;
+        assert!(json("application/json"));
+        assert!(json(" application/json;q=0.9, text/html"));
+        assert!(!json("text/html, application/json"));
+        assert!(!Media::parse(None).json);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! after this reads the [`Request`], never the parameters again.
 
 use super::conditional::Conditions;
-use super::negotiate::Accept;
+use super::negotiate::{Accept, Media};
 use super::query::Query;
 use super::{Param, Params};
 
@@ -69,6 +69,9 @@ pub struct Request<'a> {
     pub raw_query: Option<&'a [u8]>,
     pub query: Query,
     pub format: Format,
+    /// `Accept` prefers `text/markdown` to `text/html`: a page with a
+    /// Markdown twin answers with the twin.
+    pub markdown: bool,
     pub accept_encoding: Accept,
     pub conditions: Conditions<'a>,
     /// `Range`, for GET only (RFC 9110 §14.2: HEAD answers as a plain GET would).
@@ -112,20 +115,17 @@ impl<'a> Request<'a> {
             Some(q) if !q.is_empty() => Query::parse(q),
             _ => Query::default(),
         };
-        let accept_json = params.param(Param::HttpAccept).is_some_and(|a| {
-            a.split(|&b| b == b',')
-                .next()
-                .is_some_and(|first| first.trim_ascii().starts_with(b"application/json"))
-        });
+        let media = Media::parse(params.param(Param::HttpAccept));
         Request {
             method,
             target,
             raw_query,
-            format: if query.json || accept_json {
+            format: if query.json || media.json {
                 Format::Json
             } else {
                 Format::Html
             },
+            markdown: media.markdown,
             query,
             accept_encoding: Accept::parse(params.param(Param::HttpAcceptEncoding)),
             conditions: Conditions {

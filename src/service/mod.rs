@@ -3,7 +3,7 @@
 //! module of its own:
 //!
 //! 1. **Request**: parsed once ([`Request::parse`]): method, target, query,
-//!    conditions, `Range`, `Accept-Encoding`.
+//!    conditions, `Range`, `Accept-Encoding`, `Accept` (JSON, Markdown).
 //! 2. **Method**: GET and HEAD; OPTIONS is 204 with `Allow` (a CORS
 //!    preflight goes on to step 12); anything else is 405.
 //! 3. **Status page**: `--status-path` answers before any archive is opened.
@@ -11,10 +11,12 @@
 //!    a hostile path is 400.
 //! 5. **Archive** ([`Cache`]): opened, mapped, indexed, revalidated against renames.
 //! 6. **Site** ([`site`]): `_redirects` rules that apply before lookup; the
-//!    member, index page, clean URL or directory the path names
-//!    ([`crate::site::lookup`]); rules that apply after it; the site's own
+//!    member, index page, clean URL or directory the path names, or the
+//!    redirect the URL policy makes ([`crate::site::lookup`],
+//!    [`crate::site::policy`]); rules that apply after it; the site's own
 //!    error pages.
-//! 7. **View** ([`view`]): what answers: the member, its log view, a listing, a search.
+//! 7. **View** ([`view`]): what answers: the member (a page's Markdown twin
+//!    when `Accept` prefers it), its log view, a listing, a search.
 //! 8. **Representation** ([`representation`]): identity, a precompressed
 //!    sibling, gzip passthrough or decoded on the way out, and its ETag.
 //! 9. **Preconditions** ([`member`]): 304 and 412 in RFC 9110 §13.2.2's order.
@@ -40,6 +42,8 @@ use crate::http::route::{route, Route, RouteError};
 use crate::http::{Params, Request, Response, Status};
 use crate::log;
 use crate::pages::status;
+pub use crate::site::policy::HtmlHandling;
+use crate::site::policy::Policy;
 use crate::stats::STATS;
 
 /// How responses are shaped; from the command line.
@@ -62,6 +66,8 @@ pub struct Options {
     pub headers: Vec<(String, String)>,
     /// `--sandbox`: members a browser would run scripts in get [`SANDBOX`].
     pub sandbox: bool,
+    /// The URL policy: where pages answer and where their other URLs redirect.
+    pub html_handling: HtmlHandling,
 }
 
 impl Default for Options {
@@ -75,6 +81,7 @@ impl Default for Options {
             clean_urls: true,
             headers: Vec::new(),
             sandbox: false,
+            html_handling: HtmlHandling::default(),
         }
     }
 }
@@ -105,9 +112,9 @@ pub struct Service {
     listing: bool,
     status_path: Option<&'static str>,
     error_pages: bool,
-    clean_urls: bool,
     headers: &'static [(String, String)],
     sandbox: bool,
+    policy: Policy,
 }
 
 /// What the steps after routing share about one request.
@@ -135,9 +142,12 @@ impl Service {
             listing: opts.listing,
             status_path: opts.status_path.map(leak),
             error_pages: opts.error_pages,
-            clean_urls: opts.clean_urls,
             headers: Box::leak(opts.headers.into_boxed_slice()),
             sandbox: opts.sandbox,
+            policy: Policy {
+                mode: opts.html_handling,
+                clean_urls: opts.clean_urls,
+            },
         }
     }
 

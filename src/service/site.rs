@@ -29,11 +29,8 @@ impl Service {
         }
         match self.find(ctx, path) {
             Found::Member(name, entry) => self.view(ctx, View::of_member(&name, entry, ctx.req)),
-            Found::AddSlash => {
-                let last = path.rsplit('/').next().unwrap_or(path);
-                redirect(segment_location(last), ctx.req)
-            }
-            Found::Listing => self.view(ctx, View::of_dir(path, ctx.req)),
+            Found::Redirect(location) => redirect(location, ctx.req),
+            Found::Listing(dir) => self.view(ctx, View::of_dir(&dir, ctx.req)),
             Found::Nothing => match rules.apply(path, false) {
                 Some(action) => self.follow(ctx, action),
                 None => self.error_page(ctx, Status::NotFound),
@@ -46,10 +43,10 @@ impl Service {
     /// sorts every name, so it runs off the event loop.
     fn find<'a>(&self, ctx: &'a Ctx<'_>, path: &'a str) -> Found<'a> {
         let index = ctx.archive.index();
-        if let Some(found) = lookup::exact(index, path) {
+        if let Some(found) = lookup::exact(index, path, self.policy) {
             return found;
         }
-        super::off_loop::run(|| lookup::find(index, path, self.clean_urls, true))
+        super::off_loop::run(|| lookup::find(index, path, self.policy, true))
     }
 
     /// Carries out the one `_redirects` rule a request matched.
@@ -69,12 +66,12 @@ impl Service {
             }
             // A rewrite is looked up once more, without rules or redirects.
             RuleAction::Rewrite(target) => {
-                match lookup::find(ctx.archive.index(), &target, self.clean_urls, false) {
+                match lookup::find(ctx.archive.index(), &target, self.policy, false) {
                     Found::Member(name, entry) => {
                         self.view(ctx, View::Member { name: &name, entry })
                     }
-                    Found::Listing => self.view(ctx, View::of_dir(&target, ctx.req)),
-                    Found::AddSlash | Found::Nothing => self.error_page(ctx, Status::NotFound),
+                    Found::Listing(dir) => self.view(ctx, View::of_dir(&dir, ctx.req)),
+                    Found::Redirect(_) | Found::Nothing => self.error_page(ctx, Status::NotFound),
                 }
             }
         }

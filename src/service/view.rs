@@ -5,16 +5,19 @@
 use std::borrow::Cow;
 
 use super::{member, Ctx, Service};
+use crate::content::markdown;
 use crate::http::body::Body;
 use crate::http::request::Format;
 use crate::http::{Request, Response, Status};
 use crate::logs::{search, view as log_view};
 use crate::pages::listing::{self, Place};
+use crate::site::policy;
 use crate::zip::{Child, Entry};
 
 /// What answers a request.
 pub(super) enum View<'a> {
-    /// The member's bytes, in the representation negotiated.
+    /// The member's bytes, in the representation negotiated (for a page
+    /// with a Markdown twin, the twin when `Accept` prefers Markdown).
     Member { name: &'a str, entry: &'a Entry },
     /// `MEMBER?view`: a text member as a numbered, coloured log page.
     Log { name: &'a str, entry: &'a Entry },
@@ -42,11 +45,58 @@ impl<'a> View<'a> {
     }
 }
 
+/// `Vary` of a page that has a Markdown twin: `Accept` chooses between them.
+const VARY_TWIN: &str = "Accept, Accept-Encoding";
+
+/// A page with a Markdown twin: the twin when `Accept` prefers Markdown,
+/// else the page with a `Link` to the twin. Both are members answered as
+/// any other (codings, ranges, validators), so each has its own ETag and
+/// revalidates on its own; both say that `Accept` chose them.
+fn page(ctx: &Ctx<'_>, name: &str, entry: &Entry) -> Response {
+    let Some(twin) = markdown::twin_of(name) else {
+        return member::respond(ctx, name, entry);
+    };
+    let markdown = ctx
+        .req
+        .markdown
+        .then(|| ctx.archive.index().get(twin.as_bytes()))
+        .flatten();
+    let mut resp = match markdown {
+        Some(twin_entry) => member::respond(ctx, &twin, twin_entry),
+        None => {
+            let mut resp = member::respond(ctx, name, entry);
+            if matches!(
+                resp.status,
+                Status::Ok | Status::PartialContent | Status::NotModified
+            ) {
+                // Relative to the URL asked, whatever the prefix or the URL policy.
+                let link = format!(
+                    "<{}>; rel=\"alternate\"; type=\"text/markdown\"",
+                    policy::relative(ctx.route.member(), &twin)
+                );
+                resp.extra.push((Cow::Borrowed("Link"), Cow::Owned(link)));
+            }
+            resp
+        }
+    };
+    if matches!(
+        resp.status,
+        Status::Ok | Status::PartialContent | Status::NotModified | Status::NotAcceptable
+    ) {
+        resp.vary = Some(VARY_TWIN);
+    }
+    resp
+}
+
 impl Service {
     pub(super) fn view(&self, ctx: &Ctx<'_>, view: View<'_>) -> Response {
         match view {
             View::Member { name, entry } => {
-                let mut resp = member::respond(ctx, name, entry);
+                let mut resp = if entry.has_markdown_twin() {
+                    page(ctx, name, entry)
+                } else {
+                    member::respond(ctx, name, entry)
+                };
                 self.add_site_headers(ctx, &mut resp);
                 self.add_sandbox(&mut resp);
                 resp

@@ -1,12 +1,14 @@
 //! Which member answers a path, as static-site hosts (GitLab Pages,
-//! Netlify, GitHub Pages) decide it: the member itself; for a directory its
-//! `index.html` or `index.htm`; with clean URLs `PATH.html`; a directory
-//! named without its slash is redirected to it. And which error page answers
-//! a 404 or 403: the nearest `404.html` (`403.html`) going up from the
-//! requested directory to the archive root.
+//! Netlify, GitHub Pages, Cloudflare Pages) decide it: the member itself;
+//! for a directory its `index.html` or `index.htm`; with clean URLs
+//! `PATH.html`; and the redirects of the URL policy ([`super::policy`]:
+//! a directory named without its slash, a page's other URLs). And which
+//! error page answers a 404 or 403: the nearest `404.html` (`403.html`)
+//! going up from the requested directory to the archive root.
 
 use std::borrow::Cow;
 
+use super::policy::{self, Answer, Direct, Names, Policy};
 use crate::zip::{Entry, Index};
 
 /// Largest error page served; a bigger one gives the short built-in page.
@@ -17,65 +19,59 @@ pub const MAX_ERROR_PAGE: u64 = 1 << 20;
 pub enum Found<'a> {
     /// A member to serve, under this name (the path, or the index or page it led to).
     Member(Cow<'a, str>, &'a Entry),
-    /// A directory named without its slash: redirect to `./last/`.
-    AddSlash,
-    /// A directory without an index page: list it (`dir` ends in `/` or is empty).
-    Listing,
+    /// A 301 to this reference, relative to the request (the query not yet added).
+    Redirect(String),
+    /// A directory to list (`dir` ends in `/` or is empty).
+    Listing(Cow<'a, str>),
     Nothing,
 }
 
 /// The member `path` names exactly (never a directory, never the site's
-/// configuration files): the hot path of every lookup, one hash probe.
-pub fn exact<'a>(index: &'a Index, path: &'a str) -> Option<Found<'a>> {
+/// configuration files, never a page the policy may redirect): the hot
+/// path of every lookup, one hash probe.
+pub fn exact<'a>(index: &'a Index, path: &'a str, policy: Policy) -> Option<Found<'a>> {
     if path.is_empty() || path.ends_with('/') || super::is_config(path.as_bytes()) {
+        return None;
+    }
+    if policy.may_redirect_html() && path.ends_with(".html") {
         return None;
     }
     let entry = index.get(path.as_bytes())?;
     Some(Found::Member(Cow::Borrowed(path), entry))
 }
 
-/// Resolves `path` (a member path, no leading `/`). `clean_urls` tries
-/// `PATH.html`; `may_redirect` is false for the target of a rewrite, which
-/// must not be answered by a redirect, so a directory is served directly.
-pub fn find<'a>(
-    index: &'a Index,
-    path: &'a str,
-    clean_urls: bool,
-    may_redirect: bool,
-) -> Found<'a> {
-    let is_dir = path.is_empty() || path.ends_with('/');
+/// The archive's names, as the policy asks for them.
+struct IndexNames<'i>(&'i Index);
+
+impl Names for IndexNames<'_> {
+    fn member(&self, name: &str) -> bool {
+        !super::is_config(name.as_bytes()) && self.0.get(name.as_bytes()).is_some()
+    }
+    fn dir(&self, dir: &str) -> bool {
+        self.0.is_dir(dir.as_bytes())
+    }
+}
+
+/// Resolves `path` (a member path, no leading `/`) under `policy`.
+/// `may_redirect` is false for the target of a rewrite, which must not be
+/// answered by a redirect: what the redirect would lead to is served.
+pub fn find<'a>(index: &'a Index, path: &'a str, policy: Policy, may_redirect: bool) -> Found<'a> {
     if super::is_config(path.as_bytes()) {
         return Found::Nothing;
     }
-    if !is_dir {
-        if let Some(found) = exact(index, path) {
-            return found;
-        }
-        if clean_urls {
-            let page = format!("{path}.html");
-            if let Some(entry) = index.get(page.as_bytes()) {
-                return Found::Member(Cow::Owned(page), entry);
-            }
-        }
-    }
-    let dir = if is_dir {
-        Cow::Borrowed(path)
-    } else {
-        Cow::Owned(format!("{path}/"))
+    let direct = match policy::resolve(policy, path, &IndexNames(index)) {
+        Answer::Direct(d) => d,
+        Answer::Redirect { location, .. } if may_redirect => return Found::Redirect(location),
+        Answer::Redirect { then, .. } => then,
+        Answer::Nothing => return Found::Nothing,
     };
-    if !dir.is_empty() && !index.is_dir(dir.as_bytes()) {
-        return Found::Nothing;
+    match direct {
+        Direct::Member(name) => match index.get(name.as_bytes()) {
+            Some(entry) => Found::Member(name, entry),
+            None => Found::Nothing,
+        },
+        Direct::Listing(dir) => Found::Listing(dir),
     }
-    if !is_dir && may_redirect {
-        return Found::AddSlash;
-    }
-    for page in ["index.html", "index.htm"] {
-        let name = format!("{dir}{page}");
-        if let Some(entry) = index.get(name.as_bytes()) {
-            return Found::Member(Cow::Owned(name), entry);
-        }
-    }
-    Found::Listing
 }
 
 /// The nearest `STATUS.html` for a request of `path`, going up from its

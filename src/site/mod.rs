@@ -1,5 +1,5 @@
 //! What a static host does: which member answers a path (index pages, clean
-//! URLs), the site's own error pages, and its `_redirects` rules.
+//! URLs, the URL policy), the site's own error pages, and its `_redirects` rules.
 //!
 //! A site's rules are read from its archive once per archive version and
 //! kept in the archive's slot for derived data ([`Archive::derived`]).
@@ -11,6 +11,7 @@ use crate::log;
 
 pub mod headers;
 pub mod lookup;
+pub mod policy;
 pub mod redirects;
 
 use redirects::Redirects;

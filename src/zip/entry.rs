@@ -12,10 +12,12 @@
 //! |off_lo |csz_lo |size_lo|crc32  |mtime  |name_st|nlen|meth|lext|oh|ch|sh|bits|
 //!
 //! bits: 1 NAME.br exists | 2 NAME.zst exists | 4 NAME.gz exists | 8 is a sibling | 16 encrypted
+//!       | 32 a Markdown twin exists (NAME.html with NAME.md beside it)
 //! ```
 //!
-//! The bits are stored as they are in packed indexes: their values are part
-//! of that format and never change. The sibling suffixes are not written
+//! The bits up to 16 are stored as they are in packed indexes: their values
+//! are part of that format and never change. The twin bit is not stored:
+//! every index marks twins when it is made ([`super::index::Index`]). The sibling suffixes are not written
 //! here but in [`Coding::suffix`], the one definition the tool, the index and
 //! negotiation share.
 
@@ -76,6 +78,9 @@ pub(super) const SIBLINGS: u8 = SIBLING_BR | SIBLING_ZSTD | SIBLING_GZ;
 pub const IS_SIBLING: u8 = 8;
 /// General purpose flag bit 0: the member is encrypted.
 pub(super) const ENCRYPTED: u8 = 16;
+/// This page (`NAME.html`) has a Markdown twin, `NAME.md`
+/// ([`crate::content::markdown`]).
+pub(super) const MARKDOWN_TWIN: u8 = 32;
 
 /// A 40-bit value as (low 32 bits, high 8 bits).
 fn split40(v: u64) -> Result<(u32, u8), IndexError> {
@@ -155,6 +160,11 @@ impl Entry {
     /// Whether this member is a precompressed sibling of another (listings hide it).
     pub fn is_sibling(&self) -> bool {
         self.bits & IS_SIBLING != 0
+    }
+    /// Whether this page has a Markdown twin (`NAME.md` beside `NAME.html`):
+    /// known without a lookup, so a page without one costs nothing more.
+    pub fn has_markdown_twin(&self) -> bool {
+        self.bits & MARKDOWN_TWIN != 0
     }
 
     /// This entry's name in `names` (the index's shared buffer); empty if it

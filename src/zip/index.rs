@@ -10,7 +10,9 @@
 
 use std::sync::OnceLock;
 
+use super::entry::MARKDOWN_TWIN;
 use super::table::Table;
+use crate::content::markdown;
 
 pub use super::entry::{Entry, IS_SIBLING, MAX_40, SIBLING_BR, SIBLING_GZ, SIBLING_ZSTD};
 
@@ -39,11 +41,12 @@ impl Index {
     /// An index of `entries`, named in `names`, found through `table`, whose
     /// member data must end before `data_end`: checked by whoever made them.
     pub(super) fn from_parts(
-        entries: Vec<Entry>,
+        mut entries: Vec<Entry>,
         names: Vec<u8>,
         table: Table,
         data_end: u64,
     ) -> Index {
+        mark_twins(&mut entries, &names, &table);
         Index {
             entries,
             names,
@@ -93,6 +96,35 @@ impl Index {
     }
 }
 
+/// Marks each page that has a Markdown twin ([`markdown`]), so that serving
+/// a page learns it from the entry its one lookup found: a pass over the
+/// names, and a lookup for each twin.
+fn mark_twins(entries: &mut [Entry], names: &[u8], table: &Table) {
+    let name_of = |entries: &[Entry], id: u32| {
+        entries
+            .get(id as usize)
+            .map_or(&[][..], |e| e.name_in(names))
+    };
+    let mut pages = Vec::new();
+    let mut key = Vec::new();
+    for e in entries.iter().filter(|e| !e.is_encrypted()) {
+        let Some(stem) = markdown::stem_of_twin(e.name_in(names)) else {
+            continue;
+        };
+        key.clear();
+        key.extend_from_slice(stem);
+        key.extend_from_slice(markdown::PAGE);
+        if let Some(id) = table.find(&key, |i| name_of(entries, i) == key) {
+            pages.push(id);
+        }
+    }
+    for id in pages {
+        if let Some(e) = entries.get_mut(id as usize) {
+            e.bits |= MARKDOWN_TWIN;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     // unwrap/expect here act on inputs the tests build themselves, never on
@@ -116,6 +148,34 @@ mod tests {
         assert_eq!(e.crc32(), crc32fast::hash(b"<h1>hi</h1>"));
         assert_eq!(e.method(), format::METHOD_STORED);
         assert_eq!(index.name_of(e), b"index.html");
+    }
+
+    /// `NAME.html` with `NAME.md` beside it is marked; nothing else is.
+    #[test]
+    fn markdown_twins_are_marked() {
+        let zip = archive(&[
+            ("page.html", b"<p>page</p>"),
+            ("page.md", b"page"),
+            ("dir/index.html", b"<p>dir</p>"),
+            ("dir/index.md", b"dir"),
+            ("alone.html", b"<p>alone</p>"),
+            ("notes.md", b"notes"),
+            ("x.htm", b"<p>x</p>"),
+            ("x.md", b"x"),
+        ]);
+        let index = Index::build(&zip[..]).unwrap();
+        let twin = |name: &str| index.get(name.as_bytes()).unwrap().has_markdown_twin();
+        assert!(twin("page.html") && twin("dir/index.html"));
+        for name in [
+            "page.md",
+            "dir/index.md",
+            "alone.html",
+            "notes.md",
+            "x.htm",
+            "x.md",
+        ] {
+            assert!(!twin(name), "{name}");
+        }
     }
 
     #[test]

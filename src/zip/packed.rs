@@ -332,6 +332,7 @@ mod tests {
             })
             .collect();
         m.push(("d1/p1.html.br".into(), b"brotli bytes".to_vec()));
+        m.push(("d2/p2.md".into(), b"# page 2\n".to_vec()));
         m
     }
 
@@ -360,7 +361,8 @@ mod tests {
                     a.crc32(),
                     a.mtime(),
                     a.siblings(),
-                    a.is_sibling()
+                    a.is_sibling(),
+                    a.has_markdown_twin()
                 ),
                 (
                     b.local_offset(),
@@ -368,12 +370,16 @@ mod tests {
                     b.crc32(),
                     b.mtime(),
                     b.siblings(),
-                    b.is_sibling()
+                    b.is_sibling(),
+                    b.has_markdown_twin()
                 )
             );
             assert_eq!(loaded.served(&zip, name), Some(&data[..]));
         }
         assert!(loaded.get(b"d1/p1.html").unwrap().has_sibling(Coding::Br));
+        // The twin bit is not in the block: a loaded index marks twins as a built one does.
+        assert!(loaded.get(b"d2/p2.html").unwrap().has_markdown_twin());
+        assert!(!loaded.get(b"d1/p1.html").unwrap().has_markdown_twin());
         assert!(loaded.get(b"nope.html").is_none());
         // Member data must end before the block, not just before the directory.
         assert!(loaded.data_end < end.cd_offset - TRAILER_LEN as u64);
