@@ -1,5 +1,6 @@
 //! What a static host does: which member answers a path (index pages, clean
-//! URLs), the site's own error pages, and its `_redirects` rules.
+//! URLs), the site's own error pages, its `_redirects` rules and its
+//! `_headers` ([`headers`]).
 //!
 //! A site's rules are read from its archive once per archive version and
 //! kept in the archive's slot for derived data ([`Archive::derived`]).
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use crate::archive::Archive;
 use crate::log;
 
+pub mod headers;
 pub mod lookup;
 pub mod redirects;
 
