@@ -69,7 +69,7 @@
 //! others can be set: how they combine with what wwz sends is the caller's
 //! choice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::util::percent::{self, Decode};
 
@@ -133,10 +133,16 @@ enum Token {
 /// A header a rule sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Set {
+    /// The name, as this line spells it.
     name: String,
+    /// The name's number in the file, the same for every spelling.
+    id: usize,
     value: String,
     /// The value names a placeholder (or `:splat`) of its rule.
     substitute: bool,
+    /// Whether an earlier value is joined rather than kept apart (not for
+    /// `Set-Cookie`, RFC 9110 §5.3).
+    joins: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,9 +152,9 @@ struct Rule {
     /// For an absolute URL pattern, its host.
     host: Option<Vec<Token>>,
     path: Vec<Token>,
-    /// `! Name` lines, applied before `set`.
-    detach: Vec<String>,
-    /// `Name: value` lines, a name written twice already joined.
+    /// The names (their numbers) of `! Name` lines, applied before `set`.
+    detach: Vec<usize>,
+    /// `Name: value` lines, in order.
     set: Vec<Set>,
 }
 
@@ -164,6 +170,8 @@ pub struct BadLine {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers {
     rules: Vec<Rule>,
+    /// How many names (compared without case) the rules set or remove.
+    names: usize,
 }
 
 /// What the parser is reading the header lines of.
@@ -178,7 +186,10 @@ enum Open {
 
 impl Headers {
     /// No rules.
-    pub const EMPTY: Headers = Headers { rules: Vec::new() };
+    pub const EMPTY: Headers = Headers {
+        rules: Vec::new(),
+        names: 0,
+    };
 
     /// Parses a `_headers` file: its rules, the lines skipped (in order),
     /// and the limit that stopped the reading, if one did (the rules before
@@ -203,6 +214,9 @@ impl Headers {
         let mut rules = Vec::new();
         let mut bad = Vec::new();
         let mut open = Open::Nothing;
+        // Each name's number, by its lowercase spelling: joining and
+        // removing by number keep a response's cost linear in its headers.
+        let mut ids: HashMap<String, usize> = HashMap::new();
         for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
             let n = i + 1;
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -270,15 +284,22 @@ impl Headers {
                 }),
                 Open::Skipped => {}
                 Open::Rule(rule, _) => match parse_header(line) {
-                    Ok(Line::Detach(name)) => rule.detach.push(name.to_owned()),
-                    Ok(Line::Set(name, value)) => add(&mut rule.set, name, value),
+                    Ok(Line::Detach(name)) => rule.detach.push(intern(&mut ids, name)),
+                    Ok(Line::Set(name, value)) => rule.set.push(Set {
+                        name: name.to_owned(),
+                        id: intern(&mut ids, name),
+                        value: value.to_owned(),
+                        substitute: false,
+                        joins: !name.eq_ignore_ascii_case("set-cookie"),
+                    }),
                     Err(why) => bad.push(BadLine { line: n, why }),
                 },
             }
         }
         finish(open, &mut rules, &mut bad);
         bad.sort_by_key(|b| b.line);
-        (Headers { rules }, bad, limit)
+        let names = ids.len();
+        (Headers { rules, names }, bad, limit)
     }
 
     /// [`Headers::parse`], with each skipped line and a limit logged.
@@ -313,20 +334,31 @@ impl Headers {
     /// holds CR, LF or NUL. An empty `Vec` (no allocation) when no rule
     /// matches.
     pub fn for_request(&self, host: Option<&str>, path: &str) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
+        let mut out: Vec<(usize, String, String)> = Vec::new();
         if self.rules.is_empty() {
-            return out;
+            return Vec::new();
         }
         let host = host.map(host_name);
         let mut captures = Vec::new();
         let mut budget = MAX_SUBSTITUTED;
+        // By name number: the entry of `out` a value joins, and where the
+        // entries a `!` line left in place begin (made on the first match).
+        let mut joins_at: Vec<Option<usize>> = Vec::new();
+        let mut live_from: Vec<usize> = Vec::new();
         for rule in &self.rules {
             captures.clear();
             if !rule.matches(host, path, &mut captures) {
                 continue;
             }
-            for name in &rule.detach {
-                out.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            if joins_at.is_empty() {
+                joins_at = vec![None; self.names];
+                live_from = vec![0; self.names];
+            }
+            for &id in &rule.detach {
+                if let (Some(at), Some(from)) = (joins_at.get_mut(id), live_from.get_mut(id)) {
+                    *at = None;
+                    *from = out.len();
+                }
             }
             for set in &rule.set {
                 let value = if set.substitute {
@@ -337,10 +369,26 @@ impl Headers {
                 } else {
                     set.value.clone()
                 };
-                merge(&mut out, &set.name, value);
+                let Some(at) = joins_at.get_mut(set.id) else {
+                    continue;
+                };
+                match at.and_then(|i| out.get_mut(i)).filter(|_| set.joins) {
+                    Some((_, _, earlier)) => {
+                        earlier.push_str(", ");
+                        earlier.push_str(&value);
+                    }
+                    None => {
+                        *at = Some(out.len());
+                        out.push((set.id, set.name.clone(), value));
+                    }
+                }
             }
         }
-        out
+        out.into_iter()
+            .enumerate()
+            .filter(|(i, (id, _, _))| live_from.get(*id).is_some_and(|from| i >= from))
+            .map(|(_, (_, name, value))| (name, value))
+            .collect()
     }
 
     /// Line numbers (in order) of the rules whose pattern matches no URL of
@@ -684,37 +732,10 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Adds a header a rule sets, joined to the rule's earlier value of it.
-fn add(set: &mut Vec<Set>, name: &str, value: &str) {
-    let same = |s: &&mut Set| s.name.eq_ignore_ascii_case(name);
-    match set.iter_mut().find(same).filter(|_| !is_set_cookie(name)) {
-        Some(s) => {
-            s.value.push_str(", ");
-            s.value.push_str(value);
-        }
-        None => set.push(Set {
-            name: name.to_owned(),
-            value: value.to_owned(),
-            substitute: false,
-        }),
-    }
-}
-
-/// Adds a header to a response's list, joined to an earlier value of it.
-fn merge(out: &mut Vec<(String, String)>, name: &str, value: String) {
-    let same = |(n, _): &&mut (String, String)| n.eq_ignore_ascii_case(name);
-    match out.iter_mut().find(same).filter(|_| !is_set_cookie(name)) {
-        Some((_, v)) => {
-            v.push_str(", ");
-            v.push_str(&value);
-        }
-        None => out.push((name.to_owned(), value)),
-    }
-}
-
-/// `Set-Cookie` values cannot be joined with commas (RFC 9110 §5.3).
-fn is_set_cookie(name: &str) -> bool {
-    name.eq_ignore_ascii_case("set-cookie")
+/// The number of header name `name`, the same for every spelling of it.
+fn intern(ids: &mut HashMap<String, usize>, name: &str) -> usize {
+    let next = ids.len();
+    *ids.entry(name.to_ascii_lowercase()).or_insert(next)
 }
 
 /// A request's host without its port (and a final dot).

@@ -198,9 +198,18 @@ fn detach_removes_what_earlier_rules_set() {
     );
     // A rule's own headers come after its `!` lines.
     assert_eq!(get(&h, None, "/own")[2], ("X-Own".into(), "kept".into()));
-    // A set after a detach starts afresh.
-    let h = rules("/*\n  A: 1\n/x\n  ! A\n/x\n  A: 2\n");
-    assert_eq!(get(&h, None, "/x"), pairs(&[("A", "2")]));
+    // A set after a detach starts afresh, in the new spelling.
+    let h = rules("/*\n  A: 1\n/x\n  ! A\n/x\n  a: 2\n");
+    assert_eq!(get(&h, None, "/x"), pairs(&[("a", "2")]));
+    // Every `Set-Cookie` set before goes.
+    let h = rules(
+        "/*\n  Set-Cookie: a=1\n  X: 1\n  Set-Cookie: b=2\n/x\n  ! Set-Cookie\n  Set-Cookie: c=3\n",
+    );
+    assert_eq!(
+        get(&h, None, "/x"),
+        pairs(&[("X", "1"), ("Set-Cookie", "c=3")])
+    );
+    assert_eq!(get(&h, None, "/y").len(), 3);
 }
 
 #[test]
