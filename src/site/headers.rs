@@ -31,14 +31,15 @@
 //! `/assets/` and everything below it but not `/assets` (unlike a
 //! `_redirects` source), `/*.js` every path ending in `.js`. `:name` (a
 //! letter, then letters, digits, `_`) is a whole path segment, or a whole
-//! host label, and matches one of one character or more: `/:lang/docs`
-//! matches `/en/docs`, not `/docs` nor `/en/x/docs`. Paths are compared
-//! decoded and with case, so `%XX` in a pattern stands for its byte (`%3A`
-//! for a `:` followed by a letter, `%2A` for a literal `*`).
+//! host label, and matches any one segment (label) that is not empty:
+//! `/:lang/docs` matches `/en/docs`, not `/docs` nor `/en/x/docs`. Paths
+//! are compared decoded and with case, so `%XX` in a pattern stands for its
+//! byte (`%3A` for a `:` followed by a letter, `%2A` for a literal `*`).
 //!
 //! Every rule matching a request applies, in file order. A header set again
 //! (by the same or a later rule) is joined to the earlier value with `, `;
-//! names are compared without case and the first spelling is kept;
+//! names are compared without case, and the response keeps the spelling
+//! that first set the header;
 //! `Set-Cookie`, which cannot be joined, goes out once per value. A rule's
 //! `! Name` lines apply before its own headers, so they remove what earlier
 //! rules set, never what the same rule sets. In a value, `:name` and
