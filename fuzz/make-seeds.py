@@ -2,7 +2,8 @@
 """Regenerates fuzz/corpus-seed/: real small archives (zip, Python zipfile,
 `wwz pack`, fixtures/make-hostile.py), the compressed members inside them,
 real FastCGI record streams, router parameters, request headers, query
-strings, `_redirects` files and terminal output (rustc and git with colour).
+strings, `_redirects` and `_headers` files and terminal output (rustc and
+git with colour).
 Run from the repository root: python3 fuzz/make-seeds.py
 
 `wwz pack` is $WWZ, else target/release/wwz or target/debug/wwz, else built
@@ -312,6 +313,79 @@ def redirects():
             put("redirects", "%s-%d" % (name, i), path + b"\n" + text)
 
 
+# -- headers: a request's host, its path, then a _headers file ---------------------
+HEADER_FILES = [
+    ("cloudflare", b"""# The example Cloudflare Pages documents
+/secure/page
+  X-Frame-Options: DENY
+  X-Content-Type-Options: nosniff
+  Referrer-Policy: no-referrer
+
+/static/*
+  Access-Control-Allow-Origin: *
+  X-Robots-Tag: nosnippet
+
+https://myproject.pages.dev/*
+  X-Robots-Tag: noindex
+
+/movies/:title
+  x-movie-name: You are watching ":title"
+"""),
+    ("site", b"""# What a site moved from Netlify carries
+/*
+  X-Frame-Options: DENY
+  X-Robots-Tag: noindex
+  Content-Security-Policy: default-src 'self'; script-src 'self'
+  Cross-Origin-Opener-Policy: same-origin
+  Cross-Origin-Embedder-Policy: require-corp
+/assets/*
+  Cache-Control: public, max-age=31536000, immutable
+/*.wasm
+  Content-Type: application/wasm
+/:lang/docs/*
+  Content-Language: :lang
+  Link: </:lang/docs/:splat.md>; rel="alternate"; type="text/markdown"
+/fonts/*
+  Access-Control-Allow-Origin: *
+/sitemap.xml
+  ! X-Robots-Tag
+https://:sub.preview.example.org/*
+  X-Preview: :sub
+  Set-Cookie: preview=1; Path=/
+  set-cookie: seen=1
+"""),
+    ("bad-lines", b"""  X-Before: any pattern
+/ok
+  no colon here
+  Bad Name: x
+  Content-Length: 5
+  ! Location
+  X-Empty:
+X-Unindented: value
+  X-Under-Skipped: 1
+/two/*/splats/*
+/a:b
+https://example.org:8443/
+ftp://example.org/
+/:x/:x
+/bad%zz
+/empty
+/last
+  X-Last: 1
+"""),
+    ("crlf", b"\xef\xbb\xbf/a\r\n\tX-Tab: 1\r\n  X-Cr: a\rb\r\n# c\r\n/b/*\r\n  X: :splat\r\n"),
+]
+
+
+def header_files():
+    requests = [(b"", b"/"), (b"myproject.pages.dev", b"/static/styles.css"),
+                (b"pr-7.preview.example.org:8443", b"/en/docs/guide/intro"),
+                (b"example.org", b"/movies/a\r\nb"), (b"", b"/assets/app.js")]
+    for name, text in HEADER_FILES:
+        for i, (host, path) in enumerate(requests if name in ("cloudflare", "site") else requests[:2]):
+            put("headers", "%s-%d" % (name, i), host + b"\n" + path + b"\n" + text)
+
+
 # -- terminal: the byte a search marks, then terminal output ------------------------
 TERMINAL_SAMPLE = (
     b"\x1b[1m\x1b[32m   Compiling\x1b[0m wwz v0.1.0 (/src)\n"
@@ -384,6 +458,7 @@ if __name__ == "__main__":
     pack_seeds()
     protocol()
     redirects()
+    header_files()
     terminal()
     accept()
     queries()

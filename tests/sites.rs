@@ -82,8 +82,14 @@ fn files() -> Vec<(&'static str, Vec<u8>)> {
             "long.html",
             b"<!doctype html><title>long</title>\n".to_vec(),
         ),
-        ("gen/10.html", b"<!doctype html><title>10</title>\n".to_vec()),
-        ("gen/140.html", b"<!doctype html><title>140</title>\n".to_vec()),
+        (
+            "gen/10.html",
+            b"<!doctype html><title>10</title>\n".to_vec(),
+        ),
+        (
+            "gen/140.html",
+            b"<!doctype html><title>140</title>\n".to_vec(),
+        ),
     ]);
     files
 }

@@ -968,6 +968,90 @@ fn check_reports_site_problems() {
     ok(wwz().arg("check").arg(&logs));
 }
 
+/// `wwz check` on a site's `_headers`: the lines the server would skip,
+/// rules whose pattern matches no member's URL, and a limit that makes the
+/// server ignore the rest, each reported with exit status 1; a sound file
+/// (every rule kind, each matching a member, a directory or a clean URL)
+/// passes.
+#[test]
+fn check_reports_headers_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, headers: &[u8]| {
+        let tree = dir.path().join(format!("{name}-tree"));
+        let files: [(&str, &[u8]); 5] = [
+            ("index.html", b"<p>home"),
+            ("about.html", b"<p>about"),
+            ("assets/app.js", b"app()"),
+            ("en/docs/intro.html", b"<p>intro"),
+            ("_headers", headers),
+        ];
+        for (n, c) in files {
+            write(&tree.join(n), c);
+        }
+        let out = dir.path().join(name);
+        pack(&tree, &out, &[]);
+        out
+    };
+    let good = make(
+        "good.wwz",
+        b"# every rule kind\n/*\n  X-Frame-Options: DENY\n  X-Robots-Tag: noindex\n\
+          /assets/*\n  Cache-Control: public, max-age=31536000, immutable\n\
+          /:lang/docs/*\n  Content-Language: :lang\n/about\n  ! X-Robots-Tag\n\
+          /en/docs/\n  Link: </en/docs/intro>; rel=preload\n\
+          https://:sub.example.org/*.js\n  X-Sub: :sub\n",
+    );
+    ok(wwz().arg("check").arg(&good));
+
+    let bad = make(
+        "bad.wwz",
+        b"/*\n  X-Frame-Options: DENY\n  no colon\n  Content-Length: 5\n\
+          X-Unindented: 1\n/missing/*\n  X-Gone: 1\n\
+          https://example.org/nowhere.html\n  X-Gone: 1\n/about.html\n  X-Ok: 1\n",
+    );
+    let out = run(wwz().arg("check").arg(&bad));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let at = bad.display();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{at}: member _headers: line 3: a header line is `Name: value` or `! Name`; \
+                 the server skips it"
+            ),
+            format!(
+                "{at}: member _headers: line 4: wwz sets this header from what it sends \
+                 (Content-Length, Content-Encoding, Content-Range, Transfer-Encoding, ETag, \
+                 Last-Modified, Accept-Ranges); the server skips it"
+            ),
+            format!(
+                "{at}: member _headers: line 5: a pattern is a path starting with / or an \
+                 https:// URL (header lines are indented); the server skips it"
+            ),
+            format!("{at}: member _headers: line 6: the rule's pattern matches no member's URL"),
+            format!("{at}: member _headers: line 8: the rule's pattern matches no member's URL"),
+        ],
+        "{text}"
+    );
+
+    let many: String = (0..150).map(|i| format!("/r{i}\n  X-R: {i}\n")).collect();
+    let limited = make("limited.wwz", many.as_bytes());
+    let out = run(wwz().arg("check").arg(&limited));
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("member _headers: more than 100 rules: those after the 100th are ignored"),
+        "{text}"
+    );
+    // The 100 rules read match nothing either; the 50 ignored are not judged.
+    assert_eq!(
+        text.matches("matches no member's URL").count(),
+        100,
+        "{text}"
+    );
+}
+
 /// Text-like pages, and files whose formats are already compressed (with
 /// contents that would shrink, so only the name decides).
 fn compressible_site(root: &Path) -> Vec<(&'static str, Vec<u8>)> {

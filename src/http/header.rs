@@ -1,50 +1,87 @@
 //! Which response headers a site (`_headers`) or an operator (`--header`)
-//! may set, and what a name and a value may be.
+//! may set, and what a name and a value may be. Some cannot be, since wwz or
+//! the web server owns them: those describing the bytes sent and answering
+//! conditional and range requests, hop-by-hop headers, and those a web
+//! server acts on in a FastCGI or CGI answer (`Status`, `Location`, nginx's
+//! `X-Accel-*`, the `X-Sendfile` family, which would serve a file from the
+//! server's disk).
 
-/// Headers wwz alone decides, refused in `_headers` and `--header`:
-/// - those that describe the bytes sent (a wrong one corrupts the exchange):
-///   `Content-Length`, `Content-Encoding`, `Content-Range`, `Transfer-Encoding`;
-/// - the validators and range support wwz evaluates requests against:
-///   `ETag`, `Last-Modified`, `Accept-Ranges`;
-/// - what the web server reads as a CGI instruction: `Status`, `Location`;
-/// - hop-by-hop headers, which belong to the web server's connection.
-const RESERVED: [&str; 14] = [
-    "Content-Length",
-    "Content-Encoding",
-    "Content-Range",
-    "Transfer-Encoding",
-    "ETag",
-    "Last-Modified",
-    "Accept-Ranges",
-    "Status",
-    "Location",
-    "Connection",
-    "Keep-Alive",
-    "Upgrade",
-    "TE",
-    "Trailer",
+/// Headers wwz sets from the bytes it sends and the conditions and ranges
+/// it answers, lowercase.
+const WWZ_OWNS: [&str; 7] = [
+    "content-length",
+    "content-encoding",
+    "content-range",
+    "transfer-encoding",
+    "etag",
+    "last-modified",
+    "accept-ranges",
 ];
+/// Hop-by-hop headers (RFC 9110 §7.6.1), lowercase.
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+/// Headers a web server acts on in a FastCGI or CGI answer, lowercase
+/// (and every `x-accel-…`).
+const GATEWAY: [&str; 6] = [
+    "status",
+    "location",
+    "x-sendfile",
+    "x-sendfile2",
+    "x-lighttpd-send-file",
+    "x-lighttpd-sendfile",
+];
+
+/// A name a rule may set or remove: an RFC 9110 token wwz and the web
+/// server leave to the site.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("a header line with no name");
+    }
+    if !name.bytes().all(is_tchar) {
+        return Err("a header name is a token: letters, digits and !#$%&'*+-.^_`|~");
+    }
+    let lower = name.to_ascii_lowercase();
+    if WWZ_OWNS.contains(&lower.as_str()) {
+        return Err(
+            "wwz sets this header from what it sends (Content-Length, Content-Encoding, \
+                    Content-Range, Transfer-Encoding, ETag, Last-Modified, Accept-Ranges)",
+        );
+    }
+    if HOP_BY_HOP.contains(&lower.as_str()) {
+        return Err(
+            "a hop-by-hop header (Connection, Keep-Alive, TE, Trailer, Upgrade) \
+                    is the web server's",
+        );
+    }
+    if GATEWAY.contains(&lower.as_str()) || lower.starts_with("x-accel-") {
+        return Err(
+            "the web server acts on this header (Status, Location, X-Accel-*, \
+                    X-Sendfile): redirects belong in _redirects",
+        );
+    }
+    Ok(())
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
 
 /// Why `name: value` cannot be added to responses, if it cannot.
 pub fn refuse(name: &str, value: &str) -> Option<&'static str> {
-    if !is_token(name) {
-        return Some("the header name is not a token (RFC 9110 §5.1)");
-    }
-    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
-        return Some("wwz sets this header itself");
+    if let Err(why) = check_name(name) {
+        return Some(why);
     }
     if !is_value(value) {
-        return Some("the value has a control character (CR, LF, NUL, …)");
+        return Some("a control character (CR, LF, NUL, …) in the value");
     }
     None
-}
-
-/// RFC 9110 §5.6.2 `token`: what a field name is made of.
-pub fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A field value without control bytes (tab allowed), so it stays one line.

@@ -1,5 +1,6 @@
 //! What a static host does: which member answers a path (index pages, clean
-//! URLs, the URL policy), the site's own error pages, and its `_redirects` rules.
+//! URLs, the URL policy), the site's own error pages, its `_redirects`
+//! rules and its `_headers` ([`headers`]).
 //!
 //! A site's rules are read from its archive once per archive version and
 //! kept in the archive's slot for derived data ([`Archive::derived`]).
@@ -47,7 +48,22 @@ pub fn rules(archive: &Arc<Archive>) -> &Rules {
 fn read_rules(archive: &Arc<Archive>) -> Rules {
     Rules {
         redirects: read_redirects(archive),
-        headers: headers::Headers::default(),
+        headers: read_headers(archive),
+    }
+}
+
+/// `_headers`: read one byte past its limit, so the parser can say the
+/// limit was hit and keep the rules before it.
+fn read_headers(archive: &Arc<Archive>) -> headers::Headers {
+    let Some(entry) = archive.index().get(b"_headers") else {
+        return headers::Headers::default();
+    };
+    match archive.read_member(entry, headers::MAX_BYTES + 1) {
+        Ok(text) => headers::Headers::parse_logged(&text),
+        Err(e) => {
+            log::warn!("_headers cannot be read: {e}; ignored");
+            headers::Headers::default()
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use super::read::{declared_alignment, read_local, Central, Directory, Local};
 use super::{display_name, printable};
 use crate::archive::inflate::ZSTD_DECODE_WINDOW_LOG_MAX;
 use crate::content::coding::Coding;
-use crate::site::redirects;
+use crate::site::{headers, redirects};
 use crate::util::json::json_str;
 use crate::zip::format::{
     zstd_frame_window, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, METHOD_DEFLATED, METHOD_STORED,
@@ -213,7 +213,7 @@ pub fn check_file(path: &Path, fast: bool, align: u32) -> Report {
             .extend(sibling_problems(&file, &dir, &data_at));
     }
     report.problems.extend(overlap_problems(ranges, &dir));
-    report.problems.extend(site_problems(path));
+    report.problems.extend(site_problems(path, &dir));
     report
 }
 
@@ -450,9 +450,11 @@ fn overlap_problems(mut ranges: Vec<(u64, u64, usize)>, dir: &Directory) -> Vec<
 
 /// What a static site in the archive would trip over, judged by the code
 /// that serves it: `_redirects` lines the server skips (or a whole file it
-/// ignores), and no `index.html` at the root of an archive that looks like a
-/// site (HTML pages, a `404.html` or a `_redirects` at its root).
-fn site_problems(path: &Path) -> Vec<Problem> {
+/// ignores), `_headers` lines it skips, a limit that makes it ignore the
+/// rest, and rules that match no member of `dir`; and no `index.html` at the
+/// root of an archive that looks like a site (HTML pages, a `404.html`, a
+/// `_redirects` or `_headers` at its root).
+fn site_problems(path: &Path, dir: &Directory) -> Vec<Problem> {
     let Ok(archive) = crate::archive::Archive::open(path).map(std::sync::Arc::new) else {
         return Vec::new();
     };
@@ -484,13 +486,17 @@ fn site_problems(path: &Path) -> Vec<Problem> {
             }
         }
     }
-    // HTML pages at the root (or a `_redirects`) make an archive a site;
-    // an HTML report deeper down (coverage/index.html) does not.
+    let header_rules = index.get(b"_headers");
+    if let Some(entry) = header_rules {
+        problems.extend(header_problems(&archive, entry, dir));
+    }
+    // HTML pages at the root (or a `_redirects` or `_headers`) make an
+    // archive a site; an HTML report deeper down (coverage/index.html) does not.
     let root_page = index.children(b"").unwrap_or_default().iter().any(|c| {
         matches!(c, crate::zip::Child::File(name, _)
             if name.ends_with(b".html") || name.ends_with(b".htm"))
     });
-    let looks_like_site = redirects.is_some() || root_page;
+    let looks_like_site = redirects.is_some() || header_rules.is_some() || root_page;
     let has_index = ["index.html", "index.htm"]
         .iter()
         .any(|n| index.get(n.as_bytes()).is_some());
@@ -502,6 +508,40 @@ fn site_problems(path: &Path) -> Vec<Problem> {
                 .into(),
         });
     }
+    problems
+}
+
+/// `_headers` as the server reads it: the lines it skips, the limit that
+/// makes it ignore the rest, and the rules that match no URL of a member.
+fn header_problems(
+    archive: &std::sync::Arc<crate::archive::Archive>,
+    entry: &crate::zip::Entry,
+    dir: &Directory,
+) -> Vec<Problem> {
+    let problem = |problem: String| Problem {
+        member: Some("_headers".into()),
+        problem,
+    };
+    // One byte past the limit tells the parser the limit is hit.
+    let text = match archive.read_member(entry, headers::MAX_BYTES + 1) {
+        Ok(text) => text,
+        Err(e) => return vec![problem(format!("cannot be read: {e}"))],
+    };
+    let (rules, bad, limit) = headers::Headers::parse(&text);
+    let mut problems: Vec<Problem> = bad
+        .into_iter()
+        .map(|b| problem(format!("line {}: {}; the server skips it", b.line, b.why)))
+        .collect();
+    problems.extend(limit.map(|why| problem(why.to_owned())));
+    let names = dir
+        .members
+        .iter()
+        .filter_map(|m| std::str::from_utf8(&m.name).ok());
+    problems.extend(rules.unmatched(names).into_iter().map(|line| {
+        problem(format!(
+            "line {line}: the rule's pattern matches no member's URL"
+        ))
+    }));
     problems
 }
 
