@@ -4,7 +4,9 @@
 //! and the address `127.0.0.1:8080` are replaced): Apache with mod_fcgid
 //! (two `.htaccess` styles), mod_proxy_fcgi and CGI, lighttpd, HAProxy (also
 //! with `mpxs-conns`), Caddy, and several responders behind one nginx
-//! upstream and one HAProxy backend.
+//! upstream and one HAProxy backend; and one site per archive, at the root,
+//! under `WWZ_PREFIX`, and mounted the standard CGI way (SCRIPT_NAME +
+//! PATH_INFO) by each server.
 //!
 //! Every server gets the same checks with curl: each sample file from a
 //! stored and a deflated archive byte for byte (deflated: with and without
@@ -950,6 +952,11 @@ fn docs_quote_the_tested_recipes() {
         "nginx-status.conf",
         "nginx-ci.conf",
         "apache-status.conf",
+        "nginx-mount.conf",
+        "apache-mount-script-alias.conf",
+        "apache-mount-proxy-fcgi.conf",
+        "lighttpd-mount.conf",
+        "Caddyfile-mount",
     ] {
         let text = std::fs::read_to_string(root.join("tools/servers").join(name)).unwrap();
         assert!(
@@ -965,6 +972,21 @@ fn docs_quote_the_tested_recipes() {
 /// and under the prefix `/docs`. Locations are relative, so they are the
 /// same under both; none may name an archive.
 fn check_site(files: &[(&str, Vec<u8>)], port: u16, prefix: &str) {
+    check_site_bare_by(files, port, prefix, Bare::Wwz);
+}
+
+/// Who answers the bare prefix (`/docs` itself) with a redirect to `/docs/`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bare {
+    /// wwz, with its relative `./docs/`.
+    Wwz,
+    /// The web server, as its recipe says, where it sends no PATH_INFO for
+    /// `/docs` (Apache makes the Location absolute).
+    Server,
+}
+
+/// [`check_site`], with the bare prefix redirected by `bare`.
+fn check_site_bare_by(files: &[(&str, Vec<u8>)], port: u16, prefix: &str, bare: Bare) {
     let file = |name: &str| {
         files
             .iter()
@@ -1026,9 +1048,21 @@ fn check_site(files: &[(&str, Vec<u8>)], port: u16, prefix: &str) {
     assert!(html.contains("2024/"), "{html}");
     assert!(!html.contains(".wwz"), "{html}");
     if !prefix.is_empty() {
-        let bare = curl_get(port, prefix, &[]);
-        assert_eq!(bare.status, 301);
-        assert_eq!(bare.header("Location"), "./docs/");
+        // The listing's title is the directory's URL path, under the prefix.
+        assert!(html.contains(&format!("{prefix}/blog/")), "{html}");
+        for query in ["", "?q=1"] {
+            let r = curl_get(port, &format!("{prefix}{query}"), &[]);
+            assert_eq!(r.status, 301, "{prefix}{query}: {:?}", r.headers);
+            let location = r.header("Location");
+            match bare {
+                Bare::Wwz => assert_eq!(location, format!("./docs/{query}")),
+                Bare::Server => {
+                    let origin = format!("http://127.0.0.1:{port}");
+                    let path = location.strip_prefix(&origin).unwrap_or(location);
+                    assert_eq!(path, format!("{prefix}/{query}"));
+                }
+            }
+        }
     }
 }
 
@@ -1098,4 +1132,135 @@ fn one_site_one_archive_caddy() {
     let (_wwz, sock, _show) = daemon(&site, &[]);
     let server = start_caddy(&site, "Caddyfile-site", &sock);
     check_sites(&files, server.port);
+}
+
+// --- Standard mounts (SCRIPT_NAME + PATH_INFO) ------------------------------
+
+/// `docs.wwz` at `/docs` the standard CGI way, named by WWZ_ARCHIVE alone:
+/// nginx's `fastcgi_split_path_info`.
+#[test]
+fn standard_mount_nginx() {
+    let site = Site::new();
+    let files = site_archives(&site);
+    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-mount.conf");
+    let nginx = common::nginx::start(&site, &sock, true, &format!("include {};", s(&recipe)));
+    check_site(&files, nginx.port, "/docs");
+}
+
+/// Apache's `ScriptAlias /docs` running wwz as a CGI program.
+#[test]
+fn standard_mount_apache_script_alias() {
+    let (site, bin) = open_site();
+    let files = site_archives(&site);
+    let cgi_dir = bin.parent().unwrap().to_owned();
+    let snippet = site.path("apache-mount-script-alias.conf");
+    std::fs::write(
+        &snippet,
+        recipe(
+            "apache-mount-script-alias.conf",
+            &[("/usr/local/lib/wwz-bin", s(&cgi_dir))],
+        ),
+    )
+    .unwrap();
+    let body = format!(
+        "Include {}\nScriptSock {}\n",
+        s(&snippet),
+        s(&site.path("apache-mount-script-alias/cgid.sock"))
+    );
+    let apache = start_apache(&site, "apache-mount-script-alias", &body);
+    check_site_bare_by(&files, apache.port, "/docs", Bare::Server);
+    let log = apache.logs[1].1.clone();
+    assert_no_errors(&apache, &log, &["[cgid:error]", "[core:error]"]);
+}
+
+/// The same `ScriptAlias` recipe with mod_fcgid, as its comment says:
+/// `SetHandler fcgid-script` for `/docs`.
+#[test]
+fn standard_mount_apache_script_alias_fcgid() {
+    let (site, bin) = open_site();
+    let files = site_archives(&site);
+    let cgi_dir = bin.parent().unwrap().to_owned();
+    let snippet = site.path("apache-mount-script-alias.conf");
+    std::fs::write(
+        &snippet,
+        recipe(
+            "apache-mount-script-alias.conf",
+            &[("/usr/local/lib/wwz-bin", s(&cgi_dir))],
+        ),
+    )
+    .unwrap();
+    let body = format!(
+        "LoadModule fcgid_module {APACHE_MODULES}/mod_fcgid.so\n{dirs}\
+         Include {snippet}\nScriptSock {sock}\n\
+         <Location \"/docs\">\n    SetHandler fcgid-script\n</Location>\n",
+        dirs = fcgid_dirs(&site),
+        snippet = s(&snippet),
+        sock = s(&site.path("apache-mount-fcgid/cgid.sock")),
+    );
+    let apache = start_apache(&site, "apache-mount-fcgid", &body);
+    check_site_bare_by(&files, apache.port, "/docs", Bare::Server);
+    let log = apache.logs[1].1.clone();
+    assert_no_errors(
+        &apache,
+        &log,
+        &["[fcgid:warn]", "[fcgid:error]", "[core:error]"],
+    );
+    // mod_fcgid, not CGI, ran it: its socket for wwz is in FcgidIPCDir.
+    assert!(
+        std::fs::read_dir(site.path("fcgid"))
+            .unwrap()
+            .next()
+            .is_some(),
+        "no mod_fcgid socket: the recipe ran wwz as CGI"
+    );
+}
+
+/// Apache's `ProxyPass "/docs"` to a wwz daemon with `proxy-fcgi-pathinfo`.
+#[test]
+fn standard_mount_apache_proxy_fcgi() {
+    let (site, _bin) = open_site();
+    let files = site_archives(&site);
+    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let snippet = site.path("apache-mount-proxy-fcgi.conf");
+    std::fs::write(
+        &snippet,
+        recipe(
+            "apache-mount-proxy-fcgi.conf",
+            &[("/run/wwz.sock", s(&sock))],
+        ),
+    )
+    .unwrap();
+    let apache = start_apache(
+        &site,
+        "apache-mount-proxy-fcgi",
+        &format!("Include {}\n", s(&snippet)),
+    );
+    check_site(&files, apache.port, "/docs");
+    assert_kept_connection(&sock);
+    let log = apache.logs[1].1.clone();
+    assert_no_errors(
+        &apache,
+        &log,
+        &["[proxy_fcgi:error]", "[proxy:error]", "[core:error]"],
+    );
+}
+
+/// lighttpd's `fastcgi.server = ( "/docs" => … )`, wwz started by lighttpd.
+#[test]
+fn standard_mount_lighttpd() {
+    let site = Site::new();
+    let files = site_archives(&site);
+    let server = start_lighttpd(&site, "lighttpd-mount.conf", &[]);
+    check_site_bare_by(&files, server.port, "/docs", Bare::Server);
+}
+
+/// Caddy's fastcgi transport with `split /docs`.
+#[test]
+fn standard_mount_caddy() {
+    let site = Site::new();
+    let files = site_archives(&site);
+    let (_wwz, sock, _show) = daemon(&site, &[]);
+    let server = start_caddy(&site, "Caddyfile-mount", &sock);
+    check_site(&files, server.port, "/docs");
 }

@@ -17,9 +17,27 @@
 //! again after resolving symlinks.
 //!
 //! A whole site at a host's root (or under a prefix) names its archive
-//! instead: the parameter `WWZ_ARCHIVE` (a path below the docroot, set with
-//! `fastcgi_param` or `SetEnv`) makes the whole URL path the member path,
-//! less `WWZ_PREFIX` when the archive is mounted below the root.
+//! instead, with the parameter `WWZ_ARCHIVE` (a path below the docroot, set
+//! with `fastcgi_param` or `SetEnv`). Where that site is mounted, first that
+//! applies:
+//!
+//! 1. `WWZ_PREFIX`, when sent (even empty, for the root): the URL path less
+//!    the prefix is the member path.
+//! 2. A standard CGI mount: the server split the URL into SCRIPT_NAME (the
+//!    mount, `/docs`) and PATH_INFO (the member path, decoded already; empty
+//!    for `/docs` itself, or `/` where the URL ends at SCRIPT_NAME, as
+//!    mod_proxy_fcgi sends it). Taken only when PATH_INFO is sent, SCRIPT_NAME
+//!    is not empty, and the decoded REQUEST_URI (when sent) is SCRIPT_NAME
+//!    followed by nothing or by `/…`, bare on both sides or on neither.
+//!    Otherwise the split is not one of the URL: nginx's stock parameters
+//!    put the whole path in SCRIPT_NAME with no PATH_INFO, a rewrite to a
+//!    `.fcgi` program names the program, a rewrite names another path.
+//!    Without PATH_INFO the bare `/docs` (Apache's ScriptAlias, lighttpd)
+//!    cannot be told from nginx's stock parameters: their recipes redirect
+//!    it to `/docs/` themselves. lighttpd's `/` prefix splits every URL after
+//!    its first segment, which reads as a mount: its recipe for a site at the
+//!    root sends an empty `WWZ_PREFIX`.
+//! 3. Else the host's root: the whole URL path is the member path.
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
@@ -139,8 +157,8 @@ pub fn route<'a>(params: &Target<'a>, docroot: Option<&'a Path>) -> Result<Route
     })
 }
 
-/// A route for the archive `WWZ_ARCHIVE` names: the URL path, less
-/// `WWZ_PREFIX`, is the member path.
+/// A route for the archive `WWZ_ARCHIVE` names, mounted where `WWZ_PREFIX`,
+/// else the server's split, else the host's root says.
 fn named<'a>(
     params: &Target<'a>,
     docroot: &'a Path,
@@ -152,23 +170,9 @@ fn named<'a>(
     if archive_end != archive_path.len() {
         return Err(RouteError::BadPath("WWZ_ARCHIVE must name a .wwz file"));
     }
-    let url = request_url(params)?;
-    let url = std::str::from_utf8(&url).map_err(|_| RouteError::BadPath("not UTF-8"))?;
-    let prefix = params
-        .prefix
-        .map(|p| std::str::from_utf8(p).map_err(|_| RouteError::BadPath("WWZ_PREFIX is not UTF-8")))
-        .transpose()?
-        .unwrap_or("")
-        .trim_end_matches('/');
-    // The prefix ends at a segment boundary: /docs covers /docs and /docs/x, not /docsx.
-    let rest = match url.strip_prefix(prefix) {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-        _ => return Err(RouteError::NoArchive),
-    };
-    let member = if rest.is_empty() {
-        Cow::Borrowed("")
-    } else {
-        fold(Cow::Owned(rest.as_bytes().to_vec()))?
+    let (mount, member) = match standard_mount(params)? {
+        Some(split) => split,
+        None => prefixed(params)?,
     };
     let mut path = archive_path.into_owned();
     path.push_str(&member);
@@ -176,18 +180,106 @@ fn named<'a>(
         docroot,
         path: Cow::Owned(path),
         archive_end,
-        mount: Some(prefix.trim_start_matches('/').to_owned()),
+        mount: Some(mount.trim_matches('/').to_owned()),
     })
+}
+
+/// Where a named archive's root is in the URL, and the member path (`""`
+/// for the bare mount), both decoded.
+type Mounted<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// The mount and member path of a site whose URL path is the member path,
+/// less `WWZ_PREFIX` when set; the member is `""` for the bare prefix.
+fn prefixed<'a>(params: &Target<'a>) -> Result<Mounted<'a>, RouteError> {
+    let url = url_str(request_url(params)?)?;
+    let prefix = params
+        .prefix
+        .map(|p| std::str::from_utf8(p).map_err(|_| RouteError::BadPath("WWZ_PREFIX is not UTF-8")))
+        .transpose()?
+        .unwrap_or("")
+        .trim_end_matches('/');
+    // The prefix ends at a segment boundary: /docs covers /docs and /docs/x, not /docsx.
+    let member = match url.strip_prefix(prefix) {
+        Some("") => Cow::Borrowed(""),
+        Some(rest) if rest.starts_with('/') => fold(Cow::Owned(rest.as_bytes().to_vec()))?,
+        _ => return Err(RouteError::NoArchive),
+    };
+    Ok((Cow::Borrowed(prefix), member))
+}
+
+/// The mount (SCRIPT_NAME) and member path (PATH_INFO, `""` for the bare
+/// mount) when the server split the URL the standard CGI way and that split
+/// is one of the URL the client asked for; `None` to route as before.
+fn standard_mount<'a>(params: &Target<'a>) -> Result<Option<Mounted<'a>>, RouteError> {
+    if params.prefix.is_some() {
+        return Ok(None);
+    }
+    let (Some(script), Some(info)) = (params.script_name, params.path_info) else {
+        return Ok(None);
+    };
+    if script.is_empty() || !(info.is_empty() || info.starts_with(b"/")) {
+        return Ok(None);
+    }
+    // A SCRIPT_NAME that is no clean path is no mount: route as before.
+    let Ok(script) = fold(Cow::Borrowed(script)) else {
+        return Ok(None);
+    };
+    let mount = match &script {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim_end_matches('/')),
+        Cow::Owned(s) => Cow::Owned(s.trim_end_matches('/').to_owned()),
+    };
+    if mount.is_empty() {
+        return Ok(None);
+    }
+    // mod_proxy_fcgi sends PATH_INFO=/ for /docs itself: only the URL tells
+    // the bare mount from /docs/ there.
+    let mut bare = info.is_empty();
+    if let Some(uri) = params.request_uri {
+        let url = fold(percent_decode(uri_path(uri))?)?;
+        let rest = match url.strip_prefix(&*mount) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+            _ => return Ok(None),
+        };
+        let url_bare = rest.is_empty();
+        if url_bare && info == b"/" {
+            bare = true;
+        }
+        if url_bare != bare {
+            return Ok(None);
+        }
+    }
+    let member = if bare {
+        Cow::Borrowed("")
+    } else {
+        fold(Cow::Borrowed(info))?
+    };
+    Ok(Some((mount, member)))
+}
+
+fn url_str(url: Cow<'_, [u8]>) -> Result<Cow<'_, str>, RouteError> {
+    match url {
+        Cow::Borrowed(b) => std::str::from_utf8(b)
+            .map(Cow::Borrowed)
+            .map_err(|_| RouteError::BadPath("not UTF-8")),
+        Cow::Owned(v) => String::from_utf8(v)
+            .map(Cow::Owned)
+            .map_err(|_| RouteError::BadPath("not UTF-8")),
+    }
+}
+
+/// REQUEST_URI without its query or fragment.
+fn uri_path(uri: &[u8]) -> &[u8] {
+    let end = uri
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(uri.len());
+    uri.get(..end).unwrap_or_default()
 }
 
 /// The decoded URL path the client asked for, whatever split the server made.
 fn request_url<'a>(params: &Target<'a>) -> Result<Cow<'a, [u8]>, RouteError> {
     if let Some(uri) = params.request_uri {
-        let end = uri
-            .iter()
-            .position(|&b| b == b'?' || b == b'#')
-            .unwrap_or(uri.len());
-        return percent_decode(uri.get(..end).unwrap_or_default());
+        return percent_decode(uri_path(uri));
     }
     if let Some(uri) = params.document_uri {
         return Ok(Cow::Borrowed(uri));
@@ -206,11 +298,7 @@ fn request_url<'a>(params: &Target<'a>) -> Result<Cow<'a, [u8]>, RouteError> {
 fn hidden_mount(params: &Target<'_>, path: &str, archive_end: usize) -> Option<String> {
     let uri = params.request_uri?;
     let archive = path.get(..archive_end)?;
-    let end = uri
-        .iter()
-        .position(|&b| b == b'?' || b == b'#')
-        .unwrap_or(uri.len());
-    let url = percent_decode(uri.get(..end)?).ok()?;
+    let url = percent_decode(uri_path(uri)).ok()?;
     let shown = url
         .strip_prefix(archive.as_bytes())
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"));
@@ -355,6 +443,328 @@ mod tests {
                 "jobs/1.wwz".into()
             ))
         );
+    }
+
+    /// What `named` routes to: (archive, member, mount, bare).
+    fn mounted(params: &[(&str, &str)]) -> Result<(String, String, String, bool), RouteError> {
+        route(params, Some(Path::new(ROOT))).map(|r| {
+            (
+                r.archive().to_owned(),
+                r.member().to_owned(),
+                r.mount().to_owned(),
+                r.is_bare_archive(),
+            )
+        })
+    }
+
+    fn at(member: &str, mount: &str) -> Result<(String, String, String, bool), RouteError> {
+        Ok(("docs.wwz".into(), member.into(), mount.into(), false))
+    }
+
+    fn bare(mount: &str) -> Result<(String, String, String, bool), RouteError> {
+        Ok(("docs.wwz".into(), String::new(), mount.into(), true))
+    }
+
+    // The parameter sets below are what each server sent for `docs.wwz`
+    // mounted at /docs by the recipes in tools/servers/*-mount*.
+
+    #[test]
+    fn standard_mount_nginx_split_path_info() {
+        // location ~ ^/docs(/|$), fastcgi_split_path_info ^(/docs)(/.*|)$,
+        // PATH_INFO $fastcgi_path_info; SCRIPT_NAME from the stock fastcgi_params.
+        let nginx = |uri: &str, doc_uri: &str, info: &str| {
+            mounted(&[
+                ("SCRIPT_NAME", "/docs"),
+                ("REQUEST_URI", uri),
+                ("DOCUMENT_URI", doc_uri),
+                ("DOCUMENT_ROOT", ROOT),
+                ("PATH_INFO", info),
+                ("WWZ_ARCHIVE", "docs.wwz"),
+            ])
+        };
+        assert_eq!(
+            nginx("/docs/a%20b/c?q=1", "/docs/a b/c", "/a b/c"),
+            at("a b/c", "docs")
+        );
+        assert_eq!(nginx("/docs/", "/docs/", "/"), at("", "docs"));
+        assert_eq!(nginx("/docs", "/docs", ""), bare("docs"));
+        // nginx merges slashes in PATH_INFO, not in REQUEST_URI.
+        assert_eq!(nginx("/docs//x/y", "/docs/x/y", "/x/y"), at("x/y", "docs"));
+        assert_eq!(nginx("/docs/x%3Fy", "/docs/x?y", "/x?y"), at("x?y", "docs"));
+    }
+
+    #[test]
+    fn standard_mount_apache() {
+        // ScriptAlias /docs /usr/local/lib/wwz-bin/wwz (CGI; mod_fcgid the same).
+        let alias = |uri: &str, info: Option<&str>| {
+            let mut p = vec![
+                ("SCRIPT_NAME", "/docs"),
+                ("REQUEST_URI", uri),
+                ("SCRIPT_FILENAME", "/usr/local/lib/wwz-bin/wwz"),
+                ("DOCUMENT_ROOT", ROOT),
+                ("WWZ_ARCHIVE", "docs.wwz"),
+            ];
+            p.extend(info.map(|i| ("PATH_INFO", i)));
+            mounted(&p)
+        };
+        assert_eq!(
+            alias("/docs/a%20b/c?q=1", Some("/a b/c")),
+            at("a b/c", "docs")
+        );
+        assert_eq!(alias("/docs/", Some("/")), at("", "docs"));
+        assert_eq!(alias("/docs//x", Some("/x")), at("x", "docs"));
+        // For /docs itself Apache sends no PATH_INFO, as nginx's stock
+        // parameters do for every path: the whole path (the recipe redirects
+        // /docs to /docs/ before wwz sees it).
+        assert_eq!(
+            alias("/docs", None),
+            Ok(("docs.wwz".into(), "docs".into(), "".into(), false))
+        );
+
+        // ProxyPass "/docs" "unix:…|fcgi://localhost" + proxy-fcgi-pathinfo=unescape.
+        let proxy = |uri: &str, info: &str, filename: &str| {
+            mounted(&[
+                ("SCRIPT_FILENAME", filename),
+                ("REQUEST_URI", uri),
+                ("SCRIPT_NAME", "/docs"),
+                ("PATH_INFO", info),
+                ("DOCUMENT_ROOT", ROOT),
+                ("WWZ_ARCHIVE", "docs.wwz"),
+            ])
+        };
+        assert_eq!(
+            proxy(
+                "/docs/a%20b/c?q=1",
+                "/a b/c",
+                "proxy:fcgi://localhost/a%20b/c"
+            ),
+            at("a b/c", "docs")
+        );
+        assert_eq!(
+            proxy("/docs//x", "/x", "proxy:fcgi://localhost/x"),
+            at("x", "docs")
+        );
+        // PATH_INFO is / for both /docs and /docs/; the URL tells them apart.
+        assert_eq!(
+            proxy("/docs/", "/", "proxy:fcgi://localhost/"),
+            at("", "docs")
+        );
+        assert_eq!(proxy("/docs", "/", "proxy:fcgi://localhost/"), bare("docs"));
+        // With a trailing slash on the backend URL, PATH_INFO doubles it.
+        assert_eq!(
+            proxy(
+                "/docs/a%20b/c",
+                "//a b/c",
+                "proxy:fcgi://localhost//a%20b/c"
+            ),
+            at("a b/c", "docs")
+        );
+    }
+
+    #[test]
+    fn standard_mount_lighttpd() {
+        // $HTTP["url"] =~ "^/docs(/|$)" { fastcgi.server = ( "/docs" => … ) }
+        let lighttpd = |uri: &str, info: Option<&str>| {
+            let mut p = vec![
+                ("REQUEST_URI", uri),
+                ("SCRIPT_NAME", "/docs"),
+                ("SCRIPT_FILENAME", "/srv/www/docs"),
+                ("DOCUMENT_ROOT", ROOT),
+                ("WWZ_ARCHIVE", "docs.wwz"),
+            ];
+            p.extend(info.map(|i| ("PATH_INFO", i)));
+            mounted(&p)
+        };
+        assert_eq!(
+            lighttpd("/docs/a%20b/c?q=1", Some("/a b/c")),
+            at("a b/c", "docs")
+        );
+        assert_eq!(lighttpd("/docs/", Some("/")), at("", "docs"));
+        // No PATH_INFO for /docs itself (the recipe redirects it).
+        assert_eq!(
+            lighttpd("/docs", None),
+            Ok(("docs.wwz".into(), "docs".into(), "".into(), false))
+        );
+    }
+
+    #[test]
+    fn standard_mount_caddy() {
+        // @docs path /docs /docs/*, transport fastcgi { split /docs }.
+        let caddy = |uri: &str, info: &str| {
+            mounted(&[
+                ("DOCUMENT_URI", "/docs"),
+                ("SCRIPT_NAME", "/docs"),
+                ("PATH_INFO", info),
+                ("REQUEST_URI", uri),
+                ("SCRIPT_FILENAME", "/srv/www/docs"),
+                ("WWZ_ARCHIVE", "docs.wwz"),
+            ])
+        };
+        assert_eq!(caddy("/docs/a%20b/c?q=1", "/a b/c"), at("a b/c", "docs"));
+        assert_eq!(caddy("/docs", ""), bare("docs"));
+        assert_eq!(caddy("/docs/", "/"), at("", "docs"));
+        // Caddy does not fold slashes; wwz does.
+        assert_eq!(caddy("/docs//x", "//x"), at("x", "docs"));
+    }
+
+    #[test]
+    fn sites_at_the_root_are_no_standard_mount() {
+        let root = |params: &[(&str, &str)]| {
+            let mut p = params.to_vec();
+            p.push(("WWZ_ARCHIVE", "docs.wwz"));
+            mounted(&p)
+        };
+        // nginx's stock parameters: SCRIPT_NAME is the whole path, no PATH_INFO.
+        assert_eq!(
+            root(&[("SCRIPT_NAME", "/guide/x"), ("REQUEST_URI", "/guide/x")]),
+            at("guide/x", "")
+        );
+        // mod_proxy_fcgi without proxy-fcgi-pathinfo: the same.
+        assert_eq!(
+            root(&[
+                ("SCRIPT_FILENAME", "proxy:fcgi://localhost/a%20b"),
+                ("SCRIPT_NAME", "/a b"),
+                ("REQUEST_URI", "/a%20b")
+            ]),
+            at("a b", "")
+        );
+        // Caddy without split: SCRIPT_NAME empty.
+        assert_eq!(
+            root(&[
+                ("SCRIPT_NAME", ""),
+                ("PATH_INFO", "/guide/x"),
+                ("REQUEST_URI", "/guide/x")
+            ]),
+            at("guide/x", "")
+        );
+        // A rewrite to a .fcgi program (apache-site-fcgid.htaccess): SCRIPT_NAME
+        // names the program, which the URL does not show.
+        assert_eq!(
+            root(&[
+                ("SCRIPT_NAME", "/wwz.fcgi"),
+                ("SCRIPT_FILENAME", "/srv/www/wwz.fcgi"),
+                ("REQUEST_URI", "/guide/x")
+            ]),
+            at("guide/x", "")
+        );
+        // nginx's stock SCRIPT_NAME with PATH_INFO from a regex capture: not
+        // a split of the URL (SCRIPT_NAME is all of it), so the whole path.
+        assert_eq!(
+            root(&[
+                ("SCRIPT_NAME", "/docs/x"),
+                ("PATH_INFO", "/x"),
+                ("REQUEST_URI", "/docs/x")
+            ]),
+            at("docs/x", "")
+        );
+        // A split that is not of the URL asked for (rewritten), or not at a
+        // segment boundary: the whole path, as before.
+        assert_eq!(
+            root(&[
+                ("SCRIPT_NAME", "/docs"),
+                ("PATH_INFO", "/x"),
+                ("REQUEST_URI", "/old/x")
+            ]),
+            at("old/x", "")
+        );
+        assert_eq!(
+            root(&[
+                ("SCRIPT_NAME", "/docs"),
+                ("PATH_INFO", "/y"),
+                ("REQUEST_URI", "/docsx/y")
+            ]),
+            at("docsx/y", "")
+        );
+        // A bare URL with a non-bare PATH_INFO, and the other way round.
+        assert_eq!(
+            root(&[
+                ("SCRIPT_NAME", "/docs"),
+                ("PATH_INFO", ""),
+                ("REQUEST_URI", "/docs/x")
+            ]),
+            at("docs/x", "")
+        );
+        // lighttpd's "/" prefix splits after the first segment: no different
+        // from a mount at /guide, which it then is (lighttpd-site.conf sends
+        // an empty WWZ_PREFIX).
+        assert_eq!(
+            root(&[
+                ("SCRIPT_NAME", "/guide"),
+                ("PATH_INFO", "/x"),
+                ("REQUEST_URI", "/guide/x")
+            ]),
+            at("x", "guide")
+        );
+    }
+
+    #[test]
+    fn wwz_prefix_wins_over_a_standard_mount() {
+        let p = |prefix: &str| {
+            mounted(&[
+                ("WWZ_ARCHIVE", "docs.wwz"),
+                ("WWZ_PREFIX", prefix),
+                ("SCRIPT_NAME", "/docs"),
+                ("PATH_INFO", "/x"),
+                ("REQUEST_URI", "/docs/x"),
+            ])
+        };
+        assert_eq!(p("/docs"), at("x", "docs"));
+        // Even empty: the site is at the root.
+        assert_eq!(p(""), at("docs/x", ""));
+    }
+
+    #[test]
+    fn standard_mount_checks() {
+        let split = |script: &str, info: &str, uri: Option<&str>| {
+            let mut p = vec![
+                ("WWZ_ARCHIVE", "docs.wwz"),
+                ("SCRIPT_NAME", script),
+                ("PATH_INFO", info),
+            ];
+            p.extend(uri.map(|u| ("REQUEST_URI", u)));
+            mounted(&p)
+        };
+        // Without REQUEST_URI the split is all there is.
+        assert_eq!(split("/docs", "/a/b", None), at("a/b", "docs"));
+        assert_eq!(split("/docs", "", None), bare("docs"));
+        assert_eq!(split("/a/docs", "", None), bare("a/docs"));
+        let r = route(
+            &[
+                ("WWZ_ARCHIVE", "docs.wwz"),
+                ("SCRIPT_NAME", "/a/my docs"),
+                ("PATH_INFO", ""),
+                ("REQUEST_URI", "/a/my%20docs"),
+            ],
+            Some(Path::new(ROOT)),
+        )
+        .unwrap();
+        assert!(r.is_bare_archive());
+        assert_eq!(r.mount_name(), "my docs");
+        // PATH_INFO is checked like any path.
+        for hostile in [
+            "/../etc/passwd",
+            "/a/../../b",
+            "/a\\b",
+            "/a\0b",
+            "/x\u{1b}[31m",
+        ] {
+            let r = split("/docs", hostile, Some("/docs/x"));
+            assert!(
+                matches!(r, Err(RouteError::BadPath(_))),
+                "{hostile:?}: {r:?}"
+            );
+        }
+        assert_eq!(split("/docs", "//a/./b//", None), at("a/b/", "docs"));
+        // So is the URL, as before.
+        assert!(matches!(
+            split("/docs", "/b", Some("/docs/a/../b")),
+            Err(RouteError::BadPath(_))
+        ));
+        // A SCRIPT_NAME that is no clean path, or a PATH_INFO that is no
+        // path, is no mount.
+        assert_eq!(split("docs", "/x", Some("/docs/x")), at("docs/x", ""));
+        assert_eq!(split("/docs", "x", Some("/docs/x")), at("docs/x", ""));
+        assert_eq!(split("/", "/x", Some("/x")), at("x", ""));
     }
 
     #[test]
