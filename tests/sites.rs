@@ -330,6 +330,30 @@ fn check_both(port: u16, any_host: bool) {
 fn headers_nginx() {
     let site = Site::new();
     pack_site(&site, &files());
+    // `wwz check` names the lines the server skips and the limit it hit.
+    let out = Command::new(wwz_bin())
+        .arg("check")
+        .arg(site.docroot.join("site.wwz"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    for (line, why) in [
+        (34, "wwz sets this header"),
+        (36, "wwz sets this header"),
+        (39, "longer than 2,000 bytes"),
+    ] {
+        assert!(
+            report.contains(&format!("_headers: line {line}: {why}")),
+            "line {line}: {report}"
+        );
+    }
+    assert!(report.contains("_headers: more than 100 rules"), "{report}");
+    // The rules of the members the site has match something.
+    assert!(
+        !report.contains("line 6: the rule's pattern matches no"),
+        "{report}"
+    );
     let (_wwz, sock, _show) = daemon(&site, &[]);
     let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/servers/nginx-site.conf");
     let nginx =
