@@ -1,11 +1,12 @@
 //! `Accept-Encoding` as a client sends it, then the choice among every set
 //! of codings a member can have: the choice is a coding the member has, the
 //! client accepts (q > 0) and ranks highest; no choice while the member has
-//! an accepted coding means the client ranked identity above it.
+//! an accepted coding means the client ranked identity above it. The same
+//! bytes as an `Accept` header: Markdown is chosen only where it is named.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wwz::http::negotiate::{Accept, Coding};
+use wwz::http::negotiate::{Accept, Coding, Media};
 
 fuzz_target!(|data: &[u8]| {
     let accept = Accept::parse(Some(data));
@@ -33,6 +34,14 @@ fuzz_target!(|data: &[u8]| {
             None => assert!(best == 0 || accept.identity_ok(), "{accept:?} {set:#b}"),
         }
     }
+    let media = Media::parse(Some(data));
+    if media.markdown {
+        let named = data
+            .windows(b"text/markdown".len())
+            .any(|w| w.eq_ignore_ascii_case(b"text/markdown"));
+        assert!(named, "Markdown chosen without being named");
+    }
+    assert_eq!(Media::parse(None), Media::default());
     // No header: identity only.
     let none = Accept::parse(None);
     assert_eq!(none.choose(|_| true), None);
