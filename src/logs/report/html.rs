@@ -6,7 +6,9 @@
 
 use std::fmt::Write;
 
-use super::model::{Counts, Declared, Failure, Outcome, Problem, Report, Slow, Stop, Suite};
+use super::model::{
+    Capture, Counts, Declared, Failure, Outcome, Problem, Report, Slow, Stop, Suite,
+};
 use super::run::Run;
 use super::TIME_BUDGET;
 use crate::logs::terminal::{self, Renderer};
@@ -88,7 +90,7 @@ pub(crate) fn run(title: &str, run: &Run) -> String {
     if run.reports.is_empty() && run.stopped.is_none() {
         out.push_str("<p>No test reports under this directory.</p>\n");
     } else {
-        totals(&mut out, &run.counts, run.counts.time, None);
+        totals(&mut out, &run.counts, run.time, None);
     }
     if let Some(stop) = run.stopped {
         let why = match stop {
@@ -105,9 +107,9 @@ pub(crate) fn run(title: &str, run: &Run) -> String {
     let bad = run.counts.failures + run.counts.errors;
     if bad > 0 {
         let _ = writeln!(out, "<h2 id=\"failures\">Failures and errors ({bad})</h2>");
-        for (rel, i, f) in run.failures() {
+        for (k, (rel, i, f)) in run.failures().enumerate() {
             let link = format!("{}?view#f{}", rel_href(rel), i + 1);
-            failure(&mut out, usize::MAX, f, Some((rel, &link)));
+            failure(&mut out, k, f, Some((rel, &link)));
         }
         unlisted(&mut out, run.failures_unlisted, "failures and errors");
     }
@@ -170,7 +172,8 @@ fn totals(out: &mut String, c: &Counts, time: f64, declared: Option<&Declared>) 
     if c.ok() {
         let _ = write!(out, "✓ {} passed", c.passed());
     } else {
-        let _ = write!(out, "✗ {} failed, {} errors", c.failures, c.errors);
+        let errors = if c.errors == 1 { "error" } else { "errors" };
+        let _ = write!(out, "✗ {} failed, {} {errors}", c.failures, c.errors);
     }
     let _ = writeln!(out, " · {} tests · {}</p>", c.tests, secs(time));
     let _ = writeln!(
@@ -222,11 +225,11 @@ fn unlisted(out: &mut String, n: u64, what: &str) {
     }
 }
 
-/// One failure or error: open for the first ones of a report's page;
-/// `at` links it to its report on a run's page.
+/// Failure `i` of a page (open for the first ones); `at` links it to its
+/// report on a run's page, else it is anchored `#f{i+1}`.
 fn failure(out: &mut String, i: usize, f: &Failure, at: Option<(&str, &str)>) {
     let open = if i < OPEN_FAILURES { " open" } else { "" };
-    let id = if i == usize::MAX {
+    let id = if at.is_some() {
         String::new()
     } else {
         format!(" id=\"f{}\"", i + 1)
@@ -263,15 +266,19 @@ fn failure(out: &mut String, i: usize, f: &Failure, at: Option<(&str, &str)>) {
         }
         out.push_str("</p>\n");
     }
-    if !f.body.is_empty() {
+    if !blank(&f.body) {
         pre(out, &f.body.bytes, f.body.cut);
     }
-    if !f.output.is_empty() {
+    if !blank(&f.output) {
         out.push_str("<details class=\"o\"><summary>output</summary>");
         pre(out, &f.output.bytes, f.output.cut);
         out.push_str("</details>\n");
     }
     out.push_str("</details>\n");
+}
+
+fn blank(c: &Capture) -> bool {
+    !c.cut && c.bytes.iter().all(u8::is_ascii_whitespace)
 }
 
 /// Text as a log shows it: terminal colours rendered, everything escaped.
@@ -315,7 +322,9 @@ fn ansi_from_pytest(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 fn slowest(out: &mut String, slow: &[Slow], with_report: bool) {
-    if slow.is_empty() || slow.iter().all(|s| s.time == 0.0) {
+    // Cases that took no measurable time are not among the slow.
+    let slow: Vec<&Slow> = slow.iter().filter(|s| s.time > 0.0).collect();
+    if slow.is_empty() {
         return;
     }
     let _ = writeln!(

@@ -77,7 +77,7 @@ pub(crate) fn run(title: &str, run: &Run) -> String {
     out.push_str("{\"path\":");
     json_str(&mut out, title);
     out.push_str(",\"totals\":");
-    counts(&mut out, &run.counts, run.counts.time);
+    counts(&mut out, &run.counts, run.time);
     out.push_str(",\"reports\":[");
     for (i, (rel, r)) in run.reports.iter().enumerate() {
         if i > 0 {

@@ -154,10 +154,6 @@ impl Capture {
         self.bytes
             .extend_from_slice(piece.get(..room.min(piece.len())).unwrap_or_default());
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.bytes.is_empty() && !self.cut
-    }
 }
 
 /// A failed or erroring case, with what it said.

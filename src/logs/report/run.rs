@@ -21,6 +21,8 @@ pub(crate) struct Run {
     /// (path below the directory, what was read of it).
     pub(crate) reports: Vec<(String, Report)>,
     pub(crate) counts: Counts,
+    /// The reports' times summed (each its declared time, else its cases').
+    pub(crate) time: f64,
     pub(crate) slowest: Slowest,
     /// Failures and errors counted but not listed.
     pub(crate) failures_unlisted: u64,
@@ -89,6 +91,7 @@ impl Run {
             }
             listed += report.failures.len();
             run.counts.add(&report.counts);
+            run.time += report.time();
             run.failures_unlisted += report.failures_unlisted;
             for slow in report.slowest.sorted() {
                 if run.slowest.wants(slow.time) {
