@@ -633,6 +633,7 @@ fn listings_badge_reports() {
             "{f}: {html}"
         );
     }
+    assert!(html.contains("<a href=\"?tests\">The test reports here, summed</a>"));
     for f in ["dotnet-nunit.xml", "coverage-report.xml"] {
         assert!(
             html.contains(&format!("<a class=\"v\" href=\"./{f}?view\">view</a>")),

@@ -202,6 +202,9 @@ pub fn html_with(
         );
     }
     out.push_str(&html::search_form("", false, false));
+    if !extras.reports.is_empty() {
+        out.push_str("\n<p class=\"sum\"><a href=\"?tests\">The test reports here, summed</a></p>");
+    }
     let _ = write!(
         out,
         "\n<table>\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead>\n<tbody>\n",
