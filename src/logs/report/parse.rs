@@ -128,12 +128,17 @@ pub(crate) fn parse<R: Read>(
         run: Vec::new(),
         report_name,
     };
-    let mut reader = Reader::from_reader(Source::new(input));
+    let mut source = Source::new(input);
+    source.budget(budget.deadline, budget.bytes);
+    let mut reader = Reader::from_reader(source);
     let result = p.run(&mut reader, budget);
-    let at = reader.get_ref().pos();
-    p.report.read = at;
-    if let Err(problem) = result {
-        p.report.problem = Some(problem);
+    let src = reader.get_ref();
+    p.report.read = src.pos();
+    match (src.spent, result) {
+        // A read failed because a budget ran out: a stop, not a problem.
+        (Some(stop), Err(_)) => p.report.stopped = Some(stop),
+        (_, Err(problem)) => p.report.problem = Some(problem),
+        (_, Ok(())) => {}
     }
     p.report.declared = p.root_declared.or(&p.top_declared);
     p.report

@@ -78,7 +78,7 @@ impl Run {
             limits.failures = limits.failures.min(MAX_FAILURES.saturating_sub(listed));
             let budget = Budget {
                 deadline,
-                bytes: RUN_BYTES - run.read,
+                bytes: RUN_BYTES.saturating_sub(run.read),
             };
             let report = read(archive, entry, &limits, budget, &rel);
             run.read += report.read;

@@ -10,9 +10,14 @@
 //! ```
 
 use std::io::{self, BufRead, Read};
+use std::time::Instant;
+
+use super::model::Stop;
 
 /// Bytes held at once.
 const BUF: usize = 64 * 1024;
+/// Reads between two looks at the budget (1 MiB).
+const READS_PER_CHECK: u32 = 16;
 
 pub(crate) struct Source<R> {
     inner: R,
@@ -26,6 +31,14 @@ pub(crate) struct Source<R> {
     allowance: usize,
     /// quick-xml asked for more than its allowance.
     pub(crate) overlong: bool,
+    /// The deadline and the bytes the reader may take: checked as bytes
+    /// arrive, so one endless text run (a few MB of deflate make GBs of
+    /// spaces) cannot outlast them.
+    deadline: Option<Instant>,
+    max_bytes: u64,
+    reads: u32,
+    /// The budget that ran out (every read fails from then on).
+    pub(crate) spent: Option<Stop>,
 }
 
 impl<R: Read> Source<R> {
@@ -39,6 +52,34 @@ impl<R: Read> Source<R> {
             pos: 0,
             allowance: 0,
             overlong: false,
+            deadline: None,
+            max_bytes: u64::MAX,
+            reads: 0,
+            spent: None,
+        }
+    }
+
+    /// Stops reading at `deadline` or past `bytes` bytes.
+    pub(crate) fn budget(&mut self, deadline: Instant, bytes: u64) {
+        self.deadline = Some(deadline);
+        self.max_bytes = bytes;
+    }
+
+    /// Fails once a budget is spent, looking at the clock every [`READS_PER_CHECK`] reads.
+    fn check(&mut self) -> io::Result<()> {
+        if self.spent.is_none() {
+            self.reads = self.reads.wrapping_add(1);
+            if self.pos > self.max_bytes {
+                self.spent = Some(Stop::Bytes);
+            } else if self.reads % READS_PER_CHECK == 0
+                && self.deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                self.spent = Some(Stop::Time);
+            }
+        }
+        match self.spent {
+            Some(_) => Err(io::Error::other("a budget is spent")),
+            None => Ok(()),
         }
     }
 
@@ -61,6 +102,7 @@ impl<R: Read> Source<R> {
             self.end -= self.start;
             self.start = 0;
             while self.end < n && !self.eof {
+                self.check()?;
                 let got = match self
                     .inner
                     .read(self.buf.get_mut(self.end..).unwrap_or_default())

@@ -282,6 +282,38 @@ fn the_time_budget_stops_a_parse() {
     assert_eq!(r.stopped, Some(Stop::Bytes));
 }
 
+/// One text run without end (as a few MB of deflate can make): the
+/// budgets are looked at as its bytes arrive, not only between events.
+#[test]
+fn an_endless_text_run_stops_at_the_budgets() {
+    use std::io::Read as _;
+    let endless =
+        || b"<testsuite><testcase name=\"t\"><failure message=\"m\">".chain(std::io::repeat(b' '));
+    let bytes = 8 << 20;
+    let r = parse(
+        endless(),
+        &PAGE_LIMITS,
+        Budget {
+            deadline: Instant::now() + Duration::from_secs(600),
+            bytes,
+        },
+        "r.xml",
+    );
+    assert_eq!(r.stopped, Some(Stop::Bytes));
+    assert_eq!(r.problem, None);
+    assert!(r.read <= bytes + (64 << 10), "{}", r.read);
+    let r = parse(
+        endless(),
+        &PAGE_LIMITS,
+        Budget {
+            deadline: Instant::now(),
+            bytes: u64::MAX,
+        },
+        "r.xml",
+    );
+    assert_eq!(r.stopped, Some(Stop::Time));
+}
+
 #[test]
 fn the_slowest_are_kept_in_a_bounded_heap() {
     let mut xml = String::from("<testsuite>");
@@ -340,8 +372,11 @@ fn unescaping() {
 
 #[test]
 fn pages_escape_and_render_colours() {
-    let xml = br#"<testsuite name="&lt;script&gt;alert(1)&lt;/script&gt;"><testcase name="&lt;b&gt;bold" classname="c&quot;q"><failure message="&lt;img src=x onerror=alert(1)&gt;"><![CDATA[[31mred</b>[0m
+    let xml = br#"<testsuite name="&lt;script&gt;alert(1)&lt;/script&gt;"><testcase name="&lt;b&gt;bold" classname="c&quot;q"><failure message="&lt;img src=x onerror=alert(1)&gt;"><![CDATA[ESC[31mred</b>ESC[0m
 #x1B[1mbold#x1B[0m]]></failure></testcase></testsuite>"#;
+    // A raw escape byte, as jest and cargo write colours into their bodies.
+    let xml = String::from_utf8_lossy(xml).replace("ESC", "\u{1b}");
+    let xml = xml.as_bytes();
     let r = read(xml);
     let page = html::report("ci/TEST-x.xml", xml.len() as u64, &r);
     assert!(!page.contains("<script>alert"), "{page}");
@@ -355,6 +390,10 @@ fn pages_escape_and_render_colours() {
     assert!(!page.contains('\u{1b}'), "no escape byte left");
     assert!(!page.contains("#x1B["), "pytest's written escapes are read");
     assert!(
+        page.contains("<span class=\"f1\">red&lt;/b&gt;</span>"),
+        "{page}"
+    );
+    assert!(
         page.contains("<details class=\"f\" id=\"f1\" open>"),
         "{page}"
     );
@@ -363,4 +402,65 @@ fn pages_escape_and_render_colours() {
     assert_eq!(v["totals"]["failures"], 1);
     assert_eq!(v["failures"][0]["message"], "<img src=x onerror=alert(1)>");
     assert_eq!(v["suites"][0]["name"], "<script>alert(1)</script>");
+}
+
+/// Every corpus report cut and mutated at pseudo-random places: the parser
+/// never panics, and both pages come out (the JSON one valid JSON).
+#[test]
+fn mutated_corpus_reports_never_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ci/reports");
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    const PIECES: [&[u8]; 10] = [
+        b"<",
+        b">",
+        b"&",
+        b"&#x",
+        b"]]>",
+        b"<![CDATA[",
+        b"<!--",
+        b"</testcase>",
+        b"<testcase>",
+        b"\"",
+    ];
+    let mut files = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "xml") {
+            continue;
+        }
+        let original = std::fs::read(&path).unwrap();
+        if original.len() > 100_000 {
+            continue;
+        }
+        files += 1;
+        for round in 0..60 {
+            let mut data = original.clone();
+            for _ in 0..1 + round % 4 {
+                let at = next(data.len() + 1);
+                match next(3) {
+                    0 => data.truncate(at),
+                    1 => {
+                        if let Some(b) = data.get_mut(at) {
+                            *b = next(256) as u8;
+                        }
+                    }
+                    _ => {
+                        let piece = PIECES[next(PIECES.len())];
+                        data.splice(at..at, piece.iter().copied());
+                    }
+                }
+            }
+            let r = read(&data);
+            let _ = html::report("m.xml", data.len() as u64, &r);
+            let doc = json::report("m.xml", data.len() as u64, &r);
+            serde_json::from_str::<serde_json::Value>(&doc).unwrap();
+        }
+    }
+    assert!(files >= 20, "{files} corpus files");
 }
