@@ -193,7 +193,7 @@ fn corpus_totals_equal_what_the_xml_says_stored_and_deflated() {
             let bad = t["failures"].as_u64().unwrap() + t["errors"].as_u64().unwrap();
             assert_eq!(html.contains("Failures and errors"), bad > 0, "{what}");
             if want["ok"] == false {
-                assert!(html.contains("not well-formed XML at byte"), "{what}");
+                assert!(html.contains("Not well-formed XML at byte"), "{what}");
                 assert!(
                     html.contains(&format!(
                         "href=\"./{}\">The raw member</a>",
@@ -544,19 +544,20 @@ fn malformed_and_hostile_reports_answer_a_clear_page() {
             "a tag or declaration longer than 1 MiB",
             1,
         ),
+        // The case being read when the report broke is counted.
         (
             "TEST-cut.xml",
             "malformed",
             "the report ends before its elements do",
-            1,
+            2,
         ),
         (
             "TEST-mismatched.xml",
             "malformed",
             "expected `</testcase>`",
-            0,
+            1,
         ),
-        ("junit-empty.xml", "not_a_report", "no root element", 0),
+        ("junit-empty.xml", "not_a_report", "No root element", 0),
     ];
     for (name, kind, says, tests) in cases {
         let got = get_json(
@@ -592,6 +593,11 @@ fn malformed_and_hostile_reports_answer_a_clear_page() {
         wwz.proc.assert_running();
     }
     // The run lists each with its problem; the daemon still serves.
+    let cut = get_json(nginx.port, "/hostile.wwz/ci/TEST-cut.xml?view&format=json");
+    assert_eq!(
+        cut["failures"][0]["body"], "trace",
+        "the failure it ended in"
+    );
     let run = get_json(nginx.port, "/hostile.wwz/ci/?tests&format=json");
     assert_eq!(run["reports"].as_array().unwrap().len(), cases.len());
     let (hwm, _) = memory_kib(wwz.proc.child.id());

@@ -10,7 +10,7 @@ use super::model::{
     Capture, Counts, Declared, Failure, Outcome, Problem, Report, Slow, Stop, Suite,
 };
 use super::run::Run;
-use super::TIME_BUDGET;
+use super::{parse, TIME_BUDGET};
 use crate::logs::terminal::{self, Renderer};
 use crate::pages::html::{self, escape};
 use crate::util::percent;
@@ -29,7 +29,8 @@ pub(crate) fn report(name: &str, size: u64, r: &Report) -> String {
         "<header><h1>{}</h1><nav><a href=\"{raw}\">raw</a> · <a href=\"./?tests\">all reports here</a> · {size} bytes</nav></header>\n<main>\n",
         escape(name)
     );
-    totals(&mut out, &r.counts, r.time(), Some(&r.declared));
+    let whole = r.problem.is_none() && r.stopped.is_none();
+    totals(&mut out, &r.counts, r.time(), Some(&r.declared), whole);
     if let Some(p) = &r.problem {
         problem(&mut out, p, &raw);
     }
@@ -90,7 +91,8 @@ pub(crate) fn run(title: &str, run: &Run) -> String {
     if run.reports.is_empty() && run.stopped.is_none() {
         out.push_str("<p>No test reports under this directory.</p>\n");
     } else {
-        totals(&mut out, &run.counts, run.time, None);
+        let whole = run.stopped.is_none() && run.problems() == 0;
+        totals(&mut out, &run.counts, run.time, None, whole);
     }
     if let Some(stop) = run.stopped {
         let why = match stop {
@@ -163,13 +165,21 @@ pub(crate) fn run(title: &str, run: &Run) -> String {
     out
 }
 
-fn totals(out: &mut String, c: &Counts, time: f64, declared: Option<&Declared>) {
-    let verdict = if c.ok() { "ok" } else { "bad" };
+/// The totals; `whole` is false when what was counted is not the whole
+/// report (a problem or a budget stopped the reading), which no tick may hide.
+fn totals(out: &mut String, c: &Counts, time: f64, declared: Option<&Declared>, whole: bool) {
+    let verdict = if c.ok() && whole { "ok" } else { "bad" };
     let _ = write!(
         out,
         "<section class=\"totals {verdict}\"><p class=\"verdict\">"
     );
-    if c.ok() {
+    if !whole {
+        let _ = write!(
+            out,
+            "⚠ Not read whole: {} failed so far",
+            c.failures + c.errors
+        );
+    } else if c.ok() {
         let _ = write!(out, "✓ {} passed", c.passed());
     } else {
         let errors = if c.errors == 1 { "error" } else { "errors" };
@@ -211,7 +221,7 @@ fn problem(out: &mut String, p: &Problem, raw: &str) {
     };
     let _ = writeln!(
         out,
-        "<p class=\"problem\">This report {}.{counted} <a href=\"{raw}\">The raw member</a>.</p>",
+        "<p class=\"problem\">{}.{counted} <a href=\"{raw}\">The raw member</a>.</p>",
         escape(&p.message())
     );
 }
@@ -247,15 +257,34 @@ fn failure(out: &mut String, i: usize, f: &Failure, at: Option<(&str, &str)>) {
     if let Some((rel, link)) = at {
         let _ = write!(out, " <a class=\"r\" href=\"{link}\">{}</a>", escape(rel));
     }
-    if !f.message.is_empty() || !f.kind.is_empty() {
+    // The summary holds the message's first line; the rest of a long one
+    // (pytest puts the whole traceback there) below, unless the body says it.
+    let mut lines = f.message.trim().splitn(2, '\n');
+    let first = lines.next().unwrap_or_default();
+    let rest = lines.next().unwrap_or_default();
+    if !first.is_empty() || !f.kind.is_empty() {
         out.push_str("<div class=\"m\">");
         if !f.kind.is_empty() {
             let _ = write!(out, "<span class=\"k\">{}</span> ", escape(&f.kind));
         }
-        html::escape_into(&f.message, out);
+        html::escape_into(&parse::cut(first, 300), out);
+        if first.len() > 300 || !rest.is_empty() {
+            out.push_str(" …");
+        }
         out.push_str("</div>");
     }
     out.push_str("</summary>\n");
+    let squeeze = |s: &[u8]| -> Vec<u8> {
+        s.iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect()
+    };
+    let said = squeeze(f.message.as_bytes());
+    let in_body = memchr::memmem::find(&squeeze(&f.body.bytes), &said).is_some();
+    if (first.len() > 300 || !rest.is_empty()) && !in_body {
+        pre(out, f.message.as_bytes(), false);
+    }
     if !f.suite.is_empty() || !f.file.is_empty() {
         out.push_str("<p class=\"where\">");
         if !f.suite.is_empty() {

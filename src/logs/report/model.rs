@@ -293,19 +293,20 @@ pub(crate) enum Problem {
 }
 
 impl Problem {
+    /// A sentence saying what is wrong, for a page and for JSON.
     pub(crate) fn message(&self) -> String {
         match self {
             Problem::NotAReport { root } if root.is_empty() => {
-                "no root element: this is not a test report".into()
+                "No root element: not a test report".into()
             }
             Problem::NotAReport { root } => format!(
-                "the root element is <{root}>, not <testsuites> or <testsuite>: this is not a JUnit report"
+                "The root element is <{root}>, not <testsuites> or <testsuite>: not a JUnit report"
             ),
             Problem::Malformed { at, what } => {
-                format!("not well-formed XML at byte {at}: {what}")
+                format!("Not well-formed XML at byte {at}: {what}")
             }
-            Problem::Bound { at, what } => format!("not read past byte {at}: {what}"),
-            Problem::Unreadable { what } => format!("cannot be read: {what}"),
+            Problem::Bound { at, what } => format!("Not read past byte {at}: {what}"),
+            Problem::Unreadable { what } => format!("Cannot be read: {what}"),
         }
     }
 }

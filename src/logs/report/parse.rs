@@ -132,6 +132,11 @@ pub(crate) fn parse<R: Read>(
     source.budget(budget.deadline, budget.bytes);
     let mut reader = Reader::from_reader(source);
     let result = p.run(&mut reader, budget);
+    // A report cut short often ends in the case that broke the run: the
+    // case being read is counted with what it had.
+    if p.case.is_some() {
+        p.finish_case();
+    }
     let src = reader.get_ref();
     p.report.read = src.pos();
     match (src.spent, result) {
@@ -154,12 +159,13 @@ impl Parser<'_> {
             what: e.to_string(),
         };
         // A byte-order mark is not text before the root.
-        if reader
-            .get_mut()
-            .peek(3)
-            .map_err(unreadable)?
-            .starts_with(b"\xef\xbb\xbf")
-        {
+        let head = reader.get_mut().peek(3).map_err(unreadable)?;
+        if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") {
+            return Err(Problem::Unreadable {
+                what: "a UTF-16 report (wwz reads UTF-8 reports)".into(),
+            });
+        }
+        if head.starts_with(b"\xef\xbb\xbf") {
             reader.get_mut().skip(3);
         }
         let mut buf = Vec::new();
@@ -330,9 +336,10 @@ impl Parser<'_> {
                 self.open_suite(e, at, true)?
             }
             (None, other) => {
+                let root = String::from_utf8_lossy(other).replace(char::is_control, "?");
                 return Err(Problem::NotAReport {
-                    root: cut(&String::from_utf8_lossy(other), MAX_NAME),
-                })
+                    root: cut(&root, MAX_NAME),
+                });
             }
             (Some(Node::Root), b"testsuite") => self.open_suite(e, at, true)?,
             (Some(Node::Suite(_)), b"testsuite") => self.open_suite(e, at, false)?,

@@ -231,6 +231,17 @@ fn malformed_and_cut_short() {
         "{:?}",
         r.problem
     );
+    // The case being read when the report broke is counted with what it had.
+    let r = read(
+        b"<testsuite><testcase name=\"a\"/><testcase name=\"b\"><failure message=\"crash\">at x",
+    );
+    assert!(
+        matches!(r.problem, Some(Problem::Malformed { .. })),
+        "{:?}",
+        r.problem
+    );
+    assert_eq!((r.counts.tests, r.counts.failures), (2, 1));
+    assert_eq!(r.failures[0].body.bytes, b"at x");
     let r = read(b"<testsuite><testcase name=\"a\"><![CDATA[never ends");
     assert!(
         matches!(r.problem, Some(Problem::Malformed { .. })),
@@ -244,6 +255,14 @@ fn malformed_and_cut_short() {
             root: "coverage".into()
         })
     );
+    let r = read(b"\xff\xfe<\0t\0e\0s\0t\0");
+    assert!(
+        matches!(r.problem, Some(Problem::Unreadable { .. })),
+        "{:?}",
+        r.problem
+    );
+    let r = read(b"<a\x01b/>");
+    assert_eq!(r.problem, Some(Problem::NotAReport { root: "a?b".into() }));
     let r = read(b"   ");
     assert_eq!(
         r.problem,
