@@ -25,6 +25,7 @@ mod lifecycle;
 mod nginx;
 mod protocol;
 mod release;
+mod reports;
 mod sendfile;
 mod servers;
 mod sites;

@@ -33,6 +33,8 @@ pub struct Query {
     pub search: Option<String>,
     /// `case=1`: the search is case-sensitive.
     pub case: bool,
+    /// `tests`: the test reports under a directory, summed.
+    pub tests: bool,
     /// `re=1`: the search text is a regular expression.
     pub regex: bool,
     /// `format=json` (or the status page's `json`).
@@ -59,6 +61,7 @@ impl Query {
             match key {
                 b"view" => q.view = true,
                 b"all" => q.all = true,
+                b"tests" => q.tests = true,
                 b"from" => q.from = Some(number()),
                 b"skip" => q.skip = number(),
                 b"q" => q.search = Some(String::from_utf8_lossy(&value).into_owned()),
@@ -120,6 +123,7 @@ mod tests {
         assert!(Query::parse(b"view=&all").all);
         assert!(!Query::parse(b"format=html").json);
         assert!(Query::parse(b"json").json);
+        assert!(Query::parse(b"tests&format=json").tests);
         assert_eq!(Query::parse(b""), Query::default());
     }
 }

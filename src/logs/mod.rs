@@ -1,6 +1,7 @@
 //! What a CI log viewer does, over members read with `pread` (never from the
-//! mapping): the terminal renderer, the log view and search.
+//! mapping): the terminal renderer, the log view, test reports and search.
 
+pub mod report;
 pub mod search;
 pub mod terminal;
 pub mod view;

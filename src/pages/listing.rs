@@ -38,8 +38,9 @@ impl Place<'_> {
 }
 
 /// What a listing shows beyond the directory's own children: each
-/// subdirectory's entry count and total size, the archive's totals, and the
-/// order asked for (`?sort=name|size|time`, `&order=desc`).
+/// subdirectory's entry count and total size, the archive's totals, the
+/// order asked for (`?sort=name|size|time`, `&order=desc`), and which
+/// members are test reports.
 #[derive(Debug, Default)]
 pub struct Extras {
     /// Per subdirectory name (no slash): members below it and their total size.
@@ -48,7 +49,13 @@ pub struct Extras {
     bytes: u64,
     sort: Sort,
     desc: bool,
+    /// Names of the children that are test reports (a "report" badge).
+    reports: hashbrown::HashSet<Vec<u8>>,
 }
+
+/// Children a listing asks [`Extras::with_reports`] about at most: asking
+/// may read a member's first bytes.
+const MAX_ASKED: usize = 1000;
 
 impl Extras {
     /// One pass over the index's entries.
@@ -74,6 +81,27 @@ impl Extras {
         x.sort = query.sort;
         x.desc = query.descending;
         x
+    }
+
+    /// Marks the files among `children` that `is_report` says are test
+    /// reports (asked for at most [`MAX_ASKED`] `.xml` files).
+    pub fn with_reports(
+        mut self,
+        children: &[Child<'_>],
+        is_report: impl Fn(&str, &crate::zip::Entry) -> bool,
+    ) -> Extras {
+        let xml = children.iter().filter_map(|c| match c {
+            Child::File(name, entry) if name.to_ascii_lowercase().ends_with(b".xml") => {
+                Some((name, entry))
+            }
+            _ => None,
+        });
+        for (name, entry) in xml.take(MAX_ASKED) {
+            if is_report(&String::from_utf8_lossy(name), entry) {
+                self.reports.insert(name.to_vec());
+            }
+        }
+        self
     }
 
     fn dir(&self, name: &[u8]) -> (u64, u64) {
@@ -174,6 +202,9 @@ pub fn html_with(
         );
     }
     out.push_str(&html::search_form("", false, false));
+    if !extras.reports.is_empty() {
+        out.push_str("\n<p class=\"sum\"><a href=\"?tests\">The test reports here, summed</a></p>");
+    }
     let _ = write!(
         out,
         "\n<table>\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead>\n<tbody>\n",
@@ -205,10 +236,12 @@ pub fn html_with(
                     escape(&name)
                 );
             }
-            Child::File(name, entry) => {
-                let name = String::from_utf8_lossy(name);
+            Child::File(raw, entry) => {
+                let name = String::from_utf8_lossy(raw);
                 let link = href(&name);
-                let view = if text_like(&name) {
+                let view = if extras.reports.contains(*raw) {
+                    format!(" <a class=\"v rep\" href=\"{link}?view\">report</a>")
+                } else if text_like(&name) {
                     format!(" <a class=\"v\" href=\"{link}?view\">view</a>")
                 } else {
                     String::new()
@@ -276,7 +309,7 @@ body{font:15px/1.45 system-ui,sans-serif;color:var(--fg);background:var(--bg);ma
 h1{font-size:1.15em;font-weight:600;word-break:break-all}a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid var(--line)}\
 th{color:var(--dim);font-weight:500}td:first-child{word-break:break-all}.n{text-align:right;white-space:nowrap}\
-td:last-child{white-space:nowrap;color:var(--dim)}tr.d a{font-weight:600}footer{color:var(--dim);margin-top:1em;font-size:.9em}\
+td:last-child{white-space:nowrap;color:var(--dim)}tr.d a{font-weight:600}.rep{font-weight:600;color:#fff;background:#1a7f37;padding:0 .35em;border-radius:.3em}footer{color:var(--dim);margin-top:1em;font-size:.9em}\
 @media (max-width:40em){td:last-child,th:last-child{display:none}}";
 
 /// `../` repeated `n` times, or `./` for zero.

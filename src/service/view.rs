@@ -1,5 +1,6 @@
 //! Step 7: what answers a path the site resolved. A member is sent, or
-//! shown as a log (`?view`); a directory is listed, or searched (`?q=`).
+//! shown as a log or a test report (`?view`); a directory is listed,
+//! searched (`?q=`) or its test reports summed (`?tests`).
 //! Every view is chosen here, once, from the parsed request.
 
 use std::borrow::Cow;
@@ -9,7 +10,7 @@ use crate::content::markdown;
 use crate::http::body::Body;
 use crate::http::request::Format;
 use crate::http::{Request, Response, Status};
-use crate::logs::{search, view as log_view};
+use crate::logs::{report, search, view as log_view};
 use crate::pages::listing::{self, Place};
 use crate::site::policy;
 use crate::zip::{Child, Entry};
@@ -21,15 +22,21 @@ pub(super) enum View<'a> {
     Member { name: &'a str, entry: &'a Entry },
     /// `MEMBER?view`: a text member as a numbered, coloured log page.
     Log { name: &'a str, entry: &'a Entry },
+    /// `MEMBER.xml?view`: a test report's page if it is one, else as `Log`.
+    Report { name: &'a str, entry: &'a Entry },
     /// A directory without an index page: its listing (HTML or JSON).
     Listing { dir: &'a str },
     /// `DIR/?q=TEXT`: names and contents under a directory searched.
     Search { dir: &'a str },
+    /// `DIR/?tests`: the test reports under a directory, summed.
+    Tests { dir: &'a str },
 }
 
 impl<'a> View<'a> {
     pub(super) fn of_member(name: &'a str, entry: &'a Entry, req: &Request<'_>) -> View<'a> {
-        if req.query.view {
+        if req.query.view && report::is_xml(name) {
+            View::Report { name, entry }
+        } else if req.query.view {
             View::Log { name, entry }
         } else {
             View::Member { name, entry }
@@ -39,6 +46,8 @@ impl<'a> View<'a> {
     pub(super) fn of_dir(dir: &'a str, req: &Request<'_>) -> View<'a> {
         if req.query.search.is_some() {
             View::Search { dir }
+        } else if req.query.tests {
+            View::Tests { dir }
         } else {
             View::Listing { dir }
         }
@@ -109,10 +118,48 @@ impl Service {
                 ctx.cache_control,
                 ctx.head,
             ),
+            // Reading the member (a sniff, then perhaps all of it): off the event loop.
+            View::Report { name, entry } => super::off_loop::run(|| {
+                if report::is_report(ctx.archive, name, entry) {
+                    let format = ctx.req.format;
+                    report::page(
+                        ctx.archive,
+                        name,
+                        entry,
+                        format,
+                        ctx.cache_control,
+                        ctx.head,
+                    )
+                } else {
+                    self.view(ctx, View::Log { name, entry })
+                }
+            }),
             // Over every child of the directory: off the event loop.
             View::Listing { dir } => super::off_loop::run(|| self.listing(ctx, dir, false)),
             View::Search { dir } => super::off_loop::run(|| self.listing(ctx, dir, true)),
+            View::Tests { dir } => super::off_loop::run(|| self.tests(ctx, dir)),
         }
+    }
+
+    /// `DIR/?tests`; 404 where it is not a directory, 403 where listings
+    /// are off (it shows what members hold, as a search does).
+    fn tests(&self, ctx: &Ctx<'_>, dir: &str) -> Response {
+        if ctx.archive.index().children(dir.as_bytes()).is_none() {
+            return self.error_page(ctx, Status::NotFound);
+        }
+        if !self.listing {
+            return self.error_page(ctx, Status::Forbidden);
+        }
+        let title = format!("/{}/{dir}", ctx.route.mount());
+        let format = ctx.req.format;
+        report::tests_page(
+            ctx.archive,
+            &title,
+            dir,
+            format,
+            ctx.cache_control,
+            ctx.head,
+        )
     }
 
     /// A directory's listing or search; 404 where it is not a directory,
@@ -161,7 +208,10 @@ impl Service {
                     &place,
                     &children,
                     mtime_of,
-                    &listing::Extras::new(ctx.archive.index(), dir, &ctx.req.query),
+                    &listing::Extras::new(ctx.archive.index(), dir, &ctx.req.query)
+                        .with_reports(&children, |name, entry| {
+                            report::is_report(ctx.archive, name, entry)
+                        }),
                 ),
                 "text/html; charset=utf-8",
             ),
