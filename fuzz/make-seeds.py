@@ -448,6 +448,18 @@ def queries():
         put("query", "query-%d" % i, v)
 
 
+# -- report: the JUnit/xUnit corpus of real tools' reports (fixtures/ci/reports) --
+
+
+def reports():
+    src = os.path.join(ROOT, "fixtures", "ci", "reports")
+    for name in sorted(os.listdir(src)):
+        path = os.path.join(src, name)
+        if name.endswith(".xml") and os.path.getsize(path) < 60000:
+            with open(path, "rb") as f:
+                put("report", name, f.read())
+
+
 if __name__ == "__main__":
     if os.path.isdir(SEED):
         shutil.rmtree(SEED)
@@ -462,3 +474,4 @@ if __name__ == "__main__":
     terminal()
     accept()
     queries()
+    reports()

@@ -241,6 +241,21 @@ pub fn page(
     respond(body, format, cache_control)
 }
 
+/// The HTML and JSON pages of a report held in memory, as [`page`] makes
+/// them from a member: what the fuzz target feeds.
+pub fn render(name: &str, xml: &[u8]) -> (String, String) {
+    let budget = Budget {
+        deadline: Instant::now() + TIME_BUDGET,
+        bytes: u64::MAX,
+    };
+    let report = parse::parse(xml, &PAGE_LIMITS, budget, name);
+    let size = xml.len() as u64;
+    (
+        html::report(name, size, &report),
+        json::report(name, size, &report),
+    )
+}
+
 /// `DIR/?tests`: every report under `dir` (empty for the root, else ending
 /// in `/`) summed; `title` names the directory. For the caller to run off
 /// the event loop.
