@@ -14,7 +14,10 @@
 //!    member, index page, clean URL or directory the path names
 //!    ([`crate::site::lookup`]); rules that apply after it; the site's own
 //!    error pages.
-//! 7. **View** ([`view`]): what answers: the member, its log view, a listing, a search.
+//! 7. **View** ([`view`]): what answers: the member (an attachment with
+//!    `?download`), its log view, a listing, a search, or a directory's zip
+//!    (`?zip`, [`download`]: local headers of ours and each member's stored
+//!    bytes from the mapping, its own validators, Range and body).
 //! 8. **Representation** ([`representation`]): identity, a precompressed
 //!    sibling, gzip passthrough or decoded on the way out, and its ETag.
 //! 9. **Preconditions** ([`member`]): 304 and 412 in RFC 9110 §13.2.2's order.
@@ -25,6 +28,7 @@
 //!     serves, and the operator's `--header` to every response; a CORS
 //!     preflight (OPTIONS with `Origin`) is answered from them after step 5.
 
+mod download;
 mod headers;
 mod member;
 mod off_loop;

@@ -1,10 +1,11 @@
-//! Step 7: what answers a path the site resolved. A member is sent, or
-//! shown as a log (`?view`); a directory is listed, or searched (`?q=`).
-//! Every view is chosen here, once, from the parsed request.
+//! Step 7: what answers a path the site resolved. A member is sent (as an
+//! attachment with `?download`), or shown as a log (`?view`); a directory
+//! is listed, searched (`?q=`) or sent as one zip (`?zip`). Every view is
+//! chosen here, once, from the parsed request.
 
 use std::borrow::Cow;
 
-use super::{member, Ctx, Service};
+use super::{download, member, Ctx, Service};
 use crate::http::body::Body;
 use crate::http::request::Format;
 use crate::http::{Request, Response, Status};
@@ -22,11 +23,14 @@ pub(super) enum View<'a> {
     Listing { dir: &'a str },
     /// `DIR/?q=TEXT`: names and contents under a directory searched.
     Search { dir: &'a str },
+    /// `DIR/?zip`: every member under a directory in one zip.
+    Zip { dir: &'a str },
 }
 
 impl<'a> View<'a> {
     pub(super) fn of_member(name: &'a str, entry: &'a Entry, req: &Request<'_>) -> View<'a> {
-        if req.query.view {
+        // A download is the member's bytes, whatever else the query asks.
+        if req.query.view && !req.query.download {
             View::Log { name, entry }
         } else {
             View::Member { name, entry }
@@ -34,7 +38,9 @@ impl<'a> View<'a> {
     }
 
     pub(super) fn of_dir(dir: &'a str, req: &Request<'_>) -> View<'a> {
-        if req.query.search.is_some() {
+        if req.query.zip {
+            View::Zip { dir }
+        } else if req.query.search.is_some() {
             View::Search { dir }
         } else {
             View::Listing { dir }
@@ -48,6 +54,9 @@ impl Service {
             View::Member { name, entry } => {
                 let mut resp = member::respond(ctx, name, entry);
                 self.add_site_headers(ctx, &mut resp);
+                if ctx.req.query.download {
+                    download::attach(&mut resp, download::file_name(name));
+                }
                 resp
             }
             View::Log { name, entry } => log_view::page(
@@ -61,6 +70,8 @@ impl Service {
             // Over every child of the directory: off the event loop.
             View::Listing { dir } => super::off_loop::run(|| self.listing(ctx, dir, false)),
             View::Search { dir } => super::off_loop::run(|| self.listing(ctx, dir, true)),
+            // A pass over every member under the directory: off the event loop.
+            View::Zip { dir } => super::off_loop::run(|| self.zip(ctx, dir)),
         }
     }
 

@@ -673,7 +673,7 @@ mod tests {
         impl Members for Big {
             type Data = ();
             fn member_from(&self, at: usize) -> Option<(usize, Member<'_>, ())> {
-                let name: &[u8] = *[&b"big.bin"[..], &b"after.txt"[..]].get(at)?;
+                let name: &[u8] = [&b"big.bin"[..], &b"after.txt"[..]].get(at)?;
                 let size = if at == 0 { self.0 } else { 3 };
                 Some((
                     at,
