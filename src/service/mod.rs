@@ -23,7 +23,9 @@
 //! 9. **Preconditions** ([`member`]): 304 and 412 in RFC 9110 §13.2.2's order.
 //! 10. **Range** ([`member`]): 206, 416, several ranges as multipart.
 //! 11. **Body** ([`member`]): what the front sends: mapped bytes (zero copy),
-//!     gzip framing around mapped bytes, or a decoding stream.
+//!     gzip framing around mapped bytes, or a decoding stream; for a
+//!     directory's zip ([`download`]), batches of headers of ours and members'
+//!     stored bytes from the mapping, a bounded step at a time.
 //! 12. **Headers** ([`headers`]): what the site's `_headers` adds to what it
 //!     serves, and the operator's `--header` to every response; a CORS
 //!     preflight (OPTIONS with `Origin`) is answered from them after step 5.

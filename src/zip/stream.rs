@@ -32,7 +32,7 @@ const MADE_BY: u16 = 0x0300 | write::VERSION_ZIP64;
 const EXTERNAL_ATTRS: u32 = 0o100_644 << 16;
 /// Members examined per [`Walk::step`] at most, sent or skipped: bounds the
 /// work of one step when a range starts deep into a large directory.
-const MEMBERS_PER_STEP: usize = 16_384;
+pub const MEMBERS_PER_STEP: usize = 16_384;
 /// Changes whenever the layout does, so digests (and the ETags made of
 /// them) of zips laid out differently differ.
 const LAYOUT_VERSION: &[u8] = b"wwz-zip-1";
