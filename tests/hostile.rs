@@ -1484,6 +1484,20 @@ fn configuration_files_are_not_content() {
         html.contains("page.txt") && !html.contains("_redirects"),
         "{html}"
     );
+    // A zip of the root leaves them out too (`docs/_redirects` is content).
+    let zip = get("/conf.wwz/?zip");
+    assert_eq!(zip.status, 200, "{zip:?}");
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(zip.body)).unwrap();
+    let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert!(
+        names.contains(&"page.txt") && names.contains(&"docs/_redirects"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"_redirects") && !names.contains(&"_headers"),
+        "{names:?}"
+    );
 
     let found = get("/conf.wwz/?q=needle&format=json");
     let found = String::from_utf8_lossy(&found.body).into_owned();

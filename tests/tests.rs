@@ -18,6 +18,7 @@ mod browser;
 mod clients;
 mod confinement;
 mod deploy;
+mod downloads;
 mod exhaustion;
 mod hostile;
 mod http;

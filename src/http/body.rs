@@ -13,6 +13,8 @@
 //! Multipart  (part head [mapped range])* closing boundary
 //! Inflate    skip bytes (dropped), then take bytes, a chunk at a time
 //! Stream     a page made step by step (log view, search), length unknown
+//! Assembled  batches of (bytes of ours | [mapped range])*, made step by step
+//!            (a zip of a directory), length known
 //! ```
 
 use std::future::Future;
@@ -64,6 +66,106 @@ impl std::fmt::Debug for Stream {
     }
 }
 
+/// A body of known length made of bytes of ours and ranges of the mapping,
+/// too many to queue at once (a zip of a directory: a header of ours before
+/// each member's stored bytes): each step appends the next batch to `out`,
+/// doing bounded work; `Ok(false)` once the body is complete. Steps run
+/// where blocking work may (they may read local headers with `pread`); the
+/// mapped ranges go out by reference, like [`Body::Mapped`].
+pub trait Assemble: Send + 'static {
+    fn step(&mut self, out: &mut Batch) -> io::Result<bool>;
+}
+
+/// What one [`Assemble`] step made: bytes of ours (runs kept together) and
+/// mapped ranges, in order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    own: Vec<u8>,
+    /// Each a run of `own` up to this end, or a mapped `(offset, len)`.
+    pieces: Vec<BatchPiece>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BatchPiece {
+    Own(usize),
+    Mapped(u64, u64),
+}
+
+impl Batch {
+    /// Appends bytes of ours.
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.own.extend_from_slice(bytes);
+        match self.pieces.last_mut() {
+            Some(BatchPiece::Own(end)) => *end = self.own.len(),
+            _ => self.pieces.push(BatchPiece::Own(self.own.len())),
+        }
+    }
+
+    /// Appends `len` bytes of the mapping at `offset`, by reference.
+    pub fn mapped(&mut self, offset: u64, len: u64) {
+        if len > 0 {
+            self.pieces.push(BatchPiece::Mapped(offset, len));
+        }
+    }
+
+    /// The bytes the batch stands for.
+    pub fn len(&self) -> u64 {
+        self.pieces
+            .iter()
+            .map(|p| match *p {
+                BatchPiece::Own(_) => 0,
+                BatchPiece::Mapped(_, len) => len,
+            })
+            .sum::<u64>()
+            + self.own.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.own.clear();
+        self.pieces.clear();
+    }
+
+    /// Walks the batch as pieces, in order.
+    pub fn pieces(&self, mut each: impl FnMut(Piece<'_>)) {
+        let mut start = 0;
+        for p in &self.pieces {
+            match *p {
+                BatchPiece::Own(end) => {
+                    each(Piece::Bytes(self.own.get(start..end).unwrap_or_default()));
+                    start = end;
+                }
+                BatchPiece::Mapped(offset, len) => each(Piece::Mapped(offset, len)),
+            }
+        }
+    }
+}
+
+/// An [`Assemble`]r inside a [`Body`]: taken out once, by [`send`].
+pub struct Assembler(std::sync::Mutex<Option<Box<dyn Assemble>>>);
+
+impl Assembler {
+    pub fn new(assembler: impl Assemble) -> Assembler {
+        Assembler(std::sync::Mutex::new(Some(Box::new(assembler))))
+    }
+
+    fn take(&self) -> Option<Box<dyn Assemble>> {
+        self.0.lock().ok().and_then(|mut p| p.take())
+    }
+}
+
+impl std::fmt::Debug for Assembler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Assembler")
+    }
+}
+
 /// One part of a `multipart/byteranges` body.
 #[derive(Debug)]
 pub struct Part {
@@ -111,6 +213,12 @@ pub enum Body {
     },
     /// A generated page of unknown length (sent without Content-Length).
     Stream(Stream),
+    /// `len` bytes of ours and of the mapping, made a batch at a time.
+    Assembled {
+        archive: Arc<Archive>,
+        len: u64,
+        assembler: Assembler,
+    },
 }
 
 impl Body {
@@ -131,6 +239,7 @@ impl Body {
                     + tail.len() as u64
             }
             Body::Inflate { take, .. } => *take,
+            Body::Assembled { len, .. } => *len,
             Body::Stream(_) => return None,
         })
     }
@@ -142,10 +251,10 @@ impl Body {
 
     /// Walks the body as the bytes to send, in order: bytes of ours, and
     /// ranges of the archive's mapping for the kernel to send. [`Body::Inflate`]
-    /// has no pieces: [`send`] streams it.
+    /// and [`Body::Assembled`] have no pieces here: [`send`] streams them.
     pub fn pieces(&self, mut each: impl FnMut(Piece<'_>)) {
         match self {
-            Body::Empty | Body::Inflate { .. } | Body::Stream(_) => {}
+            Body::Empty | Body::Inflate { .. } | Body::Stream(_) | Body::Assembled { .. } => {}
             Body::Static(s) => each(Piece::Bytes(s.as_bytes())),
             Body::Owned(v) => each(Piece::Bytes(v)),
             Body::Mapped { offset, len, .. } => each(Piece::Mapped(*offset, *len)),
@@ -175,7 +284,8 @@ impl Body {
             Body::Mapped { archive, .. }
             | Body::Gzip { archive, .. }
             | Body::Multipart { archive, .. }
-            | Body::Inflate { archive, .. } => Some(archive),
+            | Body::Inflate { archive, .. }
+            | Body::Assembled { archive, .. } => Some(archive),
             Body::Empty | Body::Static(_) | Body::Owned(_) | Body::Stream(_) => None,
         }
     }
@@ -273,6 +383,14 @@ pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
         (Piece::Mapped(..), None) => {}
     });
     let producer: Box<dyn Produce> = match body {
+        Body::Assembled {
+            archive, assembler, ..
+        } => {
+            return match assembler.take() {
+                Some(assembler) => send_assembled::<S>(assembler, archive, sink).await,
+                None => Ok(()),
+            }
+        }
         Body::Stream(stream) => match stream.take() {
             Some(producer) => producer,
             None => return Ok(()),
@@ -314,6 +432,61 @@ async fn send_stream<S: Sink>(producer: Box<dyn Produce>, sink: &mut S) -> Resul
         if !more {
             return Ok(());
         }
+    }
+}
+
+/// Runs an assembler step by step where blocking work may run, queueing
+/// each batch (mapped ranges by reference) and flushing it before the next
+/// step, so what is queued stays one batch. The last batch stays queued for
+/// the front's own final flush.
+async fn send_assembled<S: Sink>(
+    assembler: Box<dyn Assemble>,
+    archive: &Arc<Archive>,
+    sink: &mut S,
+) -> Result<(), SendError> {
+    let mut job = AssembleJob {
+        assembler,
+        out: Batch::default(),
+        more: Ok(true),
+    };
+    loop {
+        job.out.clear();
+        job = run_blocking::<S, _>(job, AssembleJob::step).await?;
+        let more = match std::mem::replace(&mut job.more, Ok(false)) {
+            Ok(more) => more,
+            Err(e) => {
+                log::error!("assembling a body: {e}");
+                return Err(SendError::Member(e));
+            }
+        };
+        job.out.pieces(|piece| match piece {
+            Piece::Bytes(b) => {
+                STATS.bytes_copied.add(b.len() as u64);
+                sink.bytes(b);
+            }
+            Piece::Mapped(offset, len) => {
+                STATS.bytes_mapped.add(len);
+                sink.mapped(archive, offset, len);
+            }
+        });
+        if !more {
+            return Ok(());
+        }
+        sink.flush().await.map_err(SendError::Write)?;
+    }
+}
+
+/// An assembler moved between the event loop and the blocking pool.
+struct AssembleJob {
+    assembler: Box<dyn Assemble>,
+    out: Batch,
+    more: io::Result<bool>,
+}
+
+impl AssembleJob {
+    fn step(mut self) -> Self {
+        self.more = self.assembler.step(&mut self.out);
+        self
     }
 }
 

@@ -1,11 +1,12 @@
 //! HTTP semantics, and nothing else: the request parsed once from a front's
 //! [`Params`], routing it to an archive and member, conditional requests,
-//! ranges, content negotiation, multipart bodies, the response and the body
-//! stream. What a site, a log viewer or wwz's own pages make of a request
+//! ranges, content negotiation, multipart bodies, downloads
+//! (`Content-Disposition`), the response and the body stream. What a site, a log viewer or wwz's own pages make of a request
 //! lives in `site`, `logs` and `pages`; `service` runs the pipeline.
 
 pub mod body;
 pub mod conditional;
+pub mod disposition;
 pub mod header;
 pub mod multipart;
 pub mod negotiate;

@@ -22,6 +22,10 @@ pub enum Sort {
 pub struct Query {
     /// `view`: the log view of a member.
     pub view: bool,
+    /// `download`: a member as an attachment (`Content-Disposition`).
+    pub download: bool,
+    /// `zip`: a directory as one zip of its members.
+    pub zip: bool,
     /// `all`: the whole log, not its tail.
     pub all: bool,
     /// `from=N`: a log view from line N, a search from member N (`0` when N
@@ -60,6 +64,8 @@ impl Query {
             };
             match key {
                 b"view" => q.view = true,
+                b"download" => q.download = true,
+                b"zip" => q.zip = true,
                 b"all" => q.all = true,
                 b"tests" => q.tests = true,
                 b"from" => q.from = Some(number()),
@@ -124,6 +130,8 @@ mod tests {
         assert!(!Query::parse(b"format=html").json);
         assert!(Query::parse(b"json").json);
         assert!(Query::parse(b"tests&format=json").tests);
+        let q = Query::parse(b"download&zip=");
+        assert!(q.download && q.zip && !q.view);
         assert_eq!(Query::parse(b""), Query::default());
     }
 }

@@ -16,11 +16,15 @@ pub struct ETag {
     pub mtime: i64,
     /// Each coded representation (gzip, br, zstd) has its own tag.
     pub coding: Option<crate::content::coding::Coding>,
+    /// A zip of a directory (`DIR/?zip`): `crc32` is then the digest of what
+    /// its headers say about the members, `size` its length, `mtime` the
+    /// newest member's time.
+    pub zip: bool,
 }
 
 impl ETag {
     /// Appends the quoted tag: `"crc32-size-mtime"` in hex, then `-gz`, `-br`
-    /// or `-zst` for a coded representation.
+    /// or `-zst` for a coded representation, `-zip` for a directory's zip.
     pub fn push(&self, out: &mut Vec<u8>) {
         out.push(b'"');
         push_hex(out, u64::from(self.crc32), 8);
@@ -31,6 +35,9 @@ impl ETag {
         push_hex(out, self.mtime as u64, 1);
         if let Some(c) = self.coding {
             out.extend_from_slice(c.tag_suffix().as_bytes());
+        }
+        if self.zip {
+            out.extend_from_slice(b"-zip");
         }
         out.push(b'"');
     }
@@ -437,6 +444,7 @@ mod tests {
             size: 4096,
             mtime: 1_700_000_000,
             coding: None,
+            zip: false,
         };
         assert_eq!(e.to_string(), "\"000000ab-1000-6553f100\"");
         assert_eq!(
@@ -446,6 +454,10 @@ mod tests {
             }
             .to_string(),
             "\"000000ab-1000-6553f100-gz\""
+        );
+        assert_eq!(
+            ETag { zip: true, ..e }.to_string(),
+            "\"000000ab-1000-6553f100-zip\""
         );
     }
 }

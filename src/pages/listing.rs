@@ -201,6 +201,8 @@ pub fn html_with(
             extras.bytes
         );
     }
+    // The whole directory (subdirectories too) as one zip: `DIR/?zip`.
+    out.push_str("<p class=\"sum\"><a href=\"./?zip\">Download as zip</a></p>\n");
     out.push_str(&html::search_form("", false, false));
     if !extras.reports.is_empty() {
         out.push_str("\n<p class=\"sum\"><a href=\"?tests\">The test reports here, summed</a></p>");
@@ -268,7 +270,8 @@ pub fn json(place: &Place<'_>, children: &[Child<'_>], mtime_of: impl Fn(i64) ->
     let mut out = String::with_capacity(64 + children.len() * 120);
     out.push_str("{\"path\":");
     json_str(&mut out, &place.path());
-    out.push_str(",\"entries\":[");
+    // Relative to the listing's URL, like every link wwz makes.
+    out.push_str(",\"zip\":\"./?zip\",\"entries\":[");
     for (i, child) in children.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -374,5 +377,7 @@ mod tests {
         assert!(page.contains("<a href=\"../../\">1234.wwz</a>/"));
         assert!(page.contains("<a href=\"../\">logs</a>/"));
         assert!(page.contains("<span>a</span>/"));
+        assert!(page.contains("<a href=\"./?zip\">Download as zip</a>"));
+        assert!(json(&place, &[], |t| t).contains("\"zip\":\"./?zip\""));
     }
 }

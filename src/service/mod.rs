@@ -16,17 +16,24 @@
 //!    [`crate::site::policy`]); rules that apply after it; the site's own
 //!    error pages.
 //! 7. **View** ([`view`]): what answers: the member (a page's Markdown twin
-//!    when `Accept` prefers it), its log view, a listing, a search.
+//!    when `Accept` prefers it; an attachment with `?download`), its log
+//!    view or test report, a listing, a search, a directory's test reports,
+//!    or a directory's zip (`?zip`, [`download`]: local headers of ours and
+//!    each member's stored bytes from the mapping, its own validators, Range
+//!    and body).
 //! 8. **Representation** ([`representation`]): identity, a precompressed
 //!    sibling, gzip passthrough or decoded on the way out, and its ETag.
 //! 9. **Preconditions** ([`member`]): 304 and 412 in RFC 9110 §13.2.2's order.
 //! 10. **Range** ([`member`]): 206, 416, several ranges as multipart.
 //! 11. **Body** ([`member`]): what the front sends: mapped bytes (zero copy),
-//!     gzip framing around mapped bytes, or a decoding stream.
+//!     gzip framing around mapped bytes, or a decoding stream; for a
+//!     directory's zip ([`download`]), batches of headers of ours and members'
+//!     stored bytes from the mapping, a bounded step at a time.
 //! 12. **Headers** ([`headers`]): what the site's `_headers` adds to what it
 //!     serves, and the operator's `--header` to every response; a CORS
 //!     preflight (OPTIONS with `Origin`) is answered from them after step 5.
 
+mod download;
 mod headers;
 mod member;
 mod off_loop;

@@ -129,6 +129,7 @@ pub(super) fn choose<'a>(
         size: entry.size(),
         mtime: entry.mtime(),
         coding: None,
+        zip: false,
     };
     let (tag, data_of) = match (repr, source) {
         (Repr::Stored | Repr::Decoded, _) => (identity, entry),
@@ -154,6 +155,7 @@ pub(super) fn choose<'a>(
                 size: s.size(),
                 mtime: entry.mtime(),
                 coding: Some(c),
+                zip: false,
             },
             s,
         ),

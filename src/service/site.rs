@@ -27,6 +27,10 @@ impl Service {
                 return self.follow(ctx, action);
             }
         }
+        // A directory's zip, whether or not an index page would answer it.
+        if ctx.req.query.zip && (path.is_empty() || path.ends_with('/')) {
+            return self.view(ctx, View::Zip { dir: path });
+        }
         match self.find(ctx, path) {
             Found::Member(name, entry) => self.view(ctx, View::of_member(&name, entry, ctx.req)),
             Found::Redirect(location) => redirect(location, ctx.req),

@@ -1,11 +1,12 @@
 //! Step 7: what answers a path the site resolved. A member is sent, or
 //! shown as a log or a test report (`?view`); a directory is listed,
-//! searched (`?q=`) or its test reports summed (`?tests`).
+//! searched (`?q=`), its test reports summed (`?tests`) or sent as one
+//! zip (`?zip`); `?download` sends a member as an attachment.
 //! Every view is chosen here, once, from the parsed request.
 
 use std::borrow::Cow;
 
-use super::{member, Ctx, Service};
+use super::{download, member, Ctx, Service};
 use crate::content::markdown;
 use crate::http::body::Body;
 use crate::http::request::Format;
@@ -30,13 +31,17 @@ pub(super) enum View<'a> {
     Search { dir: &'a str },
     /// `DIR/?tests`: the test reports under a directory, summed.
     Tests { dir: &'a str },
+    /// `DIR/?zip`: every member under a directory in one zip.
+    Zip { dir: &'a str },
 }
 
 impl<'a> View<'a> {
     pub(super) fn of_member(name: &'a str, entry: &'a Entry, req: &Request<'_>) -> View<'a> {
-        if req.query.view && report::is_xml(name) {
+        // A download is the member's bytes, whatever else the query asks.
+        let view = req.query.view && !req.query.download;
+        if view && report::is_xml(name) {
             View::Report { name, entry }
-        } else if req.query.view {
+        } else if view {
             View::Log { name, entry }
         } else {
             View::Member { name, entry }
@@ -44,7 +49,9 @@ impl<'a> View<'a> {
     }
 
     pub(super) fn of_dir(dir: &'a str, req: &Request<'_>) -> View<'a> {
-        if req.query.search.is_some() {
+        if req.query.zip {
+            View::Zip { dir }
+        } else if req.query.search.is_some() {
             View::Search { dir }
         } else if req.query.tests {
             View::Tests { dir }
@@ -108,6 +115,9 @@ impl Service {
                 };
                 self.add_site_headers(ctx, &mut resp);
                 self.add_sandbox(&mut resp);
+                if ctx.req.query.download {
+                    download::attach(&mut resp, download::file_name(name));
+                }
                 resp
             }
             View::Log { name, entry } => log_view::page(
@@ -138,6 +148,8 @@ impl Service {
             View::Listing { dir } => super::off_loop::run(|| self.listing(ctx, dir, false)),
             View::Search { dir } => super::off_loop::run(|| self.listing(ctx, dir, true)),
             View::Tests { dir } => super::off_loop::run(|| self.tests(ctx, dir)),
+            // A pass over every member under the directory: off the event loop.
+            View::Zip { dir } => super::off_loop::run(|| self.zip(ctx, dir)),
         }
     }
 

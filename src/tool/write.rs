@@ -29,16 +29,15 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::Error;
-use crate::zip::format::{self, EXTRA_ALIGN, EXTRA_ZIP64};
+use crate::zip::format::{self, EXTRA_ALIGN};
+pub use crate::zip::write::VERSION_ZIP64;
+use crate::zip::write::{self, put16, Fields};
 use crate::zip::ReadAt;
 
 /// Size of the output buffer: writes go out in pieces this large. Small
 /// enough to stay in the CPU's cache between the copy in and the kernel's copy
 /// out (8 MiB cost ~15 % more CPU on a 28 MB tree: docs/pack.md, "Speed").
 const BUF_LEN: usize = 1 << 20;
-const SATURATED: u32 = u32::MAX;
-/// "Version needed" for ZIP64 records (APPNOTE 4.4.3.2).
-pub const VERSION_ZIP64: u16 = 45;
 /// Largest alignment accepted (and the largest power of two a u32 offset test needs).
 pub const MAX_ALIGN: u32 = 65_536;
 
@@ -68,6 +67,26 @@ pub struct Member<'a> {
     pub align: Option<u32>,
 }
 
+impl Member<'_> {
+    /// What its local and central headers say.
+    fn fields(&self) -> Fields<'_> {
+        Fields {
+            name: self.name,
+            flags: self.flags,
+            method: self.method,
+            dos_time: self.dos_time,
+            dos_date: self.dos_date,
+            crc32: self.crc32,
+            compressed_size: self.compressed_size,
+            size: self.size,
+            made_by: self.made_by,
+            version_needed: self.version_needed,
+            internal_attrs: self.internal_attrs,
+            external_attrs: self.external_attrs,
+        }
+    }
+}
+
 /// The local header written last and not yet ended.
 struct PendingMember {
     header_offset: u64,
@@ -85,24 +104,6 @@ pub struct Writer {
     central: Vec<u8>,
     entries: u64,
     pending: Option<PendingMember>,
-}
-
-fn put16(v: &mut Vec<u8>, x: u16) {
-    v.extend_from_slice(&x.to_le_bytes());
-}
-fn put32(v: &mut Vec<u8>, x: u32) {
-    v.extend_from_slice(&x.to_le_bytes());
-}
-fn put64(v: &mut Vec<u8>, x: u64) {
-    v.extend_from_slice(&x.to_le_bytes());
-}
-
-/// `x` as a 32-bit header field, or the ZIP64 marker if it does not fit.
-fn field32(x: u64) -> (u32, bool) {
-    match u32::try_from(x) {
-        Ok(v) if v != SATURATED => (v, false),
-        _ => (SATURATED, true),
-    }
 }
 
 /// Asks the kernel to start writing `len` bytes at `offset` of `file` to disk
@@ -197,16 +198,10 @@ impl Writer {
             ));
         }
         let too_long = |what: &str| Error::member(&self.path, m.name, format!("{what} too long"));
-        let name_len = u16::try_from(m.name.len()).map_err(|_| too_long("name"))?;
-        let (size32, big_size) = field32(m.size);
-        let (csize32, big_csize) = field32(m.compressed_size);
-        let zip64 = big_size || big_csize;
+        let fields = m.fields();
         let mut extra = Vec::with_capacity(32 + m.local_extra.len());
-        if zip64 {
-            put16(&mut extra, EXTRA_ZIP64);
-            put16(&mut extra, 16);
-            put64(&mut extra, m.size);
-            put64(&mut extra, m.compressed_size);
+        if fields.local_zip64() {
+            fields.push_local_zip64(&mut extra);
         }
         extra.extend_from_slice(m.local_extra);
         let mut gap = 0u64;
@@ -229,7 +224,6 @@ impl Writer {
             put16(&mut extra, align as u16);
             extra.resize(extra.len() + pad as usize, 0);
         }
-        let extra_len = u16::try_from(extra.len()).map_err(|_| too_long("extra field"))?;
         let zeros = [0u8; 4096];
         while gap > 0 {
             let n = gap.min(zeros.len() as u64);
@@ -238,26 +232,9 @@ impl Writer {
         }
         let header_offset = self.position();
         let mut h = Vec::with_capacity(format::LOCAL_LEN + m.name.len() + extra.len());
-        put32(&mut h, format::LOCAL_SIG);
-        put16(
-            &mut h,
-            if zip64 {
-                m.version_needed.max(VERSION_ZIP64)
-            } else {
-                m.version_needed
-            },
-        );
-        put16(&mut h, m.flags);
-        put16(&mut h, m.method);
-        put16(&mut h, m.dos_time);
-        put16(&mut h, m.dos_date);
-        put32(&mut h, m.crc32);
-        put32(&mut h, if zip64 { SATURATED } else { csize32 });
-        put32(&mut h, if zip64 { SATURATED } else { size32 });
-        put16(&mut h, name_len);
-        put16(&mut h, extra_len);
-        h.extend_from_slice(m.name);
-        h.extend_from_slice(&extra);
+        fields
+            .push_local(&mut h, &extra)
+            .map_err(|e| Error::member(&self.path, m.name, e.to_string()))?;
         self.write(&h)?;
         self.pending = Some(PendingMember {
             header_offset,
@@ -331,58 +308,9 @@ impl Writer {
         if pending.is_some_and(|p| p.crc32 != m.crc32) {
             self.patch(header_offset + 14, &m.crc32.to_le_bytes())?;
         }
-        let too_long = |what: &str| Error::member(&self.path, m.name, format!("{what} too long"));
-        let (size32, big_size) = field32(m.size);
-        let (csize32, big_csize) = field32(m.compressed_size);
-        let (offset32, big_offset) = field32(header_offset);
-        let mut z = Vec::new();
-        for (big, v) in [
-            (big_size, m.size),
-            (big_csize, m.compressed_size),
-            (big_offset, header_offset),
-        ] {
-            if big {
-                put64(&mut z, v);
-            }
-        }
-        let extra_len = if z.is_empty() { 0 } else { 4 + z.len() } + m.central_extra.len();
-        let extra_len = u16::try_from(extra_len).map_err(|_| too_long("extra field"))?;
-        let comment_len = u16::try_from(m.comment.len()).map_err(|_| too_long("comment"))?;
-        let name_len = u16::try_from(m.name.len()).map_err(|_| too_long("name"))?;
-        let c = &mut self.central;
-        put32(c, format::CENTRAL_SIG);
-        put16(c, m.made_by);
-        put16(
-            c,
-            if z.is_empty() {
-                m.version_needed
-            } else {
-                m.version_needed.max(VERSION_ZIP64)
-            },
-        );
-        put16(c, m.flags);
-        put16(c, m.method);
-        put16(c, m.dos_time);
-        put16(c, m.dos_date);
-        put32(c, m.crc32);
-        put32(c, csize32);
-        put32(c, size32);
-        put16(c, name_len);
-        put16(c, extra_len);
-        put16(c, comment_len);
-        put16(c, 0); // disk number start
-        put16(c, m.internal_attrs);
-        put32(c, m.external_attrs);
-        put32(c, offset32);
-        c.extend_from_slice(m.name);
-        if !z.is_empty() {
-            put16(c, EXTRA_ZIP64);
-            // At most 24 bytes.
-            put16(c, z.len() as u16);
-            c.extend_from_slice(&z);
-        }
-        c.extend_from_slice(m.central_extra);
-        c.extend_from_slice(m.comment);
+        m.fields()
+            .push_central(&mut self.central, header_offset, m.central_extra, m.comment)
+            .map_err(|e| Error::member(&self.path, m.name, e.to_string()))?;
         self.entries += 1;
         Ok(())
     }
@@ -404,8 +332,6 @@ impl Writer {
     /// Writes the central directory and end records (ZIP64 ones when counts or
     /// offsets overflow the classic fields) and returns the file, flushed.
     pub fn finish(mut self, comment: &[u8]) -> Result<File, Error> {
-        let comment_len = u16::try_from(comment.len())
-            .map_err(|_| Error::input(&self.path, "archive comment too long"))?;
         let central = std::mem::take(&mut self.central);
         // The serving index, between the members and the directory (zip::packed).
         if let Some(block) = crate::zip::packed::block(&central, self.entries, self.position()) {
@@ -415,37 +341,9 @@ impl Writer {
         self.write(&central)?;
         let cd_size = central.len() as u64;
         drop(central);
-        let (offset32, big_offset) = field32(cd_offset);
-        let (size32, big_size) = field32(cd_size);
-        let entries16 = u16::try_from(self.entries).ok().filter(|&n| n != u16::MAX);
         let mut t = Vec::with_capacity(128 + comment.len());
-        if big_offset || big_size || entries16.is_none() {
-            let z64_offset = self.position();
-            put32(&mut t, format::ZIP64_EOCD_SIG);
-            put64(&mut t, (format::ZIP64_EOCD_LEN - 12) as u64);
-            put16(&mut t, 0x0300 | VERSION_ZIP64);
-            put16(&mut t, VERSION_ZIP64);
-            put32(&mut t, 0); // this disk
-            put32(&mut t, 0); // disk with the central directory
-            put64(&mut t, self.entries);
-            put64(&mut t, self.entries);
-            put64(&mut t, cd_size);
-            put64(&mut t, cd_offset);
-            put32(&mut t, format::ZIP64_LOCATOR_SIG);
-            put32(&mut t, 0);
-            put64(&mut t, z64_offset);
-            put32(&mut t, 1); // total disks
-        }
-        let entries16 = entries16.unwrap_or(u16::MAX);
-        put32(&mut t, format::EOCD_SIG);
-        put16(&mut t, 0);
-        put16(&mut t, 0);
-        put16(&mut t, entries16);
-        put16(&mut t, entries16);
-        put32(&mut t, size32);
-        put32(&mut t, offset32);
-        put16(&mut t, comment_len);
-        t.extend_from_slice(comment);
+        write::push_end(&mut t, self.entries, cd_size, cd_offset, comment)
+            .map_err(|e| Error::input(&self.path, e.to_string()))?;
         self.write(&t)?;
         self.flush()?;
         Ok(self.file)

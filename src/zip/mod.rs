@@ -14,6 +14,8 @@
 //! - [`tree`]: directory questions (is this a directory, what does it hold).
 //! - [`name`]: which member names are safe to serve.
 //! - [`error`]: why an archive or a member cannot be read.
+//! - [`stream`]: the layout of a zip made of another archive's members, walked as pieces (`DIR/?zip`).
+//! - [`write`](mod@write): the records wwz writes (headers, end records), for `wwz pack` and `DIR/?zip`.
 //!
 //! Imports run one way: `entry`, `table` ← `index` ← `directory` ← `packed`
 //! ← `open`; `local` and `tree` add methods to [`Index`] and are imported by
@@ -30,10 +32,12 @@ pub mod name;
 mod open;
 pub mod packed;
 pub mod read;
+pub mod stream;
 pub mod table;
 #[cfg(test)]
 mod testing;
 pub mod tree;
+pub mod write;
 
 pub use end::EndOfCentralDirectory;
 pub use entry::Entry;

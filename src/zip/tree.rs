@@ -29,6 +29,19 @@ impl Index {
         self.sorted().partition_point(|&i| self.name(i) < key)
     }
 
+    /// Where the names starting with `dir` begin in name order: a position
+    /// for [`Index::in_order`], from which they follow one another.
+    pub fn first_under(&self, dir: &[u8]) -> usize {
+        self.lower_bound(dir)
+    }
+
+    /// The name at position `at` in name order (one per distinct name, as
+    /// served) and its entry.
+    pub fn in_order(&self, at: usize) -> Option<(&[u8], &Entry)> {
+        let id = *self.sorted().get(at)?;
+        Some((self.name(id), self.entries.get(id as usize)?))
+    }
+
     /// Whether `dir` (empty for the root, else ending in `/`) is a directory:
     /// the root, an explicit entry, or a prefix of some member's name.
     pub fn is_dir(&self, dir: &[u8]) -> bool {
@@ -133,6 +146,23 @@ mod tests {
         assert!(!index.is_dir(b"log/"));
         assert!(!index.is_dir(b"a.txt/"));
         assert!(index.children(b"nothing/").is_none());
+        // Everything under logs/, in name order, from its first position.
+        let first = index.first_under(b"logs/");
+        let under: Vec<&[u8]> = (first..)
+            .map_while(|at| index.in_order(at))
+            .map(|(name, _)| name)
+            .take_while(|name| name.starts_with(b"logs/"))
+            .collect();
+        assert_eq!(
+            under,
+            [
+                &b"logs/job-1/build.log"[..],
+                b"logs/job-1/test.log",
+                b"logs/job-2/build.log",
+                b"logs/summary.txt"
+            ]
+        );
+        assert!(index.in_order(index.len()).is_none());
     }
 
     #[test]

@@ -151,6 +151,8 @@ pub enum BodyIs {
     /// An HTML listing whose entries are exactly these names (a directory's
     /// with its slash), in this order.
     Listed(Vec<&'static str>),
+    /// A zip holding exactly these members (name, content), in this order.
+    Zip(Vec<(&'static str, Vec<u8>)>),
     Any,
 }
 
@@ -254,6 +256,7 @@ pub fn run(t: &mut dyn Target, cases: Vec<Case>) {
                 }
             }
             BodyIs::JsonListing(..) | BodyIs::Listed(_) => {}
+            BodyIs::Zip(want) => problems.extend(zip_problems(&reply.body, want)),
             BodyIs::Contains(parts) | BodyIs::Json(parts) => {
                 let text = String::from_utf8_lossy(&reply.body);
                 for p in parts {
@@ -303,6 +306,49 @@ pub fn run(t: &mut dyn Target, cases: Vec<Case>) {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// How a zip body differs from one holding exactly `want` (name, content),
+/// in this order: read with wwz's own index, stored and deflated members
+/// decoded here and checked against their CRC-32s.
+fn zip_problems(body: &[u8], want: &[(&str, Vec<u8>)]) -> Vec<String> {
+    let index = match wwz::zip::Index::build(body) {
+        Ok(index) => index,
+        Err(e) => return vec![format!("not a zip: {e}")],
+    };
+    let names: Vec<String> = index
+        .entries()
+        .iter()
+        .map(|e| String::from_utf8_lossy(index.name_of(e)).into_owned())
+        .collect();
+    let want_names: Vec<&str> = want.iter().map(|(n, _)| *n).collect();
+    if names != want_names {
+        return vec![format!("members {names:?} (want {want_names:?})")];
+    }
+    let mut problems = Vec::new();
+    for (name, content) in want {
+        let e = index.get(name.as_bytes()).unwrap();
+        let at = index.data_offset(e, body).unwrap() as usize;
+        let raw = &body[at..at + e.compressed_size() as usize];
+        let data = match e.method() {
+            0 => raw.to_vec(),
+            8 => {
+                let mut out = Vec::new();
+                flate2::read::DeflateDecoder::new(raw)
+                    .read_to_end(&mut out)
+                    .unwrap();
+                out
+            }
+            m => {
+                problems.push(format!("{name}: method {m}"));
+                continue;
+            }
+        };
+        if &data != content || crc32fast::hash(&data) != e.crc32() {
+            problems.push(format!("{name}: content or CRC-32 differs"));
+        }
+    }
+    problems
 }
 
 /// The size of `extra.wwz`'s member `name`; `None` for its directory `odd`.
@@ -680,6 +726,58 @@ pub fn conformance(t: &mut dyn Target) -> Vec<Case> {
             "name=\"viewport\"",
             "prefers-color-scheme:dark",
         ])),
+        // Downloads.
+        case(
+            "?download: the member, as an attachment named as it is",
+            "/site.wwz/logs/build.txt?download",
+            200,
+        )
+        .has(
+            "Content-Disposition",
+            "attachment; filename=\"build.txt\"; filename*=UTF-8''build.txt",
+        )
+        .has("ETag", tag.clone())
+        .body(BodyIs::Exact(log.clone())),
+        case(
+            "DIR/?zip: the directory's members in one zip, as stored",
+            "/deflated.wwz/logs/?zip",
+            200,
+        )
+        .has("Content-Type", "application/zip")
+        .has(
+            "Content-Disposition",
+            "attachment; filename=\"logs.zip\"; filename*=UTF-8''logs.zip",
+        )
+        .has("Accept-Ranges", "bytes")
+        .has("Cache-Control", cc)
+        .lacks("Vary")
+        .body(BodyIs::Zip(vec![
+            ("big.txt", sample("logs/big.txt")),
+            ("build.txt", log.clone()),
+        ])),
+        case(
+            "DIR/?zip where an index page would answer",
+            "/site.wwz/docs/?zip",
+            200,
+        )
+        .body(BodyIs::Zip(vec![
+            (
+                "deep/nested/page.html",
+                sample("docs/deep/nested/page.html"),
+            ),
+            ("index.html", sample("docs/index.html")),
+        ])),
+        case(
+            "root ?zip: named after the archive; encrypted members left out",
+            "/locked.wwz/?zip",
+            200,
+        )
+        .has(
+            "Content-Disposition",
+            "attachment; filename=\"locked.zip\"; filename*=UTF-8''locked.zip",
+        )
+        .body(BodyIs::Zip(Vec::new())),
+        case("?zip of no directory → 404", "/site.wwz/nothing/?zip", 404),
         case("listing of an implied directory", "/py.wwz/docs/deep/", 200)
             .body(BodyIs::Contains(vec!["<a href=\"./nested/\">nested/</a>"])),
         case(
@@ -834,6 +932,11 @@ pub fn options() -> Vec<Case> {
         case("--content-addressed", "/app-0123abcd.wwz/style.css", 200)
             .has("Cache-Control", "public, max-age=31536000, immutable"),
         case("--no-listing → 403", "/site.wwz/logs/", 403),
+        case(
+            "--no-listing: no zip either → 403",
+            "/site.wwz/logs/?zip",
+            403,
+        ),
         case("--no-listing keeps index.html", "/site.wwz/docs/", 200),
         case(
             "304 carries the configured Cache-Control",
