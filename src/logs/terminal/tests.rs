@@ -10,7 +10,8 @@ fn render(lines: &[&[u8]]) -> Vec<String> {
         .iter()
         .map(|l| {
             let mut out = String::new();
-            r.line(l, &mut out, &[]);
+            r.parse(l);
+            r.html(&mut out, 0, &[]);
             out
         })
         .collect()
@@ -91,7 +92,7 @@ fn real_world_sequences() {
         (
             "OSC title and OSC 8 hyperlink",
             b"\x1b]0;title\x07see \x1b]8;;https://e.x/\x1b\\docs\x1b]8;;\x1b\\ here",
-            "see docs here",
+            "see <a href=\"https://e.x/\" rel=\"nofollow noopener\">docs</a> here",
         ),
         (
             "private modes and cursor moves",
@@ -103,23 +104,6 @@ fn real_world_sequences() {
     for (what, input, want) in table {
         assert_eq!(one(input), *want, "{what}");
     }
-}
-
-#[test]
-fn github_group_markers() {
-    let mut r = Renderer::new();
-    let mut out = String::new();
-    assert_eq!(
-        r.line(b"##[group]Run cargo test", &mut out, &[]),
-        Kind::Group
-    );
-    assert_eq!(out, "Run cargo test");
-    out.clear();
-    assert_eq!(r.line(b"##[endgroup]", &mut out, &[]), Kind::EndGroup);
-    assert_eq!(out, "");
-    out.clear();
-    assert_eq!(r.line(b"##[error]boom <b>", &mut out, &[]), Kind::Error);
-    assert_eq!(out, "boom &lt;b&gt;");
 }
 
 #[test]
@@ -142,7 +126,8 @@ fn marks_nest_inside_spans() {
     let text = r.clone().plain(line);
     assert_eq!(text, "abcdef");
     let mut out = String::new();
-    r.line(line, &mut out, &[(1, 5)]);
+    r.parse(line);
+    r.html(&mut out, 0, &[(1, 5)]);
     assert_eq!(
         out,
         "a<mark>b</mark><span class=\"f1\"><mark>cd</mark></span><mark>e</mark>f"
