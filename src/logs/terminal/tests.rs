@@ -188,3 +188,81 @@ fn hostile_input() {
         }
     }
 }
+
+/// Buildkite's timestamps end at BEL or at ST; the text after them stays.
+#[test]
+fn apc_ends_at_bel_or_st() {
+    let mut r = Renderer::new();
+    r.parse(b"\x1b_bk;t=1700000000000\x07hello world");
+    assert_eq!((r.text(), r.time()), ("hello world", Some(1_700_000_000_000)));
+    r.parse(b"\x1b_bk;dt=250\x1b\\next");
+    assert_eq!((r.text(), r.time()), ("next", Some(1_700_000_000_250)));
+    // The first time of a line is its time; other APCs are dropped, text kept.
+    r.parse(b"a\x1b_bk;t=5\x07b\x1b_bk;t=9\x07c\x1b_other\x07d");
+    assert_eq!((r.text(), r.time()), ("abcd", Some(5)));
+    r.parse(b"\x1b_bk;t=notanumber\x07x\x1b_unterminated");
+    assert_eq!((r.text(), r.time()), ("x", None));
+}
+
+#[test]
+fn links_only_to_http_and_https() {
+    let table: &[(&[u8], &str)] = &[
+        (
+            b"\x1b]8;;https://e.x/a?b=1&c=<2>\x1b\\docs\x1b]8;;\x1b\\",
+            "docs",
+        ),
+        (
+            b"\x1b]8;;https://e.x/a?b=1&c=2\x1b\\docs\x1b]8;;\x1b\\",
+            "<a href=\"https://e.x/a?b=1&amp;c=2\" rel=\"nofollow noopener\">docs</a>",
+        ),
+        (
+            b"\x1b]8;id=1;HTTP://E.X/\x07up\x1b]8;;\x07",
+            "<a href=\"HTTP://E.X/\" rel=\"nofollow noopener\">up</a>",
+        ),
+        (b"\x1b]8;;javascript:alert(1)\x1b\\click\x1b]8;;\x1b\\", "click"),
+        (b"\x1b]8;;file:///etc/passwd\x07f\x1b]8;;\x07", "f"),
+        (
+            b"see https://example.com/a_(b)), and http://x.y.",
+            "see <a href=\"https://example.com/a_(b)\" rel=\"nofollow noopener\">https://example.com/a_(b)</a>), and <a href=\"http://x.y\" rel=\"nofollow noopener\">http://x.y</a>.",
+        ),
+        (b"xhttps://no.pe https:// alone", "xhttps://no.pe https:// alone"),
+        (
+            b"\x1b]1339;url=https://b.k/art;content=the artifact\x07!",
+            "<a href=\"https://b.k/art\" rel=\"nofollow noopener\">the artifact</a>!",
+        ),
+        (
+            b"\x1b[31mhttps://r.ed/\x1b[0m",
+            "<a href=\"https://r.ed/\" rel=\"nofollow noopener\"><span class=\"f1\">https://r.ed/</span></a>",
+        ),
+    ];
+    for (input, want) in table {
+        assert_eq!(one(input), *want, "{}", String::from_utf8_lossy(input));
+    }
+    // The URL in an OSC 8 target with a quote is cut at it by `allowed`: no link at all.
+    assert!(!one(b"\x1b]8;;https://a\"b\x07t\x1b]8;;\x07").contains("<a"));
+}
+
+#[test]
+fn an_osc8_link_is_carried_to_the_next_line() {
+    let lines = render(&[b"\x1b]8;;https://g.co/\x1b\\Goo", b"gle\x1b]8;;\x1b\\ after"]);
+    assert_eq!(lines[1], "<a href=\"https://g.co/\" rel=\"nofollow noopener\">gle</a> after");
+}
+
+#[test]
+fn concealed_text_is_not_shown() {
+    // Jenkins' console notes.
+    assert_eq!(one(b"Started by \x1b[8mha:////4AbC=\x1b[0muser"), "Started by user");
+    assert_eq!(one(b"a\x1b[8mb\x1b[28mc"), "ac");
+}
+
+#[test]
+fn marks_links_and_styles_nest() {
+    let mut r = Renderer::new();
+    r.parse(b"go https://a.b/\x1b[1mcd\x1b[0m end");
+    let mut out = String::new();
+    r.html(&mut out, 3, &[(10, 17)]);
+    assert_eq!(
+        out,
+        "<a href=\"https://a.b/cd\" rel=\"nofollow noopener\">https:/<mark>/a.b/</mark><span class=\"bo\"><mark>cd</mark></span></a> end"
+    );
+}
