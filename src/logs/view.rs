@@ -807,7 +807,6 @@ impl LogView {
                 let href = format!("{raw}?view&amp;from={}", n.saturating_sub(20).max(1));
                 let mut l = LineHtml::new(n, &line, &gutter);
                 l.link = &href;
-                l.anchor = false;
                 l.depth = upto;
                 l.write(&mut self.fmt, &mut html);
                 self.filter.listed += 1;
@@ -846,8 +845,6 @@ struct LineHtml<'a> {
     /// `div`, or `summary` for a group's header.
     tag: &'static str,
     extra: &'static str,
-    /// Whether the line carries its `id` (not in a list of lines of many places).
-    anchor: bool,
     /// What its number links to, before `#Ln`.
     link: &'a str,
     /// A header's group lasted this long.
@@ -868,7 +865,6 @@ impl<'a> LineHtml<'a> {
             gutter,
             tag: "div",
             extra: "",
-            anchor: true,
             link: "",
             duration: None,
             next: None,
@@ -898,11 +894,7 @@ impl<'a> LineHtml<'a> {
         if line.continues {
             class.push_str(" ct");
         }
-        let id = if self.anchor {
-            format!(" id=\"L{n}\"")
-        } else {
-            String::new()
-        };
+        let id = format!(" id=\"L{n}\"");
         let _ = write!(
             html,
             "<{tag} class=\"{class}\"{id}><a href=\"{link}#L{n}\" data-n=\"{n}\"></a>",

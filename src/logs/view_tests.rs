@@ -73,12 +73,27 @@ fn gitlab_sections_nest_with_their_durations() {
 2024-05-30T14:30:04.000000Z 00O \x1b[0Ksection_end:1717079500:outer\r\x1b[0K\n\
 2024-05-30T14:30:05.000000Z 00O done\n";
     let page = view(log, "view&time=relative");
-    assert!(page.contains("<details class=\"g\" open><summary class=\"l gr\" id=\"L1\">"), "{page}");
-    assert!(page.contains("<details class=\"g\"><summary class=\"l gr\" id=\"L2\">"), "{page}");
+    assert!(
+        page.contains("<details class=\"g\" open><summary class=\"l gr\" id=\"L1\">"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<details class=\"g\"><summary class=\"l gr\" id=\"L2\">"),
+        "{page}"
+    );
     // Section times, not line times: 60 s and 100 s.
-    assert!(page.contains("Inner</span><span class=\"du\">1m 00s</span>"), "{page}");
-    assert!(page.contains("Outer</span><span class=\"du\">1m 40s</span>"), "{page}");
-    assert!(page.contains("<i class=\"in i2\"></i><span class=\"x\">inside"), "{page}");
+    assert!(
+        page.contains("Inner</span><span class=\"du\">1m 00s</span>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Outer</span><span class=\"du\">1m 40s</span>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<i class=\"in i2\"></i><span class=\"x\">inside"),
+        "{page}"
+    );
     assert!(!page.contains("section_"));
     assert_eq!(page.matches("<details").count(), 2);
     assert_eq!(page.matches("</details>").count(), 2);
@@ -93,9 +108,18 @@ fn buildkite_groups_and_an_error_inside_a_closed_one() {
 \x1b_bk;t=1700000004000\x07+++ Tests\n\
 \x1b_bk;t=1700000005000\x07hello world\n";
     let page = view(log, "view");
-    assert!(page.contains("<details class=\"g\"><summary class=\"l gr\" id=\"L1\">"), "{page}");
-    assert!(page.contains("<details class=\"g\" open><summary class=\"l gr\" id=\"L3\">"), "{page}");
-    assert!(page.contains("<details class=\"g\" open><summary class=\"l gr\" id=\"L5\">"), "{page}");
+    assert!(
+        page.contains("<details class=\"g\"><summary class=\"l gr\" id=\"L1\">"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<details class=\"g\" open><summary class=\"l gr\" id=\"L3\">"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<details class=\"g\" open><summary class=\"l gr\" id=\"L5\">"),
+        "{page}"
+    );
     assert!(page.contains("hello world</span>"), "{page}");
     assert!(!page.contains("bk;t="));
     // Flat groups: each header closes the one before.
@@ -106,8 +130,14 @@ fn buildkite_groups_and_an_error_inside_a_closed_one() {
 fn level_lists_errors_under_their_groups() {
     let page = view(GITHUB, "view&level=error");
     assert!(page.contains("<div class=\"l gr fh\"><a></a><span class=\"tg\"></span><span class=\"x\">Run cargo test</span></div>"), "{page}");
-    assert!(page.contains("href=\"./log.txt?view&amp;from=1#L6\""), "{page}");
-    assert!(page.contains("Process completed with exit code 101."), "{page}");
+    assert!(
+        page.contains("href=\"./log.txt?view&amp;from=1#L6\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("Process completed with exit code 101."),
+        "{page}"
+    );
     assert!(!page.contains("with:"), "{page}");
     assert!(!page.contains("Run actions/checkout"), "{page}");
 }
@@ -125,7 +155,14 @@ fn a_tail_view_counts_its_lines() {
     }
     let (_dir, a) = archive(&[("log.txt", &log)]);
     let entry = a.index().get(b"log.txt").unwrap();
-    let r = super::page(&a, "log.txt", entry, &http::Query::parse(b"view"), "no-cache", false);
+    let r = super::page(
+        &a,
+        "log.txt",
+        entry,
+        &http::Query::parse(b"view"),
+        "no-cache",
+        false,
+    );
     let mut sink = Collect(Vec::new());
     tokio::runtime::Builder::new_current_thread()
         .build()
@@ -133,6 +170,16 @@ fn a_tail_view_counts_its_lines() {
         .block_on(body::send(&r.body, &mut sink))
         .unwrap();
     let page = String::from_utf8(sink.0).unwrap();
-    assert!(page.contains("<a class=\"ec\" href=\"#L2000\">2 errors</a> · 0 warnings in lines 1001–3000"), "{}", &page[..2000]);
-    assert!(page.contains("id=\"L1001\"") && page.contains("id=\"L3000\"") && !page.contains("id=\"L1000\""));
+    assert!(
+        page.contains(
+            "<a class=\"ec\" href=\"#L2000\">2 errors</a> · 0 warnings in lines 1001–3000"
+        ),
+        "{}",
+        &page[..2000]
+    );
+    assert!(
+        page.contains("id=\"L1001\"")
+            && page.contains("id=\"L3000\"")
+            && !page.contains("id=\"L1000\"")
+    );
 }

@@ -322,6 +322,27 @@ fn location(props: &str) -> Option<String> {
     (!out.is_empty()).then(|| out.chars().take(MAX_NAME).collect())
 }
 
+/// Whether a Buildkite line's bytes, past its `ESC _ … BEL` timestamps,
+/// start with a header or `^^^ +++`.
+pub fn buildkite_raw(line: &[u8]) -> bool {
+    let mut rest = line;
+    while let Some(apc) = rest.strip_prefix(b"\x1b_") {
+        match apc.iter().position(|&b| b == 0x07 || b == 0x1b) {
+            Some(at) => {
+                let after = apc.get(at..).unwrap_or_default();
+                rest = after
+                    .strip_prefix(b"\x07")
+                    .or_else(|| after.strip_prefix(b"\x1b\\"))
+                    .unwrap_or(after);
+            }
+            None => return false,
+        }
+    }
+    [&b"--- "[..], b"+++ ", b"~~~ ", b"^^^ +++"]
+        .iter()
+        .any(|p| rest.starts_with(p))
+}
+
 fn buildkite(text: &str) -> Option<TextMarker> {
     if text.trim_end() == "^^^ +++" {
         return Some(TextMarker {

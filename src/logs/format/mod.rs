@@ -283,7 +283,12 @@ impl Formatter {
         }
         let text = self.renderer.text();
         let kind = match self.system {
-            System::Buildkite => Some(markers::TextKind::Buildkite),
+            // Buildkite reads its headers from the bytes, after its
+            // timestamps: a coloured `--- a/file` of a diff is no header.
+            System::Buildkite if markers::buildkite_raw(&rest) => {
+                Some(markers::TextKind::Buildkite)
+            }
+            System::Buildkite => None,
             System::GitHub | System::Azure | System::Plain => Some(markers::TextKind::Workflow),
             System::GitLab | System::Travis | System::Jenkins => None,
         };

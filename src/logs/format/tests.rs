@@ -289,6 +289,17 @@ fn buildkite_timestamps_and_groups() {
 }
 
 #[test]
+fn buildkite_headers_are_read_from_the_bytes() {
+    // A coloured diff header is text; a bare one is a header, as Buildkite reads them.
+    let got = lines(
+        System::Buildkite,
+        b"\x1b_bk;t=1\x07\x1b[1m--- a/a.txt\x1b[m\n\x1b_bk;t=2\x07--- a/a.txt",
+    );
+    assert!(got[0].1.events.is_empty() && got[0].0 == "--- a/a.txt");
+    assert!(matches!(got[1].1.events[..], [Event::Open { .. }]));
+}
+
+#[test]
 fn buildkite_opens_its_last_group_when_none_is_expanded() {
     let log = b"\x1b_bk;t=1\x07--- One\n\x1b_bk;t=2\x07x\n\x1b_bk;t=3\x07--- Two\n\x1b_bk;t=4\x07y";
     let mut o = Outline::new();

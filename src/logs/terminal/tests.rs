@@ -194,7 +194,10 @@ fn hostile_input() {
 fn apc_ends_at_bel_or_st() {
     let mut r = Renderer::new();
     r.parse(b"\x1b_bk;t=1700000000000\x07hello world");
-    assert_eq!((r.text(), r.time()), ("hello world", Some(1_700_000_000_000)));
+    assert_eq!(
+        (r.text(), r.time()),
+        ("hello world", Some(1_700_000_000_000))
+    );
     r.parse(b"\x1b_bk;dt=250\x1b\\next");
     assert_eq!((r.text(), r.time()), ("next", Some(1_700_000_000_250)));
     // The first time of a line is its time; other APCs are dropped, text kept.
@@ -244,14 +247,23 @@ fn links_only_to_http_and_https() {
 
 #[test]
 fn an_osc8_link_is_carried_to_the_next_line() {
-    let lines = render(&[b"\x1b]8;;https://g.co/\x1b\\Goo", b"gle\x1b]8;;\x1b\\ after"]);
-    assert_eq!(lines[1], "<a href=\"https://g.co/\" rel=\"nofollow noopener\">gle</a> after");
+    let lines = render(&[
+        b"\x1b]8;;https://g.co/\x1b\\Goo",
+        b"gle\x1b]8;;\x1b\\ after",
+    ]);
+    assert_eq!(
+        lines[1],
+        "<a href=\"https://g.co/\" rel=\"nofollow noopener\">gle</a> after"
+    );
 }
 
 #[test]
 fn concealed_text_is_not_shown() {
     // Jenkins' console notes.
-    assert_eq!(one(b"Started by \x1b[8mha:////4AbC=\x1b[0muser"), "Started by user");
+    assert_eq!(
+        one(b"Started by \x1b[8mha:////4AbC=\x1b[0muser"),
+        "Started by user"
+    );
     assert_eq!(one(b"a\x1b[8mb\x1b[28mc"), "ac");
 }
 
