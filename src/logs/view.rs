@@ -291,7 +291,7 @@ impl LogView {
         }
         self.fmt = Formatter::new(system);
         self.outline_fmt = Formatter::new(system);
-        if self.part == LinesShown::All || self.level.is_some() {
+        if self.part == LinesShown::All && self.level.is_none() {
             // A whole-log outline goes on from here.
             self.start_read = head.len() as u64;
             self.start_bytes = head;
