@@ -420,10 +420,8 @@ impl LogView {
             }
             data.extend_from_slice(self.buf.get(..got).unwrap_or_default());
         }
-        // What was read past the last line shown says whether there is more.
-        if !self.reached_end && data.get(at..).is_some_and(<[u8]>::is_empty) {
-            self.reached_end = self.pos >= self.size;
-        }
+        // What was read past the last line shown says there is more.
+        self.pending = data.get(at..).unwrap_or_default().to_vec();
         self.start_lines(u64::MAX, u64::MAX);
         self.shown = Some((shown, 0));
         self.phase = ViewPhase::Outline;

@@ -183,3 +183,31 @@ fn a_tail_view_counts_its_lines() {
             && !page.contains("id=\"L1000\"")
     );
 }
+
+#[test]
+fn a_from_view_links_to_later_lines() {
+    let log: Vec<u8> = (1..=2500)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    let (_dir, a) = archive(&[("log.txt", &log)]);
+    let entry = a.index().get(b"log.txt").unwrap();
+    for (query, later) in [("view&from=2", true), ("view&from=600", false)] {
+        let r = super::page(
+            &a,
+            "log.txt",
+            entry,
+            &http::Query::parse(query.as_bytes()),
+            "no-cache",
+            false,
+        );
+        let mut sink = Collect(Vec::new());
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(body::send(&r.body, &mut sink))
+            .unwrap();
+        let page = String::from_utf8(sink.0).unwrap();
+        assert_eq!(page.contains("later lines"), later, "{query}");
+        assert!(page.contains("earlier lines"), "{query}");
+    }
+}
