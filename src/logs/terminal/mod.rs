@@ -50,6 +50,10 @@ const MAX_PARAMS: usize = 32;
 /// Distinct link targets kept per line; text past them is not linked.
 const MAX_LINKS: usize = 256;
 
+fn is_c1(c: char) -> bool {
+    ('\u{80}'..='\u{9f}').contains(&c)
+}
+
 /// A styled piece of a line's visible text.
 #[derive(Debug, Clone)]
 struct Run {
@@ -257,7 +261,11 @@ impl Renderer {
         if bytes.is_empty() || self.style.is_concealed() {
             return;
         }
-        let text = String::from_utf8_lossy(bytes);
+        let mut text = String::from_utf8_lossy(bytes);
+        // C1 controls (U+0080–U+009F) are controls to a terminal too: dropped.
+        if memchr::memchr(0xc2, bytes).is_some() && text.chars().any(is_c1) {
+            text = std::borrow::Cow::Owned(text.chars().filter(|&c| !is_c1(c)).collect());
+        }
         let link = self.link_index();
         self.push_run(&text, link);
     }

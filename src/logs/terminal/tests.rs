@@ -155,8 +155,9 @@ fn hostile_input() {
     assert_eq!(one(b"text\x1b"), "text");
     // A sequence cut by a byte that cannot belong to it leaves that byte as text.
     assert_eq!(one(b"a\x1b[12\xc3\xa9b"), "a\u{e9}b");
-    // Invalid UTF-8 becomes U+FFFD; controls vanish; tabs stay.
+    // Invalid UTF-8 becomes U+FFFD; controls vanish (C1 ones too); tabs stay.
     assert_eq!(one(b"x\xff\xfey\x07\x08\tz"), "x\u{fffd}\u{fffd}y\tz");
+    assert_eq!(one("a\u{9d}b\u{85}c\u{a0}".as_bytes()), "abc\u{a0}");
     // Huge parameters saturate; 38;2 without enough values is ignored.
     assert_eq!(one(b"\x1b[99999999999;38;2;1mq\x1b[0m"), "q");
     // 1 MB of escapes: bounded work, nothing shown, no panic.
