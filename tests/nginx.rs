@@ -555,7 +555,7 @@ fn ci_logs_view_and_search_through_nginx() {
             ),
             "{archive}"
         );
-        assert!(page.contains("<span>progress 100%</span>"));
+        assert!(page.contains("<span class=\"x\">progress 100%</span>"));
         assert!(!page.contains("<script>alert"));
         assert!(page.contains("earlier lines"));
         let rows = page.matches("<div class=\"l\" id=\"L").count();

@@ -15,6 +15,7 @@ mod common;
 
 mod alloc;
 mod browser;
+mod ci_logs;
 mod clients;
 mod confinement;
 mod deploy;

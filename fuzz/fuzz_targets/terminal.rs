@@ -1,56 +1,86 @@
-//! Terminal output (a CI log: untrusted bytes) rendered line by line as the
-//! log view and search do, with matches marked. The HTML can only hold our
-//! own tags, balanced, around the escaped visible text; no escape or control
-//! byte survives; the output grows at most by a constant factor.
+//! Terminal output (a CI log: untrusted bytes) formatted and rendered line
+//! by line as the log view and search do, as each CI system's log, with
+//! matches marked. The HTML can only hold our own tags, balanced, around the
+//! escaped visible text (links only to `http:`/`https:` targets); no escape
+//! or control byte survives in the text; a runner's timestamp prefix is read
+//! as the line's time, never left in its text; groups stay within their
+//! depth; the output grows at most by a constant factor.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wwz::logs::terminal::{Kind, Renderer};
+use wwz::logs::format::{groups, stamp, Formatter, Groups, Outline, System};
 
 /// Output bytes per input byte, at most: a one-character run after a
 /// four-byte SGR sequence costs a `<span …>` of under 100 bytes, its
-/// `</span>`, the character escaped (6) and a `<mark>` around it (13).
+/// `</span>`, the character escaped (6) and a `<mark>` around it (13); a
+/// link's tag repeats its target, at most once per run.
 const GROWTH: usize = 64;
 
+const SYSTEMS: [System; 7] = [
+    System::Plain,
+    System::GitHub,
+    System::Azure,
+    System::GitLab,
+    System::Buildkite,
+    System::Travis,
+    System::Jenkins,
+];
+
 fuzz_target!(|data: &[u8]| {
-    // The first byte is what a search looks for (as `?q=` would mark it).
-    let Some((&needle, log)) = data.split_first() else {
+    // The first byte is what a search looks for (as `?q=` would mark it),
+    // the second which system wrote the log.
+    let Some((&needle, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&which, log)) = rest.split_first() else {
         return;
     };
     let needle = char::from(needle & 0x7f);
-    let mut r = Renderer::new();
-    for (i, line) in log.split(|&b| b == b'\n').enumerate() {
+    let system = SYSTEMS[usize::from(which) % SYSTEMS.len()];
+    let mut f = Formatter::new(system);
+    let mut g = Groups::new();
+    let mut outline = Outline::new();
+    for (i, raw) in log.split(|&b| b == b'\n').enumerate() {
         if i % 7 == 6 {
             // A view that starts mid-log.
-            r.at_line_start();
+            f.at_line_start();
         }
-        // What a search matches against, from the same carried style.
-        let plain = r.clone().plain(line);
+        let line = f.line(raw);
+        let text = f.text().to_string();
+        for c in text.chars() {
+            assert!(!c.is_control() || c == '\t', "control {c:?} in {text:?}");
+        }
+        match system {
+            System::GitHub | System::Azure if stamp::github(raw).is_some() => {
+                assert!(line.time.is_some(), "{raw:?}")
+            }
+            System::GitLab if stamp::gitlab(raw).is_some() => assert!(line.time.is_some()),
+            System::Jenkins if stamp::jenkins(raw).is_some() => assert!(line.time.is_some()),
+            _ => {}
+        }
         // At most 64 marks a line, as the search's HTML printer takes
         // (`MAX_MARKS`): the renderer's cost grows with marks × characters.
-        let marks: Vec<(usize, usize)> = plain
+        let marks: Vec<(usize, usize)> = text
             .match_indices(needle)
             .map(|(at, m)| (at, at + m.len()))
             .take(64)
             .collect();
         let mut out = String::new();
-        let kind = r.line(line, &mut out, &marks);
+        f.html(&mut out, &marks);
         assert!(
-            out.len() <= GROWTH * line.len() + 256,
+            out.len() <= GROWTH * raw.len() + 256,
             "{} bytes from {}",
             out.len(),
-            line.len()
+            raw.len()
         );
-        let skip = match kind {
-            Kind::Plain => 0,
-            Kind::Group => "##[group]".len(),
-            Kind::EndGroup => "##[endgroup]".len(),
-            Kind::Error => "##[error]".len(),
-            Kind::Warning => "##[warning]".len(),
-        };
-        let text = strip_tags(&out);
-        assert_eq!(Some(text.as_str()), plain.get(skip..), "{out:?}");
+        assert_eq!(strip_tags(&out), text, "{out:?}");
+        let step = g.step(&line);
+        assert!(g.depth() <= groups::MAX_DEPTH);
+        assert!(step.opens.iter().all(|o| o.depth < groups::MAX_DEPTH));
+        outline.feed(i as u64 + 1, &line);
     }
+    outline.finish();
+    assert!(outline.error_lines.windows(2).all(|w| w[0] < w[1]));
 });
 
 /// The visible text of one rendered line, asserting on the way that every
@@ -90,6 +120,22 @@ fn strip_tags(html: &str) -> String {
         let tag = &rest[..=end];
         rest = &rest[end + 1..];
         match tag {
+            "</a>" => assert_eq!(open.pop(), Some("a"), "{html:?}"),
+            t if t.starts_with("<a href=\"") => {
+                // A link: an http(s) target, escaped, and our rel.
+                let target = t
+                    .strip_prefix("<a href=\"")
+                    .and_then(|r| r.strip_suffix("\" rel=\"nofollow noopener\">"))
+                    .unwrap_or_else(|| panic!("foreign link {t:?}"));
+                let lower = target.to_ascii_lowercase();
+                assert!(
+                    (lower.starts_with("http://") || lower.starts_with("https://"))
+                        && !target.contains(['"', '<', '>', '\'']),
+                    "{t:?}"
+                );
+                assert!(!open.contains(&"a"), "nested links in {html:?}");
+                open.push("a");
+            }
             "<mark>" => open.push("mark"),
             "</mark>" => assert_eq!(open.pop(), Some("mark"), "{html:?}"),
             "</span>" => assert_eq!(open.pop(), Some("span"), "{html:?}"),

@@ -17,6 +17,14 @@ pub enum Sort {
     Time,
 }
 
+/// The lines a log view lists (`level=error`, `level=warning`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewLevel {
+    Error,
+    /// Warnings and errors.
+    Warning,
+}
+
 /// What a query string asks of wwz.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -49,6 +57,10 @@ pub struct Query {
     pub sort: Sort,
     /// `order=desc`.
     pub descending: bool,
+    /// `level=error|warning`: a log view lists only those lines.
+    pub level: Option<ViewLevel>,
+    /// `time=relative`: a log view's times start relative to its first line.
+    pub relative_time: bool,
 }
 
 impl Query {
@@ -83,6 +95,12 @@ impl Query {
                     _ => {}
                 },
                 b"order" => q.descending = *value == *b"desc",
+                b"level" => match &*value {
+                    b"error" => q.level = Some(ViewLevel::Error),
+                    b"warning" => q.level = Some(ViewLevel::Warning),
+                    _ => {}
+                },
+                b"time" => q.relative_time = *value == *b"relative",
                 _ => {}
             }
         }
@@ -132,6 +150,9 @@ mod tests {
         assert!(Query::parse(b"tests&format=json").tests);
         let q = Query::parse(b"download&zip=");
         assert!(q.download && q.zip && !q.view);
+        let q = Query::parse(b"view&level=error&time=relative");
+        assert_eq!((q.level, q.relative_time), (Some(ViewLevel::Error), true));
+        assert_eq!(Query::parse(b"view&level=x").level, None);
         assert_eq!(Query::parse(b""), Query::default());
     }
 }

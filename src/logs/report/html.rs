@@ -323,7 +323,8 @@ fn pre(out: &mut String, text: &[u8], cut: bool) {
         }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         line_html.clear();
-        renderer.line(line, &mut line_html, &[]);
+        renderer.parse(line);
+        renderer.html(&mut line_html, 0, &[]);
         out.push_str(&line_html);
     }
     if cut {

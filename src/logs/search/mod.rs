@@ -49,7 +49,7 @@ mod print;
 mod query;
 mod scan;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use print::Print;
 use print::Stop;

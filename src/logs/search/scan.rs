@@ -17,6 +17,7 @@ use super::query::SearchQuery;
 use crate::archive::reader::MemberReader;
 use crate::archive::Archive;
 use crate::content::mime;
+use crate::logs::format::{self, System};
 
 pub const MAX_MATCHES: usize = 1000;
 pub const BYTE_BUDGET: u64 = 1 << 30;
@@ -75,6 +76,8 @@ struct Current {
     /// Whether a result of it was printed (and its header with it).
     shown: bool,
     sniffed: bool,
+    /// The CI system that wrote it, told from its first chunk.
+    system: System,
     /// Whether its reader has ended (what is left is in `carry`).
     eof: bool,
 }
@@ -242,6 +245,7 @@ impl Scan {
                         line: 1,
                         shown,
                         sniffed: false,
+                        system: System::Plain,
                         eof: false,
                     })
                 }
@@ -271,6 +275,7 @@ impl Scan {
                 self.next_member(printer, s, shown);
                 return true;
             }
+            cur.system = format::detect(&cur.carry);
         }
         let ended = cur.eof;
         // Whole lines only, unless the member ended or a line is too long to wait for.
@@ -363,9 +368,10 @@ impl Scan {
             cur.shown = true;
             printer.member(s, &rel, false);
         }
+        let system = cur.system;
         for (n, text) in &found {
             self.matches += 1;
-            printer.line(s, &regex, &rel, *n, text);
+            printer.line(s, &regex, &rel, system, *n, text);
         }
         if stopped_early {
             // Continue from the next line of this member.

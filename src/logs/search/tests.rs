@@ -33,7 +33,7 @@ const PAGE_HEAD: &str = "<!doctype html>\n\
     <main>\n";
 
 /// Collects a body's bytes; the stream runs inline.
-struct Collect(Vec<u8>);
+pub(crate) struct Collect(pub(crate) Vec<u8>);
 
 impl Sink for Collect {
     const MAY_BLOCK: bool = true;
@@ -46,7 +46,7 @@ impl Sink for Collect {
     }
 }
 
-pub(super) fn archive(members: &[(&str, &[u8])]) -> (tempfile::TempDir, std::sync::Arc<Archive>) {
+pub(crate) fn archive(members: &[(&str, &[u8])]) -> (tempfile::TempDir, std::sync::Arc<Archive>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.wwz");
     let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
@@ -117,11 +117,11 @@ fn html_result() {
             "<section><h2><a href=\"./error-names.txt?view\">error-names.txt</a> <small><a href=\"./error-names.txt\">raw</a> · name matches</small></h2>\n\
             </section>\n\
             <section><h2><a href=\"./job%201/build.log?view\">job 1/build.log</a> <small><a href=\"./job%201/build.log\">raw</a></small></h2>\n\
-            <div class=\"l\"><a href=\"./job%201/build.log?view#L2\" data-n=\"2\"></a><span><span class=\"f1\"><mark>Error</mark></span>: &lt;b&gt; &amp; &quot;<mark>error</mark>&quot; again</span></div>\n\
-            <div class=\"l er\"><a href=\"./job%201/build.log?view#L4\" data-n=\"4\"></a><span><mark>ERROR</mark> here</span></div>\n\
+            <div class=\"l er\"><a href=\"./job%201/build.log?view#L2\" data-n=\"2\"></a><span class=\"x\"><span class=\"f1\"><mark>Error</mark></span>: &lt;b&gt; &amp; &quot;<mark>error</mark>&quot; again</span></div>\n\
+            <div class=\"l er\"><a href=\"./job%201/build.log?view#L4\" data-n=\"4\"></a><span class=\"x\"><mark>ERROR</mark> here</span></div>\n\
             </section>\n\
             <section><h2><a href=\"./tail.log?view\">tail.log</a> <small><a href=\"./tail.log\">raw</a></small></h2>\n\
-            <div class=\"l\"><a href=\"./tail.log?view#L2\" data-n=\"2\"></a><span>last <mark>error</mark></span></div>\n\
+            <div class=\"l\"><a href=\"./tail.log?view#L2\" data-n=\"2\"></a><span class=\"x\">last <mark>error</mark></span></div>\n\
             </section>\n\
             </main>\n\
             <footer>4 matching lines and names in 4 members; 120 bytes read. Search complete.</footer>\n\
@@ -142,12 +142,12 @@ fn json_result() {
     );
     assert_eq!(
         page,
-        "{\"query\":\"E[R]+OR\",\"results\":[{\"member\":\"job 1/build.log\",\"kind\":\"line\",\"line\":4,\"text\":\"##[error]ERROR here\"}],\"matches\":1,\"members\":4,\"bytes_read\":120,\"stopped\":null}\n"
+        "{\"query\":\"E[R]+OR\",\"results\":[{\"member\":\"job 1/build.log\",\"kind\":\"line\",\"line\":4,\"text\":\"ERROR here\",\"level\":\"error\"}],\"matches\":1,\"members\":4,\"bytes_read\":120,\"stopped\":null}\n"
     );
     let (_, _, page) = search(&a, "ci/", "q=error&format=json");
     assert_eq!(
         page,
-        "{\"query\":\"error\",\"results\":[{\"member\":\"error-names.txt\",\"kind\":\"name\"},{\"member\":\"job 1/build.log\",\"kind\":\"line\",\"line\":2,\"text\":\"Error: <b> & \\\"error\\\" again\"},{\"member\":\"job 1/build.log\",\"kind\":\"line\",\"line\":4,\"text\":\"##[error]ERROR here\"},{\"member\":\"tail.log\",\"kind\":\"line\",\"line\":2,\"text\":\"last error\"}],\"matches\":4,\"members\":4,\"bytes_read\":120,\"stopped\":null}\n"
+        "{\"query\":\"error\",\"results\":[{\"member\":\"error-names.txt\",\"kind\":\"name\"},{\"member\":\"job 1/build.log\",\"kind\":\"line\",\"line\":2,\"text\":\"Error: <b> & \\\"error\\\" again\",\"level\":\"error\"},{\"member\":\"job 1/build.log\",\"kind\":\"line\",\"line\":4,\"text\":\"ERROR here\",\"level\":\"error\"},{\"member\":\"tail.log\",\"kind\":\"line\",\"line\":2,\"text\":\"last error\"}],\"matches\":4,\"members\":4,\"bytes_read\":120,\"stopped\":null}\n"
     );
 }
 
@@ -187,7 +187,7 @@ fn stopped_by_matches_and_continued() {
     let html_more = without_style(&page);
     assert_eq!(
         html_foot,
-        "<div class=\"l\"><a href=\"./big.log?view#L1000\" data-n=\"1000\"></a><span>line 1000 <mark>error</mark></span></div>\n\
+        "<div class=\"l\"><a href=\"./big.log?view#L1000\" data-n=\"1000\"></a><span class=\"x\">line 1000 <mark>error</mark></span></div>\n\
         </section>\n\
         </main>\n\
         <footer>1000 matching lines and names in 2 members; 14941 bytes read. <strong class=\"stop\">Stopped at the matches budget</strong> at member 0 — <a class=\"cont\" href=\"?q=error&amp;from=0&amp;skip=1000\">continue</a></footer>\n\
@@ -207,12 +207,12 @@ fn stopped_by_matches_and_continued() {
         [
             PAGE_HEAD,
             "<section><h2><a href=\"./big.log?view\">big.log</a> <small><a href=\"./big.log\">raw</a></small></h2>\n\
-            <div class=\"l\"><a href=\"./big.log?view#L1001\" data-n=\"1001\"></a><span>line 1001 <mark>error</mark></span></div>\n\
-            <div class=\"l\"><a href=\"./big.log?view#L1002\" data-n=\"1002\"></a><span>line 1002 <mark>error</mark></span></div>\n\
-            <div class=\"l\"><a href=\"./big.log?view#L1003\" data-n=\"1003\"></a><span>line 1003 <mark>error</mark></span></div>\n\
+            <div class=\"l\"><a href=\"./big.log?view#L1001\" data-n=\"1001\"></a><span class=\"x\">line 1001 <mark>error</mark></span></div>\n\
+            <div class=\"l\"><a href=\"./big.log?view#L1002\" data-n=\"1002\"></a><span class=\"x\">line 1002 <mark>error</mark></span></div>\n\
+            <div class=\"l\"><a href=\"./big.log?view#L1003\" data-n=\"1003\"></a><span class=\"x\">line 1003 <mark>error</mark></span></div>\n\
             </section>\n\
             <section><h2><a href=\"./z.log?view\">z.log</a> <small><a href=\"./z.log\">raw</a></small></h2>\n\
-            <div class=\"l\"><a href=\"./z.log?view#L1\" data-n=\"1\"></a><span><mark>error</mark> z</span></div>\n\
+            <div class=\"l\"><a href=\"./z.log?view#L1\" data-n=\"1\"></a><span class=\"x\"><mark>error</mark> z</span></div>\n\
             </section>\n\
             </main>\n\
             <footer>4 matching lines and names in 2 members; 14949 bytes read. Search complete.</footer>\n\

@@ -24,11 +24,17 @@ pub(super) struct Style {
     italic: bool,
     underline: bool,
     inverse: bool,
+    /// SGR 8: the text is not shown (Jenkins hides its console notes so).
+    conceal: bool,
 }
 
 impl Style {
     pub(super) fn is_plain(&self) -> bool {
         *self == Style::default()
+    }
+
+    pub(super) fn is_concealed(&self) -> bool {
+        self.conceal
     }
 
     /// Applies one SGR sequence's parameters (empty = reset).
@@ -47,6 +53,7 @@ impl Style {
                 3 => self.italic = true,
                 4 => self.underline = true,
                 7 => self.inverse = true,
+                8 => self.conceal = true,
                 21 | 22 => {
                     self.bold = false;
                     self.dim = false;
@@ -54,6 +61,7 @@ impl Style {
                 23 => self.italic = false,
                 24 => self.underline = false,
                 27 => self.inverse = false,
+                28 => self.conceal = false,
                 30..=37 => self.fg = Color::Indexed((p - 30) as u8),
                 39 => self.fg = Color::Default,
                 40..=47 => self.bg = Color::Indexed((p - 40) as u8),

@@ -10,7 +10,8 @@ fn render(lines: &[&[u8]]) -> Vec<String> {
         .iter()
         .map(|l| {
             let mut out = String::new();
-            r.line(l, &mut out, &[]);
+            r.parse(l);
+            r.html(&mut out, 0, &[]);
             out
         })
         .collect()
@@ -91,7 +92,7 @@ fn real_world_sequences() {
         (
             "OSC title and OSC 8 hyperlink",
             b"\x1b]0;title\x07see \x1b]8;;https://e.x/\x1b\\docs\x1b]8;;\x1b\\ here",
-            "see docs here",
+            "see <a href=\"https://e.x/\" rel=\"nofollow noopener\">docs</a> here",
         ),
         (
             "private modes and cursor moves",
@@ -103,23 +104,6 @@ fn real_world_sequences() {
     for (what, input, want) in table {
         assert_eq!(one(input), *want, "{what}");
     }
-}
-
-#[test]
-fn github_group_markers() {
-    let mut r = Renderer::new();
-    let mut out = String::new();
-    assert_eq!(
-        r.line(b"##[group]Run cargo test", &mut out, &[]),
-        Kind::Group
-    );
-    assert_eq!(out, "Run cargo test");
-    out.clear();
-    assert_eq!(r.line(b"##[endgroup]", &mut out, &[]), Kind::EndGroup);
-    assert_eq!(out, "");
-    out.clear();
-    assert_eq!(r.line(b"##[error]boom <b>", &mut out, &[]), Kind::Error);
-    assert_eq!(out, "boom &lt;b&gt;");
 }
 
 #[test]
@@ -142,7 +126,8 @@ fn marks_nest_inside_spans() {
     let text = r.clone().plain(line);
     assert_eq!(text, "abcdef");
     let mut out = String::new();
-    r.line(line, &mut out, &[(1, 5)]);
+    r.parse(line);
+    r.html(&mut out, 0, &[(1, 5)]);
     assert_eq!(
         out,
         "a<mark>b</mark><span class=\"f1\"><mark>cd</mark></span><mark>e</mark>f"
@@ -170,8 +155,9 @@ fn hostile_input() {
     assert_eq!(one(b"text\x1b"), "text");
     // A sequence cut by a byte that cannot belong to it leaves that byte as text.
     assert_eq!(one(b"a\x1b[12\xc3\xa9b"), "a\u{e9}b");
-    // Invalid UTF-8 becomes U+FFFD; controls vanish; tabs stay.
+    // Invalid UTF-8 becomes U+FFFD; controls vanish (C1 ones too); tabs stay.
     assert_eq!(one(b"x\xff\xfey\x07\x08\tz"), "x\u{fffd}\u{fffd}y\tz");
+    assert_eq!(one("a\u{9d}b\u{85}c\u{a0}".as_bytes()), "abc\u{a0}");
     // Huge parameters saturate; 38;2 without enough values is ignored.
     assert_eq!(one(b"\x1b[99999999999;38;2;1mq\x1b[0m"), "q");
     // 1 MB of escapes: bounded work, nothing shown, no panic.
@@ -202,4 +188,94 @@ fn hostile_input() {
             );
         }
     }
+}
+
+/// Buildkite's timestamps end at BEL or at ST; the text after them stays.
+#[test]
+fn apc_ends_at_bel_or_st() {
+    let mut r = Renderer::new();
+    r.parse(b"\x1b_bk;t=1700000000000\x07hello world");
+    assert_eq!(
+        (r.text(), r.time()),
+        ("hello world", Some(1_700_000_000_000))
+    );
+    r.parse(b"\x1b_bk;dt=250\x1b\\next");
+    assert_eq!((r.text(), r.time()), ("next", Some(1_700_000_000_250)));
+    // The first time of a line is its time; other APCs are dropped, text kept.
+    r.parse(b"a\x1b_bk;t=5\x07b\x1b_bk;t=9\x07c\x1b_other\x07d");
+    assert_eq!((r.text(), r.time()), ("abcd", Some(5)));
+    r.parse(b"\x1b_bk;t=notanumber\x07x\x1b_unterminated");
+    assert_eq!((r.text(), r.time()), ("x", None));
+}
+
+#[test]
+fn links_only_to_http_and_https() {
+    let table: &[(&[u8], &str)] = &[
+        (
+            b"\x1b]8;;https://e.x/a?b=1&c=<2>\x1b\\docs\x1b]8;;\x1b\\",
+            "docs",
+        ),
+        (
+            b"\x1b]8;;https://e.x/a?b=1&c=2\x1b\\docs\x1b]8;;\x1b\\",
+            "<a href=\"https://e.x/a?b=1&amp;c=2\" rel=\"nofollow noopener\">docs</a>",
+        ),
+        (
+            b"\x1b]8;id=1;HTTP://E.X/\x07up\x1b]8;;\x07",
+            "<a href=\"HTTP://E.X/\" rel=\"nofollow noopener\">up</a>",
+        ),
+        (b"\x1b]8;;javascript:alert(1)\x1b\\click\x1b]8;;\x1b\\", "click"),
+        (b"\x1b]8;;file:///etc/passwd\x07f\x1b]8;;\x07", "f"),
+        (
+            b"see https://example.com/a_(b)), and http://x.y.",
+            "see <a href=\"https://example.com/a_(b)\" rel=\"nofollow noopener\">https://example.com/a_(b)</a>), and <a href=\"http://x.y\" rel=\"nofollow noopener\">http://x.y</a>.",
+        ),
+        (b"xhttps://no.pe https:// alone", "xhttps://no.pe https:// alone"),
+        (
+            b"\x1b]1339;url=https://b.k/art;content=the artifact\x07!",
+            "<a href=\"https://b.k/art\" rel=\"nofollow noopener\">the artifact</a>!",
+        ),
+        (
+            b"\x1b[31mhttps://r.ed/\x1b[0m",
+            "<a href=\"https://r.ed/\" rel=\"nofollow noopener\"><span class=\"f1\">https://r.ed/</span></a>",
+        ),
+    ];
+    for (input, want) in table {
+        assert_eq!(one(input), *want, "{}", String::from_utf8_lossy(input));
+    }
+    // The URL in an OSC 8 target with a quote is cut at it by `allowed`: no link at all.
+    assert!(!one(b"\x1b]8;;https://a\"b\x07t\x1b]8;;\x07").contains("<a"));
+}
+
+#[test]
+fn an_osc8_link_is_carried_to_the_next_line() {
+    let lines = render(&[
+        b"\x1b]8;;https://g.co/\x1b\\Goo",
+        b"gle\x1b]8;;\x1b\\ after",
+    ]);
+    assert_eq!(
+        lines[1],
+        "<a href=\"https://g.co/\" rel=\"nofollow noopener\">gle</a> after"
+    );
+}
+
+#[test]
+fn concealed_text_is_not_shown() {
+    // Jenkins' console notes.
+    assert_eq!(
+        one(b"Started by \x1b[8mha:////4AbC=\x1b[0muser"),
+        "Started by user"
+    );
+    assert_eq!(one(b"a\x1b[8mb\x1b[28mc"), "ac");
+}
+
+#[test]
+fn marks_links_and_styles_nest() {
+    let mut r = Renderer::new();
+    r.parse(b"go https://a.b/\x1b[1mcd\x1b[0m end");
+    let mut out = String::new();
+    r.html(&mut out, 3, &[(10, 17)]);
+    assert_eq!(
+        out,
+        "<a href=\"https://a.b/cd\" rel=\"nofollow noopener\">https:/<mark>/a.b/</mark><span class=\"bo\"><mark>cd</mark></span></a> end"
+    );
 }

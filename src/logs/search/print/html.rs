@@ -1,6 +1,6 @@
 //! The HTML printer: a page with the search form, a `<section>` per member
 //! with results (its name linking to its log view), each matching line
-//! rendered as in the log view ([`line_html_marked`]) with the matches in
+//! rendered as in the log view ([`view::search_line`]) with the matches in
 //! `<mark>` and its number linking to `MEMBER?view#L123`, and a foot with the
 //! counts and the continue link.
 
@@ -9,9 +9,10 @@ use std::fmt::Write;
 use regex::bytes::Regex;
 
 use super::{Print, SearchSummary};
+use crate::logs::format::{Formatter, System};
 use crate::logs::search::query::SearchQuery;
-use crate::logs::terminal::{self, Renderer};
-use crate::logs::view::{self, line_html_marked};
+use crate::logs::terminal;
+use crate::logs::view;
 use crate::pages::html::{self, escape};
 use crate::util::percent;
 
@@ -62,16 +63,27 @@ impl Print for Html {
         );
     }
 
-    fn line(&mut self, out: &mut String, regex: &Regex, rel: &str, n: u64, text: &[u8]) {
-        let plain = Renderer::new().plain(text);
+    fn line(
+        &mut self,
+        out: &mut String,
+        regex: &Regex,
+        rel: &str,
+        system: System,
+        n: u64,
+        text: &[u8],
+    ) {
+        // The line as its log's view shows it: markers and times out of
+        // the text, the matches marked in what is left.
+        let mut f = Formatter::new(system);
+        let line = f.line(text);
         let marks: Vec<(usize, usize)> = regex
-            .find_iter(plain.as_bytes())
+            .find_iter(f.text().as_bytes())
             .filter(|m| m.end() > m.start())
             .take(MAX_MARKS)
             .map(|m| (m.start(), m.end()))
             .collect();
         let href = format!("{}?view", rel_href(rel));
-        line_html_marked(&mut Renderer::new(), n, text, &marks, &href, out);
+        view::search_line(&mut f, &line, n, &marks, &href, out);
     }
 
     fn member_end(&mut self, out: &mut String) {

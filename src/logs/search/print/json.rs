@@ -1,6 +1,8 @@
 //! The JSON printer, for scripts: one object, its `results` an array of
 //! `{"member","kind":"name"}` and `{"member","kind":"line","line","text"}`
-//! items (the text as a terminal shows it, escapes and rewrites applied),
+//! items (the text as a terminal shows it, escapes and rewrites applied, a
+//! CI system's markers and timestamps taken out; `level`, `time` and
+//! `location` when the line has them),
 //! then the counts and, when a budget stopped the search, why and the query
 //! string that continues it.
 
@@ -9,8 +11,9 @@ use std::fmt::Write;
 use regex::bytes::Regex;
 
 use super::{Print, SearchSummary};
+use crate::logs::format::{Formatter, System};
 use crate::logs::search::query::SearchQuery;
-use crate::logs::terminal::Renderer;
+use crate::logs::view;
 use crate::util::json::json_str;
 
 pub(crate) struct Json {
@@ -52,11 +55,21 @@ impl Print for Json {
         }
     }
 
-    fn line(&mut self, out: &mut String, _: &Regex, rel: &str, n: u64, text: &[u8]) {
-        let plain = Renderer::new().plain(text);
+    fn line(
+        &mut self,
+        out: &mut String,
+        _: &Regex,
+        rel: &str,
+        system: System,
+        n: u64,
+        text: &[u8],
+    ) {
+        let mut f = Formatter::new(system);
+        let line = f.line(text);
         self.item(out, rel);
         let _ = write!(out, ",\"kind\":\"line\",\"line\":{n},\"text\":");
-        json_str(out, &plain);
+        json_str(out, f.text());
+        view::json_line_fields(&line, out);
         out.push('}');
     }
 

@@ -12,6 +12,7 @@
 use regex::bytes::Regex;
 
 use super::query::SearchQuery;
+use crate::logs::format::System;
 
 mod html;
 mod json;
@@ -28,9 +29,18 @@ pub(crate) trait Print: Send {
     /// directory): its name matched (`by_name`), or lines of it follow.
     fn member(&mut self, out: &mut String, rel: &str, by_name: bool);
 
-    /// Line `n` (1-based) of member `rel` matched: `text` is the line as
-    /// read, without its newline; `regex` finds the parts to highlight.
-    fn line(&mut self, out: &mut String, regex: &Regex, rel: &str, n: u64, text: &[u8]);
+    /// Line `n` (1-based) of member `rel`, a log `system` wrote, matched:
+    /// `text` is the line as read, without its newline; `regex` finds the
+    /// parts to highlight.
+    fn line(
+        &mut self,
+        out: &mut String,
+        regex: &Regex,
+        rel: &str,
+        system: System,
+        n: u64,
+        text: &[u8],
+    );
 
     /// After the last result of a member that had one.
     fn member_end(&mut self, out: &mut String);
