@@ -181,6 +181,13 @@ fn a_site_at_the_host_root_never_shows_an_archive_in_a_url() {
             "{url}: {}",
             r.status
         );
+        // Only pages are crawled: a download (a listing's `?zip`) is not one.
+        let html = r
+            .opt_header("Content-Type")
+            .is_some_and(|t| t.starts_with("text/html"));
+        if r.status == 200 && !html {
+            continue;
+        }
         let out = chromium(&["--dump-dom", &url], &user_dir);
         let dom = String::from_utf8(out.stdout).unwrap();
         let parsed = parse_dom(&dom, &url);
