@@ -174,7 +174,7 @@ impl Client {
             Range::Suffix(n) => format!("bytes=-{n}"),
             Range::Span { first, last } => format!("bytes={first}-{last}"),
         };
-        let mut req = hyper::Request::get(self.url(&get.key)?).header(hyper::header::RANGE, range);
+        let mut req = hyper::Request::get(self.url(&get.key)?).header(hyper::header::RANGE, &range);
         if let Some(tag) = &get.if_match {
             req = req.header(hyper::header::IF_MATCH, tag.as_ref());
         }
@@ -190,6 +190,12 @@ impl Client {
             Ok(Ok(resp)) => resp,
         };
         let status = resp.status().as_u16();
+        log::debug!(
+            "storage: GET {} {range} (if-match {:?}, if-none-match {:?}): {status}",
+            get.key,
+            get.if_match,
+            get.if_none_match
+        );
         let headers = resp.headers();
         let text = |name: hyper::header::HeaderName| {
             headers
