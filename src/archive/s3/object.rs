@@ -270,7 +270,8 @@ impl Object {
                     let end = at
                         .saturating_add(want.max(READ_AHEAD).min(CHUNK_MAX.max(want)))
                         .min(self.size);
-                    self.fetch(at, end).map_err(io::Error::other)?
+                    crate::archive::cache::off_the_event_loop(|| self.fetch(at, end))
+                        .map_err(io::Error::other)?
                 }
             };
             let n = data.len().min(buf.len() - done);
