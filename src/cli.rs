@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::archive::s3::{Location, Settings, Store};
+use crate::archive::s3::{DiskSettings, Location, Settings, Store};
 use crate::archive::Cache;
 use crate::front::fcgi::Limits;
 use crate::front::listen;
@@ -101,6 +101,20 @@ pub struct ServeArgs {
         value_name = "MS"
     )]
     pub s3_revalidate_ms: u64,
+
+    /// With an s3:// docroot: keep small hot archives (asked for twice, at
+    /// most --s3-fill-max bytes) in this directory and serve them from a
+    /// local mapping; kept across restarts.
+    #[arg(long, env = "WWZ_S3_CACHE_DIR", value_name = "DIR")]
+    pub s3_cache_dir: Option<PathBuf>,
+
+    /// The most bytes of archives in --s3-cache-dir (least recently used deleted first).
+    #[arg(long, env = "WWZ_S3_CACHE_BYTES", default_value_t = 1 << 30, value_name = "BYTES")]
+    pub s3_cache_bytes: u64,
+
+    /// The largest archive --s3-cache-dir takes.
+    #[arg(long, env = "WWZ_S3_FILL_MAX", default_value_t = 64 << 20, value_name = "BYTES")]
+    pub s3_fill_max: u64,
 
     /// Maximum archives kept open, one descriptor and one mapping each (least
     /// recently used closed first). Default: 16384, or three quarters of the
@@ -389,6 +403,11 @@ fn store(args: &ServeArgs, archives: usize) -> Result<Option<Arc<Store>>, ExitCo
         memory: args.cache_memory,
         archives,
         chunk_bytes: S3_CHUNK_BYTES,
+        disk: args.s3_cache_dir.clone().map(|dir| DiskSettings {
+            dir,
+            bytes: args.s3_cache_bytes,
+            fill_max: args.s3_fill_max,
+        }),
     };
     match Store::from_env(&location, settings) {
         Ok(store) => {

@@ -8,6 +8,7 @@
 use std::io::{Cursor, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use zip::write::SimpleFileOptions;
 
@@ -304,4 +305,64 @@ fn wrong_credentials_are_502_and_a_missing_object_404() {
     }
     assert_eq!(gets(&proxy.take()), 1);
     assert_eq!(get(&wwz, &site, "/site.wwz/index.html").status, 200);
+}
+
+/// A small archive asked for twice is fetched whole into `--s3-cache-dir`
+/// in the background, then served from its local mapping with no storage
+/// request; a restart finds it there and asks storage nothing either.
+#[test]
+fn a_hot_archive_is_filled_to_disk_and_kept_across_a_restart() {
+    let site = Site::new();
+    let proxy = Proxy::start();
+    let pre = prefix("disk");
+    let a = noise(300 << 10, 5);
+    let b = noise(200 << 10, 6);
+    let zip = archive(&[("a.bin", &a), ("b.bin", &b)]);
+    upload_bytes(&site, &format!("{pre}/hot.wwz"), &zip);
+    let cache = site.path("s3-cache");
+    let cache_arg = cache.to_str().unwrap();
+    let args = [
+        "--s3-revalidate-ms",
+        "600000",
+        "--s3-cache-dir",
+        cache_arg,
+        "--s3-fill-max",
+        "10000000",
+    ];
+    let files = || {
+        std::fs::read_dir(&cache)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".wwz"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    {
+        let wwz = s3::wwz_over(&site, &proxy, &pre, &args, s3::SECRET);
+        assert_eq!(get(&wwz, &site, "/hot.wwz/a.bin").body, a);
+        // The second request asks for the fill.
+        assert_eq!(get(&wwz, &site, "/hot.wwz/b.bin").body, b);
+        wait_until("the fill", patience(Duration::from_secs(10)), || {
+            files() == 1
+        });
+        // Written, then taken up by the next request that finds it listed.
+        wait_until(
+            "a request served from disk",
+            patience(Duration::from_secs(10)),
+            || {
+                proxy.take();
+                assert_eq!(get(&wwz, &site, "/hot.wwz/a.bin").body, a);
+                proxy.take().is_empty()
+            },
+        );
+        for _ in 0..3 {
+            assert_eq!(get(&wwz, &site, "/hot.wwz/a.bin").body, a);
+            assert_eq!(get(&wwz, &site, "/hot.wwz/b.bin").body, b);
+        }
+        assert_eq!(gets(&proxy.take()), 0, "served from the disk cache");
+    }
+    let wwz = s3::wwz_over(&site, &proxy, &pre, &args, s3::SECRET);
+    assert_eq!(get(&wwz, &site, "/hot.wwz/b.bin").body, b);
+    assert_eq!(gets(&proxy.take()), 0, "after a restart");
 }

@@ -142,6 +142,11 @@ impl Client {
             .map_err(|_| StorageError::Bad("the storage client stopped".into()))
     }
 
+    /// Runs `work` on the storage runtime's blocking pool (a fill writing a file).
+    pub(crate) fn spawn_blocking(&self, work: impl FnOnce() + Send + 'static) {
+        self.handle.spawn_blocking(work);
+    }
+
     /// The presigned URL for a GET of `key`.
     fn url(&self, key: &str) -> Result<hyper::Uri, StorageError> {
         // `sign` unwraps this parse: checked here first.

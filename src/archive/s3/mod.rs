@@ -29,6 +29,7 @@
 //! never remembered.
 
 mod client;
+mod disk;
 pub mod object;
 mod open;
 
@@ -137,6 +138,10 @@ pub struct Stats {
     pub bytes: Counter,
     /// Failed requests (after the retry).
     pub failures: Counter,
+    /// Archives written whole to the disk cache.
+    pub fills: Counter,
+    /// Opens answered from the disk cache.
+    pub disk_hits: Counter,
 }
 
 /// Where the archives are: `s3://BUCKET/PREFIX`.
@@ -166,8 +171,19 @@ impl Location {
     }
 }
 
+/// The local disk cache of small hot archives.
+#[derive(Debug, Clone)]
+pub struct DiskSettings {
+    /// `--s3-cache-dir`.
+    pub dir: std::path::PathBuf,
+    /// `--s3-cache-bytes`: all files together.
+    pub bytes: u64,
+    /// `--s3-fill-max`: the largest archive written whole.
+    pub fill_max: u64,
+}
+
 /// How the store behaves; from the command line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Connect, time to headers, stall in a body (`--s3-timeout-ms`).
     pub timeout: Duration,
@@ -180,6 +196,8 @@ pub struct Settings {
     pub archives: usize,
     /// Bytes of recently fetched ranges kept in memory.
     pub chunk_bytes: usize,
+    /// Small hot archives on local disk, when set.
+    pub disk: Option<DiskSettings>,
 }
 
 /// The endpoint, from `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`); AWS's
@@ -203,6 +221,7 @@ fn endpoint(region: &str) -> Result<(String, rusty_s3::UrlStyle), String> {
 /// closed first within `--max-archives` and `--cache-memory`.
 pub struct Store {
     shared: Arc<Shared>,
+    disk: Option<Arc<disk::Disk>>,
     bucket: Arc<str>,
     prefix: String,
     settings: Settings,
@@ -220,6 +239,12 @@ struct Slots {
 struct Slot {
     /// An open version, or that the object is missing (`None`).
     archive: Option<Arc<Archive>>,
+    /// The version open (the object's ETag), for revalidation.
+    etag: Option<Arc<str>>,
+    /// Requests answered from this version: the second asks for a fill.
+    hits: u32,
+    /// Served from the disk cache's file.
+    local: bool,
     checked: Instant,
     used: u64,
     bytes: usize,
@@ -294,8 +319,16 @@ impl Store {
         }
         let client = client::Client::new(bucket, credentials, settings.timeout)
             .map_err(|e| format!("starting the storage client: {e}"))?;
+        let disk = match &settings.disk {
+            Some(d) => Some(Arc::new(
+                disk::Disk::open(&d.dir, d.bytes, d.fill_max)
+                    .map_err(|e| format!("--s3-cache-dir {}: {e}", d.dir.display()))?,
+            )),
+            None => None,
+        };
         Ok(Store {
             shared: Arc::new(Shared::new(client, settings.chunk_bytes)),
+            disk,
             bucket: Arc::from(location.bucket.as_str()),
             prefix: location.prefix.clone(),
             settings,
@@ -327,10 +360,23 @@ impl Store {
                     .is_some_and(|a| a.object().is_some_and(Object::replaced));
                 if !replaced {
                     if slot.checked.elapsed() <= self.settings.revalidate {
-                        return slot.archive.clone().ok_or(OpenError::NotFound);
+                        slot.hits = slot.hits.saturating_add(1);
+                        let (archive, hits, local) = (slot.archive.clone(), slot.hits, slot.local);
+                        drop(slots);
+                        return match archive {
+                            Some(a) if !local && hits >= 2 => Ok(self.prefer_disk(&key, a, hits)),
+                            Some(a) => Ok(a),
+                            None => Err(OpenError::NotFound),
+                        };
                     }
-                    known = slot.archive.clone();
+                    known = slot
+                        .archive
+                        .clone()
+                        .zip(slot.etag.clone())
+                        .map(|(a, tag)| (a, tag, slot.local));
                 }
+            } else if let Some(archive) = self.restore(&key, &mut slots) {
+                return Ok(archive);
             }
             match slots.pending.get(&key) {
                 Some(p) => (known, Err(Arc::clone(p))),
@@ -358,17 +404,83 @@ impl Store {
         }
     }
 
-    /// Opens (or revalidates `known`) and remembers the outcome.
-    fn open(&self, key: &Arc<str>, known: Option<Arc<Archive>>) -> Result<Arc<Archive>, OpenError> {
-        let tag = known
-            .as_ref()
-            .and_then(|a| a.object())
-            .map(|o| Arc::clone(o.etag()));
+    /// On a request after the first to a version read from storage: the
+    /// disk cache's file when a fill has written it (then kept in the slot),
+    /// else `remote`, and a fill asked for when the archive is small enough.
+    fn prefer_disk(&self, key: &Arc<str>, remote: Arc<Archive>, hits: u32) -> Arc<Archive> {
+        let (Some(disk), Some(object)) = (&self.disk, remote.object()) else {
+            return remote;
+        };
+        if !disk.wants(object.size()) {
+            return remote;
+        }
+        if let Some(cached) = disk.get(key).filter(|c| c.etag == *object.etag()) {
+            if let Ok(local) = Archive::open(&cached.path) {
+                let local = Arc::new(local);
+                let mut slots = self.lock();
+                if let Some(slot) = slots.map.get_mut(key) {
+                    slot.archive = Some(Arc::clone(&local));
+                    slot.local = true;
+                }
+                self.shared.stats.disk_hits.inc();
+                return local;
+            }
+        }
+        // Asked again now and then only: a fill that fails (storage down)
+        // is not retried on every request.
+        if hits == 2 || hits % 256 == 0 {
+            disk.fill(
+                &self.shared,
+                Arc::clone(key),
+                Arc::clone(object.etag()),
+                object.size(),
+            );
+        }
+        remote
+    }
+
+    /// An archive the disk cache holds from before (a restart): trusted like
+    /// one just opened, with no storage request.
+    fn restore(&self, key: &Arc<str>, slots: &mut Slots) -> Option<Arc<Archive>> {
+        let cached = self.disk.as_ref()?.get(key)?;
+        let archive =
+            Arc::new(super::cache::off_the_event_loop(|| Archive::open(&cached.path)).ok()?);
+        self.shared.stats.disk_hits.inc();
+        let bytes = SLOT_OVERHEAD + key.len() + archive.index().heap_bytes();
+        slots.clock += 1;
+        let slot = Slot {
+            archive: Some(Arc::clone(&archive)),
+            etag: Some(cached.etag),
+            hits: 1,
+            local: true,
+            checked: Instant::now(),
+            used: slots.clock,
+            bytes,
+        };
+        if let Some(old) = slots.map.insert(Arc::clone(key), slot) {
+            slots.bytes -= old.bytes;
+        }
+        slots.bytes += bytes;
+        self.evict(slots);
+        Some(archive)
+    }
+
+    /// Opens (or revalidates `known`: the archive, its ETag, whether it is
+    /// the disk cache's) and remembers the outcome.
+    fn open(
+        &self,
+        key: &Arc<str>,
+        known: Option<(Arc<Archive>, Arc<str>, bool)>,
+    ) -> Result<Arc<Archive>, OpenError> {
+        let tag = known.as_ref().map(|(_, tag, _)| Arc::clone(tag));
         let opened = open::open(&self.shared, &self.bucket, key, tag);
         let now = Instant::now();
         let archive = match opened {
             Ok(open::Opened::Unchanged) => match known {
-                Some(archive) => archive,
+                Some((archive, tag, local)) => {
+                    self.remember(key, Some(Arc::clone(&archive)), Some(tag), local, now);
+                    return Ok(archive);
+                }
                 None => {
                     return Err(OpenError::Storage(StorageError::Bad(
                         "304 to nothing".into(),
@@ -377,7 +489,7 @@ impl Store {
             },
             Ok(open::Opened::New(archive)) => Arc::new(*archive),
             Err(OpenError::NotFound) => {
-                self.remember(key, None, now);
+                self.remember(key, None, None, false, now);
                 return Err(OpenError::NotFound);
             }
             Err(OpenError::Storage(e)) => {
@@ -390,11 +502,19 @@ impl Store {
                 return Err(e);
             }
         };
-        self.remember(key, Some(Arc::clone(&archive)), now);
+        let tag = archive.object().map(|o| Arc::clone(o.etag()));
+        self.remember(key, Some(Arc::clone(&archive)), tag, false, now);
         Ok(archive)
     }
 
-    fn remember(&self, key: &Arc<str>, archive: Option<Arc<Archive>>, now: Instant) {
+    fn remember(
+        &self,
+        key: &Arc<str>,
+        archive: Option<Arc<Archive>>,
+        etag: Option<Arc<str>>,
+        local: bool,
+        now: Instant,
+    ) {
         let bytes = SLOT_OVERHEAD
             + key.len()
             + archive.as_ref().map_or(0, |a| {
@@ -404,6 +524,9 @@ impl Store {
         slots.clock += 1;
         let slot = Slot {
             archive,
+            etag,
+            hits: 1,
+            local,
             checked: now,
             used: slots.clock,
             bytes,
