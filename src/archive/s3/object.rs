@@ -258,7 +258,7 @@ impl Object {
     pub(crate) fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         let mut done = 0;
         while done < buf.len() {
-            let at = offset + done as u64;
+            let at = offset.saturating_add(done as u64);
             let have = self.shared.chunks().find(self.id, at);
             let data = match have {
                 Some(d) => d,
