@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::archive::s3::{DiskSettings, Location, Settings, Store};
 use crate::archive::Cache;
 use crate::front::fcgi::Limits;
 use crate::front::listen;
@@ -34,6 +35,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once at start: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Serve archives over FastCGI.
     Serve(ServeArgs),
@@ -70,8 +73,48 @@ pub struct ServeArgs {
     pub http: Option<String>,
 
     /// Resolve archives under DIR; without it, under each request's DOCUMENT_ROOT.
+    /// `s3://BUCKET/PREFIX` reads them from object storage instead (endpoint,
+    /// region and credentials from AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
     #[arg(long, env = "WWZ_DOCROOT", value_name = "DIR")]
     pub docroot: Option<PathBuf>,
+
+    /// With an s3:// docroot: the longest wait to connect, for an answer's
+    /// head, or between two pieces of its body, in milliseconds (one retry
+    /// follows a failure that may pass; then 502, 503 or 504).
+    #[arg(
+        long,
+        env = "WWZ_S3_TIMEOUT_MS",
+        default_value_t = 3000,
+        value_name = "MS"
+    )]
+    pub s3_timeout_ms: u64,
+
+    /// With an s3:// docroot: trust an open archive (or a missing one) this
+    /// long before asking storage again (a conditional GET of its tail).
+    /// Member reads name the version they expect, so a replaced archive is
+    /// seen at its next member read in any case.
+    #[arg(
+        long,
+        env = "WWZ_S3_REVALIDATE_MS",
+        default_value_t = 1000,
+        value_name = "MS"
+    )]
+    pub s3_revalidate_ms: u64,
+
+    /// With an s3:// docroot: keep small hot archives (asked for twice, at
+    /// most --s3-fill-max bytes) in this directory and serve them from a
+    /// local mapping; kept across restarts.
+    #[arg(long, env = "WWZ_S3_CACHE_DIR", value_name = "DIR")]
+    pub s3_cache_dir: Option<PathBuf>,
+
+    /// The most bytes of archives in --s3-cache-dir (least recently used deleted first).
+    #[arg(long, env = "WWZ_S3_CACHE_BYTES", default_value_t = 1 << 30, value_name = "BYTES")]
+    pub s3_cache_bytes: u64,
+
+    /// The largest archive --s3-cache-dir takes.
+    #[arg(long, env = "WWZ_S3_FILL_MAX", default_value_t = 64 << 20, value_name = "BYTES")]
+    pub s3_fill_max: u64,
 
     /// Maximum archives kept open, one descriptor and one mapping each (least
     /// recently used closed first). Default: 16384, or three quarters of the
@@ -337,9 +380,65 @@ fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> 
 }
 
 /// `--http`: the local preview front.
+/// Bytes of ranges fetched from object storage kept in memory (a small
+/// archive's tail is all of it; a member's first range holds its header).
+const S3_CHUNK_BYTES: usize = 64 << 20;
+
+/// The bucket `--docroot s3://…` names; `Ok(None)` for a directory.
+fn store(args: &ServeArgs, archives: usize) -> Result<Option<Arc<Store>>, ExitCode> {
+    let Some(text) = args.docroot.as_ref().and_then(|d| d.to_str()) else {
+        return Ok(None);
+    };
+    let location = match Location::parse(text) {
+        None => return Ok(None),
+        Some(Ok(l)) => l,
+        Some(Err(e)) => {
+            eprintln!("wwz: --docroot {e}");
+            return Err(ExitCode::from(USAGE));
+        }
+    };
+    let settings = Settings {
+        timeout: Duration::from_millis(args.s3_timeout_ms.max(1)),
+        revalidate: Duration::from_millis(args.s3_revalidate_ms),
+        memory: args.cache_memory,
+        archives,
+        chunk_bytes: S3_CHUNK_BYTES,
+        disk: args.s3_cache_dir.clone().map(|dir| DiskSettings {
+            dir,
+            bytes: args.s3_cache_bytes,
+            fill_max: args.s3_fill_max,
+        }),
+    };
+    match Store::from_env(&location, settings) {
+        Ok(store) => {
+            log::info!("archives from {}", store.describe());
+            Ok(Some(Arc::new(store)))
+        }
+        Err(e) => {
+            eprintln!("wwz: --docroot {text}: {e}");
+            Err(ExitCode::from(USAGE))
+        }
+    }
+}
+
+/// The service, reading from the bucket when the docroot is one.
+fn service(args: &ServeArgs, descriptors: u64) -> Result<Service, ExitCode> {
+    let cache = cache(args, descriptors);
+    let store = store(args, cache.limits().archives)?;
+    let service = Service::with_options(args.docroot.clone(), cache, options(args));
+    Ok(match store {
+        Some(store) => service.with_store(store),
+        None => service,
+    })
+}
+
+fn is_bucket(docroot: &std::path::Path) -> bool {
+    docroot.to_str().is_some_and(|d| d.starts_with("s3://"))
+}
+
 fn preview(addr: &str, args: &ServeArgs) -> ExitCode {
     log::set_level(args.log_level);
-    let Some(docroot) = args.docroot.clone().filter(|d| d.is_dir()) else {
+    let Some(_) = args.docroot.clone().filter(|d| d.is_dir() || is_bucket(d)) else {
         eprintln!("wwz: --http needs --docroot DIR (an existing directory)");
         return ExitCode::from(USAGE);
     };
@@ -351,11 +450,10 @@ fn preview(addr: &str, args: &ServeArgs) -> ExitCode {
         }
     };
     let descriptors = listen::raise_descriptor_limit();
-    let service = Arc::new(Service::with_options(
-        Some(docroot),
-        cache(args, descriptors),
-        options(args),
-    ));
+    let service = match service(args, descriptors) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return code,
+    };
     let rt = match runtime(args.threads) {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -417,7 +515,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     if let Some(root) = &args.docroot {
-        if !root.is_dir() {
+        if !root.is_dir() && !is_bucket(root) {
             eprintln!("wwz: --docroot {}: not a directory", root.display());
             return ExitCode::from(USAGE);
         }
@@ -440,11 +538,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::from(USAGE);
     }
     let descriptors = listen::raise_descriptor_limit();
-    let service = Service::with_options(
-        args.docroot.clone(),
-        cache(&args, descriptors),
-        options(&args),
-    );
+    let service = match service(&args, descriptors) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let max_conns = match args.max_connections {
         Some(n) => n.max(1),
         None => default_max_connections(descriptors, service.cache.limits().archives),

@@ -28,6 +28,7 @@ mod nginx;
 mod protocol;
 mod release;
 mod reports;
+mod s3;
 mod sendfile;
 mod servers;
 mod sites;

@@ -325,6 +325,8 @@ impl Cache {
                 log::warn!("{}: cannot open now: {msg}", path.display());
                 return Err(OpenError::Unavailable(msg));
             }
+            // Files are not in object storage; not cached either.
+            Err(e @ OpenError::Storage(_)) => return Err(e),
             Err(OpenError::Broken(msg)) => {
                 self.stats.broken.inc();
                 log::error!("{}: {msg}", path.display());
@@ -448,7 +450,7 @@ fn evict(slots: &mut Slots, limits: &CacheLimits) -> u64 {
 /// of this thread: on a multi-threaded runtime's worker, the worker's other
 /// tasks move to another thread first. Elsewhere (CGI, the blocking pool)
 /// it just runs.
-fn off_the_event_loop<T>(work: impl FnOnce() -> T) -> T {
+pub(crate) fn off_the_event_loop<T>(work: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {

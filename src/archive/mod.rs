@@ -6,6 +6,7 @@ pub mod confine;
 pub mod inflate;
 pub mod mmap;
 pub mod reader;
+pub mod s3;
 pub mod watch;
 
 use std::fs::File;
@@ -37,6 +38,17 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// A version of an object in storage: its size and a hash of its ETag
+    /// (no device is `u64::MAX`, so it never equals a file's).
+    pub(crate) fn of_object(size: u64, etag_hash: u64) -> Identity {
+        Identity {
+            dev: u64::MAX,
+            ino: etag_hash,
+            size,
+            mtime_ns: 0,
+        }
+    }
+
     pub fn of(meta: &std::fs::Metadata) -> Identity {
         Identity {
             dev: meta.dev(),
@@ -57,6 +69,10 @@ pub enum OpenError {
     /// Out of descriptors or memory for now (EMFILE, ENFILE, ENOMEM): the
     /// client sees 503, and nothing is remembered, so the next request retries.
     Unavailable(std::sync::Arc<str>),
+    /// Object storage failed to answer (unreachable, refused us, 5xx, timed
+    /// out): a 502, 503 or 504 as [`s3::StorageError::status`] says; never
+    /// remembered, never a 404.
+    Storage(s3::StorageError),
 }
 
 impl std::fmt::Display for OpenError {
@@ -65,6 +81,7 @@ impl std::fmt::Display for OpenError {
             OpenError::NotFound => f.write_str("no such archive"),
             OpenError::Broken(why) => write!(f, "broken archive: {why}"),
             OpenError::Unavailable(why) => write!(f, "cannot open the archive now: {why}"),
+            OpenError::Storage(e) => write!(f, "object storage: {e}"),
         }
     }
 }
@@ -103,12 +120,18 @@ impl From<IndexError> for OpenError {
     }
 }
 
+/// Where an archive's bytes are: a local file and its mapping, or an object
+/// in a bucket, read by ranges (see [`s3`]).
+enum Data {
+    Local { file: File, map: Mapping },
+    Remote(s3::Object),
+}
+
 /// One opened version of an archive.
 pub struct Archive {
     /// Where it was opened, for the log.
     path: PathBuf,
-    file: File,
-    map: Mapping,
+    data: Data,
     index: Index,
     identity: Identity,
     mtime: SystemTime,
@@ -152,14 +175,42 @@ impl Archive {
         let map = Mapping::new(&file, meta.len()).map_err(|e| OpenError::from_io(&e))?;
         Ok(Archive {
             path: path.to_path_buf(),
-            file,
-            map,
+            data: Data::Local { file, map },
             index,
             identity: Identity::of(&meta),
             mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             derived: OnceLock::new(),
             crc_logged: AtomicBool::new(false),
         })
+    }
+
+    /// An archive in object storage, indexed from its tail (see [`s3`]).
+    pub(crate) fn remote(object: s3::Object, index: Index, mtime: SystemTime) -> Archive {
+        Archive {
+            path: PathBuf::from(object.describe()),
+            identity: object.identity(),
+            data: Data::Remote(object),
+            index,
+            mtime,
+            derived: OnceLock::new(),
+            crc_logged: AtomicBool::new(false),
+        }
+    }
+
+    /// The object this archive is read from, when it is in object storage.
+    pub fn object(&self) -> Option<&s3::Object> {
+        match &self.data {
+            Data::Remote(o) => Some(o),
+            Data::Local { .. } => None,
+        }
+    }
+
+    /// The mapping, for an archive on local disk.
+    fn map(&self) -> Option<&Mapping> {
+        match &self.data {
+            Data::Local { map, .. } => Some(map),
+            Data::Remote(_) => None,
+        }
     }
 
     pub fn index(&self) -> &Index {
@@ -187,23 +238,40 @@ impl Archive {
     }
 
     /// The raw (possibly compressed) bytes of `entry` in the mapping, for the kernel to send.
+    /// For an archive in object storage, the local header comes with the
+    /// member's first bytes in one ranged read (see [`s3::Object::member`]).
     pub fn raw_data(&self, entry: &Entry) -> Result<(u64, u64), DataError> {
-        let offset = self.index.data_offset(entry, &self.file)?;
+        let offset = match &self.data {
+            Data::Local { file, .. } => self.index.data_offset(entry, file)?,
+            Data::Remote(object) => {
+                object
+                    .member(&self.index, entry)
+                    .map_err(|e| DataError::Io(io::Error::other(e)))?;
+                self.index.data_offset(entry, self)?
+            }
+        };
         let len = entry.compressed_size();
-        match self.map.range(offset, len) {
-            Some(_) => Ok((offset, len)),
-            None => Err(DataError::BadLocalHeader),
+        let inside = match &self.data {
+            Data::Local { map, .. } => map.range(offset, len).is_some(),
+            Data::Remote(object) => offset
+                .checked_add(len)
+                .is_some_and(|end| end <= object.size()),
+        };
+        match inside {
+            true => Ok((offset, len)),
+            false => Err(DataError::BadLocalHeader),
         }
     }
 
-    /// The mapped bytes `offset..offset+len`, for the kernel to send (see [`mmap`]).
+    /// The mapped bytes `offset..offset+len`, for the kernel to send (see
+    /// [`mmap`]); `None` for an archive in object storage.
     pub fn mapped(&self, offset: u64, len: u64) -> Option<MappedBytes<'_>> {
-        self.map.range(offset, len)
+        self.map()?.range(offset, len)
     }
 
     /// The same bytes as an owned buffer that keeps the mapping alive.
     pub fn mapped_bytes(&self, offset: u64, len: u64) -> Option<bytes::Bytes> {
-        self.map.to_bytes(offset, len)
+        self.map()?.to_bytes(offset, len)
     }
 
     /// Up to `limit` bytes from the start of a member (stored, deflated or zstd),
@@ -259,9 +327,17 @@ impl Archive {
         );
     }
 
-    /// The open file, for ordinary reads of member data.
-    pub fn file(&self) -> &File {
-        &self.file
+    /// Fills `buf` with the archive's bytes at `offset`: `pread` of the
+    /// file, never the mapping; for an object in storage, from a range
+    /// fetched recently or a new ranged read (so this may wait on the
+    /// network: callers run where blocking is allowed).
+    pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        match &self.data {
+            Data::Local { file, .. } => {
+                std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+            }
+            Data::Remote(object) => object.read_exact_at(buf, offset),
+        }
     }
 
     /// One sendfile(2) of up to `len` bytes at `offset` into `out`: the kernel
@@ -270,10 +346,26 @@ impl Archive {
     /// means the file now ends before `offset`: it was cut under us. The range
     /// must lie inside the archive as it was opened.
     pub fn send_file(&self, out: BorrowedFd<'_>, offset: u64, len: usize) -> io::Result<usize> {
-        if self.map.range(offset, len as u64).is_none() {
+        let Data::Local { file, map } = &self.data else {
+            return Err(io::Error::other(
+                "an archive in object storage has no file to send",
+            ));
+        };
+        if map.range(offset, len as u64).is_none() {
             return Err(io::Error::other("member outside the archive"));
         }
         let mut at = offset;
-        rustix::fs::sendfile(out, &self.file, Some(&mut at), len).map_err(io::Error::from)
+        rustix::fs::sendfile(out, file, Some(&mut at), len).map_err(io::Error::from)
+    }
+}
+
+/// Reads of the archive as the zip layer makes them (a local header on a
+/// member's first use).
+impl crate::zip::read::ReadAt for Archive {
+    fn size(&self) -> u64 {
+        self.identity.size
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        Archive::read_exact_at(self, buf, offset)
     }
 }

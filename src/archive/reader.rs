@@ -3,7 +3,6 @@
 //! from the nearest checkpoint. Never from the mapping.
 
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::inflate::{Compressed, Inflater};
@@ -93,7 +92,7 @@ impl MemberReader {
                 let Some(buf) = buf.get_mut(..n) else {
                     return Ok(0);
                 };
-                archive.file().read_exact_at(buf, *pos)?;
+                archive.read_exact_at(buf, *pos)?;
                 *pos += n as u64;
                 Ok(n)
             }

@@ -252,7 +252,7 @@ impl Body {
     /// Walks the body as the bytes to send, in order: bytes of ours, and
     /// ranges of the archive's mapping for the kernel to send. [`Body::Inflate`]
     /// and [`Body::Assembled`] have no pieces here: [`send`] streams them.
-    pub fn pieces(&self, mut each: impl FnMut(Piece<'_>)) {
+    pub fn pieces<'a>(&'a self, mut each: impl FnMut(Piece<'a>)) {
         match self {
             Body::Empty | Body::Inflate { .. } | Body::Stream(_) | Body::Assembled { .. } => {}
             Body::Static(s) => each(Piece::Bytes(s.as_bytes())),
@@ -371,17 +371,20 @@ impl From<SendError> for io::Error {
 /// own final flush.
 pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
     let archive = body.archive();
-    body.pieces(|piece| match (piece, archive) {
-        (Piece::Bytes(b), _) => {
-            STATS.bytes_copied.add(b.len() as u64);
-            sink.bytes(b);
-        }
-        (Piece::Mapped(offset, len), Some(archive)) => {
-            STATS.bytes_mapped.add(len);
-            sink.mapped(archive, offset, len);
-        }
-        (Piece::Mapped(..), None) => {}
-    });
+    match archive.and_then(|a| a.object()) {
+        Some(object) => send_object(body, object, sink).await?,
+        None => body.pieces(|piece| match (piece, archive) {
+            (Piece::Bytes(b), _) => {
+                STATS.bytes_copied.add(b.len() as u64);
+                sink.bytes(b);
+            }
+            (Piece::Mapped(offset, len), Some(archive)) => {
+                STATS.bytes_mapped.add(len);
+                sink.mapped(archive, offset, len);
+            }
+            (Piece::Mapped(..), None) => {}
+        }),
+    }
     let producer: Box<dyn Produce> = match body {
         Body::Assembled {
             archive, assembler, ..
@@ -401,6 +404,40 @@ pub async fn send<S: Sink>(body: &Body, sink: &mut S) -> Result<(), SendError> {
         },
     };
     send_stream::<S>(producer, sink).await
+}
+
+/// The pieces of a body from an archive in object storage: there is no
+/// mapping, so each range is sent as it arrives from storage (or from a
+/// range fetched recently), piece by piece, flushed as it goes: memory stays
+/// bounded whatever the member's size. A failure midway cuts the exchange.
+async fn send_object<S: Sink>(
+    body: &Body,
+    object: &crate::archive::s3::Object,
+    sink: &mut S,
+) -> Result<(), SendError> {
+    let mut pieces = Vec::new();
+    body.pieces(|p| pieces.push(p));
+    for piece in pieces {
+        match piece {
+            Piece::Bytes(b) => {
+                STATS.bytes_copied.add(b.len() as u64);
+                sink.bytes(b);
+            }
+            Piece::Mapped(offset, len) => {
+                let mut range = object.pieces(offset, len);
+                while let Some(bytes) = range.next().await {
+                    let bytes = bytes.map_err(|e| {
+                        log::warn!("{}: reading a member for the body: {e}", object.key());
+                        SendError::Member(e)
+                    })?;
+                    STATS.bytes_copied.add(bytes.len() as u64);
+                    sink.bytes(&bytes);
+                    sink.flush().await.map_err(SendError::Write)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs a producer step by step where blocking work may run, flushing what

@@ -90,6 +90,11 @@ impl Service {
         if !self.listing {
             return self.error_page(ctx, Status::Forbidden);
         }
+        // A zip is sent as pieces of a local mapping; an archive read from
+        // object storage has none until the disk cache holds it.
+        if ctx.archive.object().is_some() {
+            return Response::error(Status::NotImplemented);
+        }
         let under = Under::new(ctx.archive, dir);
         let layout = match Layout::of(&under, MAX_MEMBERS) {
             Ok(layout) => layout,

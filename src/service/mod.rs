@@ -43,7 +43,10 @@ mod view;
 
 use std::path::{Path, PathBuf};
 
-use crate::archive::{Cache, OpenError};
+use std::sync::Arc;
+
+use crate::archive::s3::{self, StorageError, Store};
+use crate::archive::{Archive, Cache, OpenError};
 use crate::http::request::Method;
 use crate::http::route::{route, Route, RouteError};
 use crate::http::{Params, Request, Response, Status};
@@ -114,6 +117,8 @@ pub struct Service {
     /// `--docroot`; when `None`, each request's DOCUMENT_ROOT.
     pub docroot: Option<PathBuf>,
     pub cache: Cache,
+    /// `--docroot s3://…`: archives are objects in this bucket.
+    store: Option<Arc<Store>>,
     cache_control: &'static str,
     immutable_cache_control: Option<&'static str>,
     listing: bool,
@@ -144,6 +149,7 @@ impl Service {
         Service {
             docroot,
             cache,
+            store: None,
             cache_control: leak(opts.cache_control),
             immutable_cache_control: opts.immutable_cache_control.map(leak),
             listing: opts.listing,
@@ -156,6 +162,19 @@ impl Service {
                 clean_urls: opts.clean_urls,
             },
         }
+    }
+
+    /// Serves archives from object storage (`--docroot s3://…`) instead of files.
+    pub fn with_store(self, store: Arc<Store>) -> Service {
+        Service {
+            store: Some(store),
+            ..self
+        }
+    }
+
+    /// The bucket archives are read from, if any.
+    pub fn store(&self) -> Option<&Arc<Store>> {
+        self.store.as_ref()
     }
 
     /// Answers one request (step 1: the request is parsed here, once).
@@ -213,12 +232,44 @@ impl Service {
                 return Response::error(Status::InternalServerError);
             }
         };
-        let archive = match self.cache.get(route.docroot, Path::new(route.archive())) {
+        let archive = match self.open(&route) {
             Ok(a) => a,
-            Err(OpenError::NotFound) => return Response::error(Status::NotFound),
-            Err(OpenError::Broken(_)) => return Response::error(Status::InternalServerError),
-            Err(OpenError::Unavailable(_)) => return Response::error(Status::ServiceUnavailable),
+            Err(status) => return Response::error(status),
         };
+        let resp = self.with_archive(req, &route, &archive);
+        // Storage said the object was replaced while this request read it,
+        // before any header went out: answer from the new version instead.
+        if archive.object().is_some_and(s3::Object::replaced) {
+            drop(resp);
+            return match self.open(&route) {
+                Ok(archive) => self.with_archive(req, &route, &archive),
+                Err(status) => Response::error(status),
+            };
+        }
+        resp
+    }
+
+    /// Step 5: the archive the route names, from the docroot or the bucket.
+    fn open(&self, route: &Route<'_>) -> Result<Arc<Archive>, Status> {
+        let opened = match &self.store {
+            Some(store) => store.get(route.archive()),
+            None => self.cache.get(route.docroot, Path::new(route.archive())),
+        };
+        opened.map_err(|e| match e {
+            OpenError::NotFound => Status::NotFound,
+            OpenError::Broken(_) => Status::InternalServerError,
+            OpenError::Unavailable(_) => Status::ServiceUnavailable,
+            OpenError::Storage(e) => storage_status(&e),
+        })
+    }
+
+    /// Steps 6 on, with the archive open.
+    fn with_archive(
+        &self,
+        req: &Request<'_>,
+        route: &Route<'_>,
+        archive: &Arc<Archive>,
+    ) -> Response {
         if route.is_bare_archive() {
             return site::redirect(site::segment_location(route.mount_name()), req);
         }
@@ -228,8 +279,8 @@ impl Service {
         };
         let ctx = Ctx {
             req,
-            archive: &archive,
-            route: &route,
+            archive,
+            route,
             cache_control,
             head: req.is_head(),
         };
@@ -237,6 +288,15 @@ impl Service {
             return self.preflight(&ctx, ALLOW);
         }
         self.site(&ctx)
+    }
+}
+
+/// The status for a failure of object storage: never a 404.
+pub(crate) fn storage_status(e: &StorageError) -> Status {
+    match e.failure() {
+        s3::Failure::BadGateway => Status::BadGateway,
+        s3::Failure::Unavailable => Status::ServiceUnavailable,
+        s3::Failure::Timeout => Status::GatewayTimeout,
     }
 }
 

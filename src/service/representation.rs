@@ -4,8 +4,6 @@
 //! stream framed as gzip, or a method-93 member's zstd frame as it is, as
 //! [`crate::http::negotiate`] chooses; and the ETag of what is chosen.
 
-use std::os::unix::fs::FileExt;
-
 use super::Ctx;
 use crate::archive::inflate;
 use crate::archive::Archive;
@@ -171,7 +169,11 @@ pub(super) fn choose<'a>(
         }),
         Err(e) => {
             log::error!("{}: member {name:?}: {e}", ctx.route.archive());
-            Err(Status::InternalServerError)
+            let storage = match &e {
+                crate::zip::DataError::Io(io) => crate::archive::s3::StorageError::of(io),
+                _ => None,
+            };
+            Err(storage.map_or(Status::InternalServerError, super::storage_status))
         }
     }
 }
@@ -186,7 +188,7 @@ fn zstd_window(archive: &Archive, entry: &Entry) -> Option<u64> {
         .unwrap_or(head.len())
         .min(head.len());
     let head = head.get_mut(..n)?;
-    archive.file().read_exact_at(head, offset).ok()?;
+    archive.read_exact_at(head, offset).ok()?;
     crate::zip::format::zstd_frame_window(head)
 }
 

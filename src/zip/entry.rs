@@ -146,6 +146,12 @@ impl Entry {
     pub fn mtime(&self) -> i64 {
         i64::from(self.mtime)
     }
+    /// Whether the member's data offset is known without reading its local
+    /// header (it was read once already).
+    pub fn data_offset_known(&self) -> bool {
+        self.local_extra.load(std::sync::atomic::Ordering::Relaxed) != LOCAL_UNKNOWN
+    }
+
     pub fn local_offset(&self) -> u64 {
         join40(self.offset_lo, self.offset_hi)
     }

@@ -56,6 +56,12 @@ impl Index {
         }
     }
 
+    /// Where member data must end: the start of the central directory (or
+    /// of the packed index before it).
+    pub fn data_end(&self) -> u64 {
+        self.data_end
+    }
+
     /// The entry named exactly `name`.
     pub fn get(&self, name: &[u8]) -> Option<&Entry> {
         let id = self.table.find(name, |i| self.name(i) == name)?;

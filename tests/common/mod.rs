@@ -22,6 +22,7 @@ pub mod fcgi;
 pub mod fixtures;
 pub mod nginx;
 pub mod process;
+pub mod s3;
 
 pub use browser::*;
 pub use curl::*;

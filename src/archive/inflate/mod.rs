@@ -25,7 +25,6 @@
 //! no checkpoints: a Range into it decodes (and checks) from its first byte.
 
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use miniz_oxide::inflate::stream::{inflate, InflateState};
@@ -288,7 +287,7 @@ impl Inflater {
                     .unwrap_or(INPUT_BUF)
                     .min(INPUT_BUF);
                 let buf = bounds::get_mut(&mut self.input, 0..n)?;
-                self.archive.file().read_exact_at(buf, self.pos)?;
+                self.archive.read_exact_at(buf, self.pos)?;
                 self.pos += n as u64;
                 self.in_start = 0;
                 self.in_end = n;

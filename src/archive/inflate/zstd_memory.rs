@@ -3,7 +3,6 @@
 //! memory that live decoders reserve from.
 
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::super::Archive;
@@ -124,7 +123,7 @@ impl ZstdMemory {
         let mut head = [0u8; 18];
         let n = usize::try_from(len).unwrap_or(head.len()).min(head.len());
         let head = bounds::get_mut(&mut head, 0..n)?;
-        archive.file().read_exact_at(head, offset)?;
+        archive.read_exact_at(head, offset)?;
         let window = crate::zip::format::zstd_frame_window(head)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no zstd frame header"))?;
         ZstdMemory::reserve(window).map_err(|e| io::Error::new(io::ErrorKind::WouldBlock, e))
