@@ -344,7 +344,10 @@ impl LogView {
                     }
                     return Ok(());
                 }
-                // The rest is at most TAIL_BYTES: read it whole, then pick the lines.
+                // The rest is at most TAIL_BYTES: read it whole, then pick the
+                // lines. Whether the tail starts a line is known only now:
+                // reading it moves `last_byte`.
+                let starts_line = self.last_byte == b'\n';
                 let mut tail = Vec::new();
                 loop {
                     let got = self.read_chunk(u64::MAX)?;
@@ -354,7 +357,7 @@ impl LogView {
                     tail.extend_from_slice(self.buf.get(..got).unwrap_or_default());
                 }
                 let mut from = 0;
-                if self.last_byte != b'\n' {
+                if !starts_line {
                     // A line cut by the start of the tail: begin with the next whole one.
                     match memchr::memchr(b'\n', &tail) {
                         Some(at) => {

@@ -211,3 +211,13 @@ fn a_from_view_links_to_later_lines() {
         assert!(page.contains("earlier lines"), "{query}");
     }
 }
+
+/// A short log that does not end in a newline keeps its first line (the
+/// tail starts at byte 0, which starts a line).
+#[test]
+fn a_short_log_without_a_final_newline_keeps_its_first_line() {
+    let page = view(b"first line\nsecond line\nthird", "view");
+    for text in ["first line", "second line", "third"] {
+        assert!(page.contains(text), "{text}: {page}");
+    }
+}
